@@ -1,0 +1,43 @@
+# qa-bot: `make run` sets everything up and answers a question; `make test` runs every check.
+VENV ?= .venv
+PYTHON ?= python3
+TORCH ?= torch==2.13.0
+Q ?= When did the war start?
+BIN := $(VENV)/bin
+
+.PHONY: run setup test lint types unit chat serve bench clean
+
+run: setup
+	$(BIN)/qa ask "$(Q)"
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch first: this exact version is the CPU build (a looser pin pulls a multi-GB CUDA build)
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+test: setup lint types unit
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: setup
+	$(BIN)/mypy
+
+unit: setup
+	scripts/ensure-chromium
+	HF_HUB_OFFLINE=1 $(BIN)/pytest $(PYTEST_ARGS)
+
+chat: setup
+	$(BIN)/qa chat
+
+serve: setup
+	$(BIN)/qa serve
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Front ends over the qa core: HTTP (FastAPI) and Telegram; they only translate."""

@@ -1,0 +1,3 @@
+"""qa-bot: extractive question answering over a news archive."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,284 @@
+"""The ``qa`` command line: index, ask, chat, docs, serve, telegram, eval."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from qa import __version__
+from qa.config import Settings
+from qa.embedding import Progress as ProgressCallback
+from qa.engine import Engine
+from qa.errors import QAError
+from qa.models import IndexReport
+from qa.render import print_result
+
+logger = logging.getLogger("qa")
+app = typer.Typer(
+    help="Extractive question answering over a news archive: every answer is quoted from an article.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+docs_app = typer.Typer(help="List, show and remove indexed articles.", invoke_without_command=True)
+app.add_typer(docs_app, name="docs")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+EXIT_ERROR, EXIT_PARTIAL = 1, 3
+ModeOption = Annotated[
+    Literal["hybrid", "dense", "bm25"] | None,
+    typer.Option("--mode", help="Retrieval: hybrid (default), dense or bm25. [env: QA_MODE]"),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout (logs go to stderr).")]
+
+
+class State:
+    """Options given before the subcommand."""
+
+    overrides: dict[str, Any] = {}
+
+
+def settings() -> Settings:
+    """Settings from the environment / .env, with command-line options on top."""
+    try:
+        return Settings(**State.overrides)
+    except ValueError as exc:
+        err.print(f"qa: error: invalid setting: {exc}")
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"qa-bot {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    index_dir: Annotated[Path | None, typer.Option("--index-dir", help="Index directory. [env: QA_INDEX_DIR; default: ~/.local/share/qa-bot/index]")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Embedding model name or path. [env: QA_MODEL; default: bundled all-MiniLM-L6-v2]")] = None,
+    device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda... [env: QA_DEVICE]")] = None,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    """Global options; every one also has an environment variable (see README)."""
+    State.overrides = {k: v for k, v in {"index_dir": index_dir, "model": model, "device": device}.items() if v is not None}
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="qa: %(levelname)s: %(message)s", stream=sys.stderr, force=True)
+    for noisy in ("httpx", "faiss", "sentence_transformers", "transformers", "urllib3", "filelock"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+@contextmanager
+def progress_bar() -> Iterator[ProgressCallback]:
+    """A progress callback: a bar on a terminal, log lines elsewhere."""
+    if err.is_terminal:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), console=err, transient=True) as bar:
+            tasks: dict[str, Any] = {}
+
+            def update(done: int, total: int, description: str) -> None:
+                if description not in tasks:
+                    tasks[description] = bar.add_task(description, total=total)
+                bar.update(tasks[description], completed=done, total=total)
+
+            yield update
+    else:
+        last: dict[str, int] = {}
+
+        def log(done: int, total: int, description: str) -> None:
+            step = max(1, total // 10)
+            if done == total or done - last.get(description, 0) >= step:
+                last[description] = done
+                logger.info("%s: %d/%d", description, done, total)
+
+        yield log
+
+
+def fail(exc: QAError) -> typer.Exit:
+    """One line on stderr, non-zero exit."""
+    err.print(f"qa: error: {exc}", markup=False)
+    return typer.Exit(EXIT_ERROR)
+
+
+@app.command()
+def ask(
+    question: Annotated[list[str], typer.Argument(help="The question (quotes optional).")],
+    as_json: JsonOption = False,
+    top_k: Annotated[int | None, typer.Option("--top-k", "-k", min=1, max=50, help="Answers to show. [env: QA_TOP_K; default: 3]")] = None,
+    mode: ModeOption = None,
+) -> None:
+    """Answer a question with sentences quoted from the archive (builds the index from seeds/ on first use)."""
+    engine = Engine(settings())
+    try:
+        with progress_bar() as progress:
+            engine.ensure_index(progress)
+        result = engine.ask(" ".join(question), top_k=top_k, mode=mode)
+    except QAError as exc:
+        raise fail(exc) from None
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+    else:
+        print_result(out, result)
+
+
+@app.command()
+def index(
+    paths: Annotated[list[Path], typer.Argument(help="Files and folders (.txt .md .html .jsonl .json, the seed format).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Add articles incrementally: unchanged files are skipped, changed ones replaced, vanished ones removed.
+
+    Exit status: 0 all indexed, 3 some inputs skipped (each named in a warning), 1 failure.
+    """
+    engine = Engine(settings())
+    try:
+        with progress_bar() as progress:
+            report = engine.index_paths(paths, progress)
+        stats = engine.stats()
+    except QAError as exc:
+        raise fail(exc) from None
+    if as_json:
+        sys.stdout.write(json.dumps(_report_dict(report, stats)) + "\n")
+    else:
+        out.print(
+            f"indexed {len(report.added)} articles ({report.chunks_embedded} passages embedded), "
+            f"{report.unchanged} files unchanged, {len(report.removed)} removed, {len(report.skipped)} skipped; "
+            f"the index holds {stats['articles']} articles, {stats['chunks']} passages"
+        )
+    if report.partial:
+        raise typer.Exit(EXIT_PARTIAL if report.added or report.unchanged else EXIT_ERROR)
+
+
+def _report_dict(report: IndexReport, stats: dict[str, int]) -> dict[str, Any]:
+    return {
+        "added": report.added, "unchanged": report.unchanged, "removed": report.removed,
+        "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
+        "chunks_embedded": report.chunks_embedded, **stats,
+    }
+
+
+@docs_app.callback()
+def docs_list(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+) -> None:
+    """List indexed articles: id, title, date, source, passages."""
+    if ctx.invoked_subcommand is not None:
+        return
+    engine = Engine(settings())
+    try:
+        documents = engine.documents()
+    except QAError as exc:
+        raise fail(exc) from None
+    if as_json:
+        sys.stdout.write(json.dumps([d.to_dict() for d in documents], ensure_ascii=False) + "\n")
+        return
+    table = Table("id", "title", "date", "source", "chunks", box=None)
+    for d in documents:
+        table.add_row(d.id, d.title, d.published or "", d.url or d.source, str(d.chunks))
+    out.print(table if documents else "The index is empty: `qa index PATH` adds articles.")
+
+
+@docs_app.command("remove")
+def docs_remove(doc_ids: Annotated[list[str], typer.Argument(help="Ids shown by `qa docs`.")]) -> None:
+    """Remove articles from the index."""
+    engine = Engine(settings())
+    try:
+        for doc_id in doc_ids:
+            engine.remove_document(doc_id)
+            out.print(f"removed {doc_id}")
+    except QAError as exc:
+        raise fail(exc) from None
+
+
+@docs_app.command("show")
+def docs_show(doc_id: Annotated[str, typer.Argument(help="An id shown by `qa docs`.")]) -> None:
+    """Print one article's metadata and text."""
+    engine = Engine(settings())
+    try:
+        info, text = engine.document(doc_id)
+    except QAError as exc:
+        raise fail(exc) from None
+    out.print(f"{info.title}\n{info.published or ''}  {info.url or info.source}\n\n{text}", markup=False)
+
+
+@app.command()
+def chat() -> None:
+    """Interactive questions with line editing and history; /more, /sources, /help inside."""
+    from qa.chat import run_chat
+
+    current = settings()
+    engine = Engine(current)
+    try:
+        with progress_bar() as progress:
+            engine.ensure_index(progress)
+        run_chat(engine, out, current.index_dir.parent / "chat_history")
+    except QAError as exc:
+        raise fail(exc) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address. [env: QA_HOST; default: 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port. [env: QA_PORT; default: 8000]")] = None,
+) -> None:
+    """Run the HTTP API and web chat page (uvicorn)."""
+    from bots.http import serve as serve_http  # the CLI is the one place that launches front ends
+
+    State.overrides |= {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    try:
+        serve_http(settings())
+    except QAError as exc:
+        raise fail(exc) from None
+
+
+@app.command()
+def telegram() -> None:
+    """Run the Telegram bot with long polling (token in QA_TELEGRAM_TOKEN or TELEGRAM_BOT_TOKEN)."""
+    from bots.telegram import run_bot
+
+    try:
+        run_bot(settings())
+    except QAError as exc:
+        raise fail(exc) from None
+
+
+@app.command("eval")
+def evaluate(
+    directory: Annotated[Path, typer.Argument(help="A folder with docs.jsonl and queries.jsonl.")],
+    split: Annotated[Literal["dev", "test", "all"], typer.Option(help="Which questions.")] = "dev",
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many questions.")] = None,
+    as_json: JsonOption = False,
+    mode: ModeOption = None,
+) -> None:
+    """Measure retrieval and answers on a benchmark (SQuAD, SciFact format), through `qa ask`'s code path."""
+    from qa.evaluate import evaluate_dataset, format_table
+
+    engine = Engine(settings())
+    try:
+        with progress_bar() as progress:
+            metrics = evaluate_dataset(engine, directory, split=split, limit=limit, mode=mode, progress=progress)
+    except QAError as exc:
+        raise fail(exc) from None
+    if as_json:
+        sys.stdout.write(json.dumps(metrics) + "\n")
+    else:
+        out.print(format_table(metrics))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

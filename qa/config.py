@@ -1,0 +1,83 @@
+"""The one settings object: every option, its ``QA_`` environment variable and its default."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+def default_index_dir() -> Path:
+    """Per-user data directory: ``$XDG_DATA_HOME/qa-bot/index`` (``~/.local/share/qa-bot/index``)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "qa-bot" / "index"
+
+
+def bundled_seeds_dir() -> Path | None:
+    """The article corpus shipped with qa-bot: in the wheel, or beside ``qa/`` in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "seeds", here.parent / "seeds"):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+class Settings(BaseSettings):
+    """All of qa-bot's settings; environment variables use the ``QA_`` prefix, ``.env`` is read."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="QA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    index_dir: Path = Field(default_factory=default_index_dir, description="Index directory.")
+    model: str = Field(
+        DEFAULT_MODEL,
+        description="Embedding model: the bundled all-MiniLM-L6-v2, a sentence-transformers name or a path.",
+    )
+    device: str = Field("auto", description="Where to encode: auto, cpu, cuda, cuda:1, mps.")
+    seeds_dir: Path | None = Field(
+        default_factory=bundled_seeds_dir, description="Corpus indexed when no index exists yet."
+    )
+    top_k: int = Field(3, ge=1, le=50, description="Answers returned per question.")
+    mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="Retrieval mode.")
+    abstain_threshold: float = Field(
+        0.30, ge=0.0, le=1.0, description="Answers scoring below this are withheld."
+    )
+    max_question_chars: int = Field(1000, ge=10, description="Longest question accepted.")
+    max_file_bytes: int = Field(50_000_000, ge=1, description="Larger files are skipped when indexing.")
+    lock_timeout: float = Field(30.0, ge=0, description="Seconds to wait for another indexing run.")
+    batch_size: int = Field(64, ge=1, description="Texts per embedding batch.")
+    verify_model: bool = Field(True, description="Check the bundled model's files against SHA-256 sums.")
+
+    # HTTP service
+    host: str = Field("127.0.0.1", description="HTTP bind address.")
+    port: int = Field(8000, ge=0, le=65535, description="HTTP port.")
+    api_key: str | None = Field(None, description="Bearer key; required for document changes.")
+    cors_origins: str = Field("", description="Comma-separated origins allowed by CORS (off if empty).")
+    rate_limit: int = Field(60, ge=0, description="Requests per minute per client (0: no limit).")
+    max_upload_bytes: int = Field(10_000_000, ge=1, description="Largest request body or upload.")
+
+    # Telegram bot
+    telegram_token: str | None = Field(
+        None,
+        validation_alias=AliasChoices("QA_TELEGRAM_TOKEN", "TELEGRAM_BOT_TOKEN", "telegram_token"),
+        description="Bot token (TELEGRAM_BOT_TOKEN also works).",
+    )
+    telegram_base_url: str = Field(
+        "https://api.telegram.org/bot", description="Bot API base URL; the token is appended."
+    )
+    telegram_allowed_chats: str = Field("", description="Comma-separated chat or user ids (all if empty).")
+    telegram_rate_limit: int = Field(20, ge=0, description="Messages per minute per chat (0: no limit).")
+
+    def allowed_chat_ids(self) -> frozenset[int]:
+        """The Telegram allowlist as integers (empty: everyone)."""
+        return frozenset(int(p) for p in self.telegram_allowed_chats.replace(" ", "").split(",") if p)
+
+    def cors_origin_list(self) -> list[str]:
+        """CORS origins as a list (empty: CORS off)."""
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]

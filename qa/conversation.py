@@ -1,0 +1,119 @@
+"""Follow-up questions: a bounded conversation and the rewrite into a self-contained question."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+
+from qa.models import Answer, AnswerSet
+from qa.text import STOPWORDS, content_words
+
+# Words that point back to something said earlier in the conversation.
+_ANAPHORA = frozenset(
+    """it its it's they them their theirs those these that this he him his she her hers
+    there then such one ones the same""".split()
+)
+_WORD = re.compile(r"[\w'’-]+", re.UNICODE)
+
+
+def is_follow_up(question: str) -> bool:
+    """True when the question leans on earlier turns (a pronoun, or too few words of its own)."""
+    words = [w.lower() for w in _WORD.findall(question)]
+    if any(w in _ANAPHORA for w in words):
+        return True
+    own = [w for w in words if w not in STOPWORDS]
+    return len(own) <= 1
+
+
+def rewrite_question(question: str, previous_questions: list[str]) -> str:
+    """Append the previous question's content words to a follow-up so retrieval keeps the topic."""
+    if not previous_questions or not is_follow_up(question):
+        return question
+    seen = {w.lower() for w in content_words(question)}
+    carried: list[str] = []
+    for earlier in reversed(previous_questions[-2:]):
+        for word in content_words(earlier):
+            if word.lower() not in seen:
+                seen.add(word.lower())
+                carried.append(word)
+    return f"{question} ({' '.join(carried)})" if carried else question
+
+
+@dataclass(slots=True)
+class Turn:
+    """One question, the question actually searched, and what came back."""
+
+    question: str
+    searched: str
+    result: AnswerSet
+
+
+@dataclass(slots=True)
+class Conversation:
+    """The recent turns of one chat: bounded in length, used to resolve follow-ups and /more."""
+
+    max_turns: int = 8
+    turns: deque[Turn] = field(default_factory=deque)
+    shown: int = 0  # answers of the last turn already shown (for /more)
+    updated: float = field(default_factory=time.monotonic)
+
+    def context(self) -> list[str]:
+        """The self-contained questions of earlier turns, oldest first."""
+        return [t.searched for t in self.turns]
+
+    def record(self, question: str, searched: str, result: AnswerSet) -> None:
+        """Remember a turn; the oldest ones fall off beyond ``max_turns``."""
+        self.turns.append(Turn(question, searched, result))
+        while len(self.turns) > self.max_turns:
+            self.turns.popleft()
+        self.shown = len(result.answers)
+        self.updated = time.monotonic()
+
+    @property
+    def last(self) -> AnswerSet | None:
+        """The result of the most recent turn."""
+        return self.turns[-1].result if self.turns else None
+
+    def more(self, count: int) -> list[Answer]:
+        """The next ``count`` answers to the last question not yet shown (empty when none are left)."""
+        last = self.last
+        if last is None:
+            return []
+        pool = list(last.answers) + list(last.more_answers)
+        batch = pool[self.shown : self.shown + count]
+        self.shown += len(batch)
+        return batch
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self.turns.clear()
+        self.shown = 0
+
+
+class ConversationStore:
+    """Conversations by key (a chat id, an HTTP conversation id), bounded in count and idle age."""
+
+    def __init__(self, max_conversations: int = 1000, max_idle_seconds: float = 3600.0) -> None:
+        self._items: OrderedDict[str, Conversation] = OrderedDict()
+        self._max = max_conversations
+        self._max_idle = max_idle_seconds
+
+    def get(self, key: str) -> Conversation:
+        """The conversation for ``key``, new if unknown or expired."""
+        now = time.monotonic()
+        conv = self._items.get(key)
+        if conv is None or now - conv.updated > self._max_idle:
+            conv = Conversation()
+            self._items[key] = conv
+        self._items.move_to_end(key)
+        while len(self._items) > self._max:
+            self._items.popitem(last=False)
+        return conv
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)

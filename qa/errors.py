@@ -1,0 +1,64 @@
+"""The qa error family: every failure a user can cause or meet is a ``QAError``.
+
+Hierarchy::
+
+    QAError                      base; ``str(err)`` is one line a person understands
+    ├── QuestionError            the question is empty, blank or too long
+    ├── NoIndexError             no index exists and there is nothing to build one from
+    ├── IndexBusyError           another process is writing the index
+    ├── IndexCorruptError        the index on disk cannot be read
+    ├── DocumentError            one document could not be loaded (unreadable, binary, bad JSON)
+    ├── DocumentNotFoundError    no indexed document has that id
+    ├── ModelError               the embedding model cannot be loaded or fails its checksum
+    └── ConfigError              a setting is invalid (a bad token, a bad path)
+
+Adapters map these once: the CLI prints one line and exits non-zero, HTTP answers with a 4xx JSON
+error, Telegram replies politely.  Anything else is a bug and propagates.
+"""
+
+from __future__ import annotations
+
+
+class QAError(Exception):
+    """Base of every error qa raises on purpose."""
+
+
+class QuestionError(QAError):
+    """The question cannot be asked (empty, blank, too long)."""
+
+
+class NoIndexError(QAError):
+    """There is no index and nothing to build one from."""
+
+
+class IndexBusyError(QAError):
+    """Another process holds the index write lock."""
+
+
+class IndexCorruptError(QAError):
+    """The index on disk cannot be read."""
+
+
+class DocumentError(QAError):
+    """A document could not be loaded; ``path`` names it."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class DocumentNotFoundError(QAError):
+    """No indexed document has the given id."""
+
+    def __init__(self, doc_id: str) -> None:
+        super().__init__(f"no document with id {doc_id!r}")
+        self.doc_id = doc_id
+
+
+class ModelError(QAError):
+    """The embedding model cannot be loaded or is not the model it claims to be."""
+
+
+class ConfigError(QAError):
+    """A setting has an invalid value."""

@@ -1,0 +1,151 @@
+"""Plain data passed between the core and its front ends: articles, chunks, passages, answers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One news article as loaded from a file: clean body text plus metadata."""
+
+    id: str
+    title: str
+    text: str
+    source: str
+    published: str | None = None  # ISO 8601, e.g. "2020-10-04T17:37:06"
+    url: str | None = None
+
+    def meta(self) -> ArticleMeta:
+        """The article's metadata without its text."""
+        return ArticleMeta(
+            id=self.id, title=self.title, published=self.published, source=self.source, url=self.url
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleMeta:
+    """What an answer says about where it came from."""
+
+    id: str
+    title: str
+    published: str | None
+    source: str
+    url: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping with the keys of the answer object."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A few consecutive sentences of an article with character offsets into ``Article.text``."""
+
+    article_id: str
+    ordinal: int
+    start: int
+    end: int
+    text: str
+    sentences: tuple[tuple[int, int], ...]  # sentence offsets, relative to ``start``
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A retrieved chunk with its fused relevance score and its article."""
+
+    chunk_id: int
+    text: str
+    score: float
+    article: ArticleMeta
+    sentences: tuple[tuple[int, int], ...]
+    dense_score: float = 0.0
+    keyword_score: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping: text, score and article metadata."""
+        return {
+            "text": self.text,
+            "score": round(self.score, 4),
+            "article": self.article.to_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One extractive answer: sentence(s) quoted verbatim, optional span, score in 0..1."""
+
+    text: str
+    span: tuple[int, int] | None
+    score: float
+    passage: str
+    article: ArticleMeta
+    passage_offset: int = 0  # where ``text`` starts inside ``passage``
+
+    @property
+    def span_text(self) -> str | None:
+        """The exact answer inside ``text``, if one was found."""
+        return None if self.span is None else self.text[self.span[0] : self.span[1]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping with the keys of the answer object."""
+        return {
+            "text": self.text,
+            "span": list(self.span) if self.span is not None else None,
+            "score": round(self.score, 4),
+            "passage": self.passage,
+            "article": self.article.to_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerSet:
+    """The result of one question: answers best first (empty when the archive has no answer)."""
+
+    question: str
+    answers: tuple[Answer, ...]
+    passages: tuple[Passage, ...] = field(default=())
+    more_answers: tuple[Answer, ...] = field(default=())  # further answers, for "more"
+    rewritten_question: str | None = None  # the self-contained question used for retrieval
+
+    @property
+    def abstained(self) -> bool:
+        """True when the archive does not hold an answer."""
+        return not self.answers
+
+    def to_dict(self) -> dict[str, Any]:
+        """The answer object served by ``qa ask --json`` and ``POST /ask``."""
+        return {"question": self.question, "answers": [a.to_dict() for a in self.answers]}
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    """One indexed article as listed by ``qa docs``."""
+
+    id: str
+    title: str
+    published: str | None
+    source: str
+    url: str | None
+    chunks: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping."""
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class IndexReport:
+    """What one indexing run did."""
+
+    added: list[str] = field(default_factory=list)  # article ids added or replaced
+    unchanged: int = 0  # files skipped because their content hash matched
+    removed: list[str] = field(default_factory=list)  # article ids removed (files gone)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    chunks_embedded: int = 0
+
+    @property
+    def partial(self) -> bool:
+        """True when some inputs were skipped."""
+        return bool(self.skipped)

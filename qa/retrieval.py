@@ -1,0 +1,110 @@
+"""Question → ranked passages: dense (FAISS) and keyword (BM25 over FTS5) search, fused."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+
+from qa.models import Passage
+from qa.store import Snapshot, Store
+from qa.text import STOPWORDS, words
+from qa.vectors import Vectors
+
+Mode = Literal["hybrid", "dense", "bm25"]
+
+
+@dataclass(frozen=True, slots=True)
+class FusionWeights:
+    """Calibrated fusion: passage score = sigmoid(dense·cos + keyword·bm25_rel + bias)."""
+
+    dense: float = 6.0
+    keyword: float = 3.0
+    bias: float = -5.0
+    candidates: int = 50  # taken from each side before fusing
+
+
+DEFAULT_WEIGHTS = FusionWeights()
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> object:
+    import Stemmer
+
+    return Stemmer.Stemmer("porter")
+
+
+def stem_terms(text: str) -> list[str]:
+    """Lower-cased Porter stems of the content words, as SQLite's FTS5 porter tokenizer stores them."""
+    terms = [w.lower() for w in words(text) if w.lower() not in STOPWORDS]
+    stems: list[str] = _stemmer().stemWords(terms)  # type: ignore[attr-defined]
+    seen: set[str] = set()
+    return [s for s in stems if not (s in seen or seen.add(s))]  # type: ignore[func-returns-value]
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 MATCH expression: any of the question's content words (quoted, so never syntax)."""
+    terms = [w.lower() for w in words(text) if w.lower() not in STOPWORDS]
+    unique = list(dict.fromkeys(terms))
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in unique)
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def retrieve(
+    snap: Snapshot,
+    question: str,
+    question_vector: Vectors,
+    k: int,
+    mode: Mode = "hybrid",
+    weights: FusionWeights = DEFAULT_WEIGHTS,
+) -> list[Passage]:
+    """The ``k`` best passages for a question, best first, each with a score in 0..1."""
+    pool = max(k, weights.candidates)
+    dense: dict[int, float] = {}
+    keyword: dict[int, float] = {}
+    if mode in ("hybrid", "dense"):
+        scores, ids = snap.vectors.search(question_vector.reshape(1, -1), pool)
+        dense = {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
+    if mode in ("hybrid", "bm25"):
+        keyword = dict(Store.keyword_search(snap, fts_query(question), pool))
+    top_keyword = max(keyword.values(), default=0.0)
+    relative = {i: s / top_keyword for i, s in keyword.items()} if top_keyword > 0 else {}
+    if mode == "hybrid":
+        missing = np.array([i for i in relative if i not in dense], dtype=np.int64)
+        if len(missing):
+            vectors = snap.vectors.reconstruct(missing)
+            for chunk_id, cosine in zip(missing, vectors @ question_vector.ravel(), strict=True):
+                dense[int(chunk_id)] = float(cosine)
+    candidates = set(dense) | set(relative)
+    fused: dict[int, float] = {}
+    for chunk_id in candidates:
+        cos = dense.get(chunk_id, 0.0)
+        rel = relative.get(chunk_id, 0.0)
+        if mode == "dense":
+            fused[chunk_id] = (cos + 1.0) / 2.0
+        elif mode == "bm25":
+            fused[chunk_id] = rel
+        else:
+            fused[chunk_id] = _sigmoid(weights.dense * cos + weights.keyword * rel + weights.bias)
+    ranked = sorted(fused, key=lambda i: fused[i], reverse=True)[: max(k * 2, k + 5)]
+    records = Store.chunk_records(snap, ranked)
+    passages = [
+        Passage(
+            chunk_id=i,
+            text=records[i].text,
+            score=fused[i],
+            article=records[i].article,
+            sentences=records[i].sentences,
+            dense_score=dense.get(i, 0.0),
+            keyword_score=relative.get(i, 0.0),
+        )
+        for i in ranked
+        if i in records
+    ]
+    return passages[:k]

@@ -1,0 +1,91 @@
+"""Text helpers shared by chunking, keyword search and answer picking: sentences, words, stopwords."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are aren't as at be because been before
+    being below between both but by can can't cannot could couldn't did didn't do does doesn't doing don't
+    down during each few for from further had hadn't has hasn't have haven't having he he'd he'll he's her
+    here here's hers herself him himself his how how's i i'd i'll i'm i've if in into is isn't it it's its
+    itself let's me more most mustn't my myself no nor not of off on once only or other ought our ours
+    ourselves out over own same shan't she she'd she'll she's should shouldn't so some such than that
+    that's the their theirs them themselves then there there's these they they'd they'll they're they've
+    this those through to too under until up very was wasn't we we'd we'll we're we've were weren't what
+    what's when when's where where's which while who who's whom why why's with won't would wouldn't you
+    you'd you'll you're you've your yours yourself yourselves did does do done many much whose
+    tell me please name kind type""".split()
+)
+
+_WORD = re.compile(r"\w+(?:['’]\w+)?", re.UNICODE)
+
+
+def normalize(text: str) -> str:
+    """NFC-normalize and fold typographic apostrophes."""
+    return unicodedata.normalize("NFC", text).replace("’", "'")
+
+
+def words(text: str) -> list[str]:
+    """Word tokens, in order, as they appear."""
+    return _WORD.findall(normalize(text))
+
+
+def content_words(text: str) -> list[str]:
+    """Words that are not stopwords, in order, without repeats (case-insensitive)."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for word in words(text):
+        low = word.lower()
+        if low in STOPWORDS or low in seen:
+            continue
+        seen.add(low)
+        out.append(word)
+    return out
+
+
+@lru_cache(maxsize=1)
+def sentence_splitter() -> Language:
+    """spaCy's tokenizer with its rule-based sentencizer: fast, and abbreviation-aware."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    nlp.max_length = 50_000_000
+    return nlp
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Character offsets ``(start, end)`` of the sentences of ``text``, whitespace trimmed."""
+    return split_sentences_many([text])[0]
+
+
+_PARAGRAPH = re.compile(r"\S(?:.*?\S)?(?=\s*\n\s*\n|\s*\Z)", re.DOTALL)
+
+
+def paragraphs(text: str) -> list[tuple[int, int]]:
+    """Offsets of the blank-line separated paragraphs of ``text``, whitespace trimmed."""
+    return [(m.start(), m.end()) for m in _PARAGRAPH.finditer(text)]
+
+
+def split_sentences_many(texts: list[str]) -> list[list[tuple[int, int]]]:
+    """Sentence offsets for many texts at once; a paragraph break always ends a sentence."""
+    blocks: list[tuple[int, int, int]] = []  # (text index, start, end)
+    for index, text in enumerate(texts):
+        blocks.extend((index, start, end) for start, end in paragraphs(text))
+    result: list[list[tuple[int, int]]] = [[] for _ in texts]
+    pieces = (texts[i][s:e] for i, s, e in blocks)
+    for (index, offset, _), doc in zip(blocks, sentence_splitter().pipe(pieces, batch_size=256), strict=True):
+        for sent in doc.sents:
+            raw = sent.text
+            stripped = raw.strip()
+            if stripped:
+                start = offset + sent.start_char + (len(raw) - len(raw.lstrip()))
+                result[index].append((start, start + len(stripped)))
+    return result
