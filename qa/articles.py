@@ -78,6 +78,26 @@ def decode_text(data: bytes, path: str) -> str:
     return text
 
 
+def decode_lines(data: bytes, source: str) -> str:
+    """JSON Lines decoded line by line, so one line in another encoding spoils no other line."""
+    if not data.strip():
+        raise DocumentError(source, "empty file")
+    lines: list[str] = []
+    fallback: list[int] = []
+    for number, raw in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), start=1):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            fallback.append(number)
+            lines.append(raw.decode("latin-1"))  # never fails; such a line rarely parses anyway
+    if fallback:
+        logger.warning(
+            "%s: %d line(s) not valid UTF-8 (first: line %d), decoded as Latin-1",
+            source, len(fallback), fallback[0],
+        )
+    return "\n".join(lines)
+
+
 def strip_debris(lines: list[str]) -> list[str]:
     """Drop trailing blank lines and scraper debris lines."""
     end = len(lines)
@@ -189,7 +209,8 @@ def parse_jsonl(text: str, source: str) -> tuple[list[Article], list[tuple[str, 
     """Articles from JSON Lines; bad lines are returned as ``(place, reason)`` and skipped."""
     articles: list[Article] = []
     problems: list[tuple[str, str]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Only "\n" ends a record: JSON strings may hold U+2028 and other characters splitlines() splits on.
+    for number, line in enumerate(text.split("\n"), start=1):  # a trailing "\r" is JSON whitespace
         if not line.strip():
             continue
         where = f"{source}:{number}"
@@ -205,12 +226,12 @@ def parse_jsonl(text: str, source: str) -> tuple[list[Article], list[tuple[str, 
 def parse_document(data: bytes, source: str, suffix: str) -> tuple[list[Article], list[tuple[str, str]]]:
     """Articles in one file's bytes by its suffix, with the problems of skipped parts."""
     suffix = suffix.lower()
-    text = decode_text(data, source)
     if suffix in JSONL_SUFFIXES:
-        articles, problems = parse_jsonl(text, source)
+        articles, problems = parse_jsonl(decode_lines(data, source), source)
         if not articles and problems:
             raise DocumentError(source, f"no valid article lines ({problems[0][1]})")
         return articles, problems
+    text = decode_text(data, source)
     if suffix == ".json":
         try:
             payload = json.loads(text)

@@ -83,10 +83,17 @@ def resolve_model(name: str, verify: bool = True) -> tuple[str, str]:
             )
         if verify:
             verify_model_files(path, BUNDLED_MODEL_SHA256)
-        return str(path), DEFAULT_MODEL
+        return str(path), model_identity(name)
     if Path(name).expanduser().exists():
-        return str(Path(name).expanduser().resolve()), name
-    return name, name
+        return str(Path(name).expanduser().resolve()), model_identity(name)
+    return name, model_identity(name)
+
+
+def model_identity(name: str) -> str:
+    """The name an index records for a model setting, without loading the model."""
+    if name in _DEFAULT_ALIASES:
+        return DEFAULT_MODEL
+    return name
 
 
 def pick_device(device: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import stat
 import threading
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -16,7 +18,7 @@ from qa.articles import SUPPORTED_SUFFIXES, content_hash, iter_files, parse_docu
 from qa.chunking import embedding_text, split_into_chunks
 from qa.config import Settings
 from qa.conversation import Conversation, rewrite_question
-from qa.embedding import Embedder, Progress, SentenceTransformerEmbedder
+from qa.embedding import Embedder, Progress, SentenceTransformerEmbedder, model_identity
 from qa.errors import DocumentError, DocumentNotFoundError, NoIndexError, QuestionError
 from qa.models import AnswerSet, Article, DocumentInfo, IndexReport, Passage
 from qa.retrieval import DEFAULT_WEIGHTS, FusionWeights, Mode, retrieve, stem_terms
@@ -61,10 +63,15 @@ class Engine:
         """The index, opened (or created) once per engine."""
         with self._lock:
             if self._store is None:
-                embedder = self.embedder
-                self._store = Store(
-                    self.settings.index_dir, embedder.dimension, embedder.name, self.settings.lock_timeout
-                )
+                recorded = Store.recorded_model(self.settings.index_dir)
+                if recorded is not None and self._embedder is None and recorded[0] == model_identity(
+                    self.settings.model
+                ):
+                    # Listing or removing documents needs no model: open with what the index records.
+                    name, dimension = recorded
+                else:
+                    name, dimension = self.embedder.name, self.embedder.dimension
+                self._store = Store(self.settings.index_dir, dimension, name, self.settings.lock_timeout)
             return self._store
 
     def close(self) -> None:
@@ -191,10 +198,7 @@ class Engine:
             self._skip(report, str(path), f"unsupported file type {suffix!r}")
             return None
         try:
-            size = path.stat().st_size
-            if size > self.settings.max_file_bytes:
-                raise DocumentError(str(path), f"too large ({size:,} bytes; the limit is {self.settings.max_file_bytes:,})")
-            data = path.read_bytes()
+            data = self._read_bytes(path)
         except DocumentError as exc:
             self._skip(report, str(path), exc.reason)
             return None
@@ -213,6 +217,22 @@ class Engine:
         for where, reason in problems:
             self._skip(report, where, reason)
         return key, sha, articles
+
+    def _read_bytes(self, path: Path) -> bytes:
+        """A regular file's bytes, at most ``max_file_bytes``; ``DocumentError`` for anything else."""
+        limit = self.settings.max_file_bytes
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise DocumentError(str(path), "not a regular file (a FIFO, device or socket)")
+            if info.st_size > limit:
+                raise DocumentError(str(path), f"too large ({info.st_size:,} bytes; the limit is {limit:,})")
+            data = handle.read(limit + 1)  # a file growing while read is still bounded
+        if len(data) > limit:
+            raise DocumentError(str(path), f"too large (more than {limit:,} bytes)")
+        return data
 
     def _source_name(self, path: Path) -> str:
         """How an answer names its file: ``seeds/<name>`` for the bundled corpus, else the full path."""

@@ -89,6 +89,21 @@ class Store:
         self._vectors_version = -1
         self._load_vectors(self._committed_version(self._conn()))
 
+    @staticmethod
+    def recorded_model(index_dir: Path) -> tuple[str, int] | None:
+        """``(model, dimension)`` an existing index was built with, or None when there is none yet."""
+        path = index_dir / "meta.sqlite"
+        if not path.exists():
+            return None
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60.0) as conn:
+                rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('model', 'dimension')"))
+        except sqlite3.DatabaseError:
+            return None
+        if "model" not in rows or "dimension" not in rows:
+            return None
+        return str(rows["model"]), int(rows["dimension"])
+
     # -- connections and versions -------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

@@ -1,0 +1,63 @@
+"""Shared fixtures: real engines over the seed corpus, and a deterministic embedder for plumbing tests."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.config import Settings
+from qa.embedding import Progress, Vectors
+from qa.engine import Engine
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = REPO / "seeds"
+
+
+class HashEmbedder:
+    """A tiny deterministic embedder (hashed bag of words) that counts the texts it encodes."""
+
+    name = "test-hash-embedder"
+    dimension = 64
+
+    def __init__(self) -> None:
+        self.encoded = 0
+
+    def encode(self, texts: list[str], progress: Progress | None = None) -> Vectors:
+        self.encoded += len(texts)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
+                out[row, int.from_bytes(digest, "little") % self.dimension] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-9)
+
+
+@pytest.fixture
+def hash_engine(tmp_path: Path) -> Iterator[Engine]:
+    """An engine with the deterministic embedder on an empty index (plumbing tests)."""
+    engine = Engine(Settings(index_dir=tmp_path / "index", seeds_dir=SEEDS), embedder=HashEmbedder())
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def seed_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """The real model over an index built once from the bundled seeds, shared by the answer tests."""
+    engine = Engine(Settings(index_dir=tmp_path_factory.mktemp("seed-index"), seeds_dir=SEEDS))
+    engine.ensure_index()
+    return engine
+
+
+@pytest.fixture(scope="session")
+def seed_index_dir(seed_engine: Engine) -> Path:
+    """The directory of the seed index (for CLI subprocess tests)."""
+    return seed_engine.settings.index_dir

@@ -1,0 +1,95 @@
+"""Answers from the real model over the seed article: the right sentence, span and source, or abstention."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.conversation import Conversation
+from qa.engine import Engine
+from qa.errors import QuestionError
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence_start", "span"),
+    [
+        ("When did the war start?", "This war initially started on September 27", "September 27"),
+        ("When did the fighting between Azerbaijan and Armenia begin?", "This war initially started", "September 27"),
+        ("Where did Israel's drones come from?", "Israeli regime’s state media", None),
+        ("Who is the president of Azerbaijan?", "Ilham Aliyev, Azerbaijani President", "Ilham Aliyev"),
+        ("What share of Azerbaijan's arms procurement comes from Israel?", "Israeli regime’s state media", "60%"),
+        ("Which TV channel interviewed Aliyev?", "So, that’s our position", None),
+    ],
+)
+def test_answers_quote_the_right_sentence(seed_engine: Engine, question: str, sentence_start: str,
+                                          span: str | None) -> None:
+    """The first answer is the sentence that answers, quoted verbatim, with its span where one is asked for."""
+    result = seed_engine.ask(question)
+    assert result.answers, f"no answer for {question!r}"
+    first = result.answers[0]
+    assert first.text.startswith(sentence_start)
+    if span is not None:
+        assert first.span_text == span
+    assert first.text in first.passage
+    article = seed_engine.document(first.article.id)[1]
+    assert first.text in article  # every word comes from the article
+    assert first.article.title == "Israeli regime pours gas on the fire in Nagorno-Karabakh"
+    assert first.article.published == "2020-10-04T17:37:06"
+    assert first.article.source == "seeds/000_30a3e569ce88eb0e.txt"
+    assert 0.0 <= first.score <= 1.0
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What is the boiling point of mercury?", "Who won the 2018 World Cup?", "How do I bake sourdough bread?",
+     "What is the capital of Australia?"],
+)
+def test_off_topic_questions_abstain(seed_engine: Engine, question: str) -> None:
+    """Questions the archive cannot answer get no answer rather than an unrelated sentence."""
+    assert seed_engine.ask(question).answers == ()
+
+
+def test_answer_object_shape(seed_engine: Engine) -> None:
+    """`to_dict` has exactly the keys of the documented answer object."""
+    data = seed_engine.ask("When did the war start?").to_dict()
+    assert set(data) == {"question", "answers"}
+    answer = data["answers"][0]
+    assert set(answer) == {"text", "span", "score", "passage", "article"}
+    assert set(answer["article"]) == {"id", "title", "published", "source", "url"}
+    start, end = answer["span"]
+    assert answer["text"][start:end] == "September 27"
+
+
+def test_follow_up_questions_keep_the_topic(seed_engine: Engine) -> None:
+    """After a question about drones, "Who supplies them?" is still about drones, and names Israel."""
+    conversation = Conversation()
+    seed_engine.ask("Which drones does Azerbaijan use?", conversation)
+    result = seed_engine.ask("Who supplies them?", conversation)
+    assert result.rewritten_question is not None and "drones" in result.rewritten_question
+    assert result.answers and "drones" in result.answers[0].text
+    assert any(a.span_text in ("Israel", "Israeli") for a in result.answers)
+
+
+def test_more_returns_the_next_answers_once(seed_engine: Engine) -> None:
+    """`Conversation.more` pages through the answers not shown yet, then runs dry."""
+    conversation = Conversation()
+    first = seed_engine.ask("What did Azerbaijan say about Israel?", conversation, top_k=1)
+    assert len(first.answers) == 1
+    shown = {first.answers[0].text}
+    extra = conversation.more(2)
+    assert extra and not shown & {a.text for a in extra}
+    while conversation.more(5):
+        pass
+    assert conversation.more(5) == []
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\x00\x01", "x" * 100_000])
+def test_bad_questions_are_refused(seed_engine: Engine, question: str) -> None:
+    """Empty, blank, control-only and absurdly long questions are a QuestionError."""
+    with pytest.raises(QuestionError):
+        seed_engine.ask(question)
+
+
+@pytest.mark.parametrize("question", ["Когда началась война?", "战争什么时候开始？", "war 🚀🔥?"])
+def test_other_scripts_and_emoji_do_not_crash(seed_engine: Engine, question: str) -> None:
+    """Questions in other scripts or with emoji get an answer set (possibly empty), never an exception."""
+    assert seed_engine.ask(question).question == question

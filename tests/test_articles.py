@@ -1,0 +1,118 @@
+"""Loaders: the seed format and its debris, text, Markdown, HTML, JSONL, and bad files."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from qa.articles import parse_document, parse_timestamp
+from qa.errors import DocumentError
+
+SEED = Path(__file__).resolve().parents[1] / "seeds" / "000_30a3e569ce88eb0e.txt"
+
+
+def load_one(data: bytes, suffix: str, source: str = "x") -> object:
+    articles, problems = parse_document(data, source + suffix, suffix)
+    assert len(articles) == 1 and not problems
+    return articles[0]
+
+
+def test_seed_format_metadata_and_clean_body() -> None:
+    """The seed's title and timestamp become metadata; the repeated title and the debris are dropped."""
+    articles, _ = parse_document(SEED.read_bytes(), "seeds/" + SEED.name, ".txt")
+    article = articles[0]
+    assert article.title == "Israeli regime pours gas on the fire in Nagorno-Karabakh"
+    assert article.published == "2020-10-04T17:37:06"
+    assert article.source == "seeds/000_30a3e569ce88eb0e.txt"
+    assert article.text.startswith("As the war continues for the eighth day")
+    assert "Error" not in article.text
+    assert article.title not in article.text
+    assert "2020-10-04" not in article.text
+
+
+def test_plain_text_first_line_is_title() -> None:
+    """A .txt file's first line is its title; no date when none is given."""
+    article = load_one(b"Bridge approved\n\nThe council approved the bridge on Tuesday.\n", ".txt")
+    assert article.title == "Bridge approved"  # type: ignore[attr-defined]
+    assert article.text == "The council approved the bridge on Tuesday."  # type: ignore[attr-defined]
+    assert article.published is None  # type: ignore[attr-defined]
+
+
+def test_markdown_front_matter_and_heading() -> None:
+    """Markdown front matter gives title, date and URL; a heading title loses its hashes."""
+    md = b"---\ntitle: Flood warning\ndate: 2021-05-01 08:00\nurl: https://example.org/f\n---\nRivers rose.\n"
+    article = load_one(md, ".md")
+    assert (article.title, article.published, article.url) == (  # type: ignore[attr-defined]
+        "Flood warning", "2021-05-01T08:00:00", "https://example.org/f")
+    assert load_one(b"# Storm\n\nWinds hit the coast.", ".md").title == "Storm"  # type: ignore[attr-defined]
+
+
+def test_html_main_text_title_date_without_scripts() -> None:
+    """HTML: trafilatura's main text, title and publish date; scripts and navigation never reach the text."""
+    html = b"""<html><head><title>Bridge news</title>
+    <meta property="article:published_time" content="2021-03-04T10:00:00Z">
+    <script>var secret = "SCRIPTTEXT";</script><style>.x{color:red}</style></head>
+    <body><nav>Home | About</nav><article><h1>Bridge news</h1>
+    <p>The council voted on Tuesday to approve the new bridge, which will cost 40 million dollars.</p>
+    <p>Construction starts in May and should take two years, officials said on Wednesday.</p>
+    </article><footer>Copyright 2021</footer></body></html>"""
+    article = load_one(html, ".html")
+    assert article.title == "Bridge news"  # type: ignore[attr-defined]
+    assert article.published is not None and article.published.startswith("2021-03-04")  # type: ignore[attr-defined]
+    assert "40 million dollars" in article.text  # type: ignore[attr-defined]
+    assert "SCRIPTTEXT" not in article.text and "color:red" not in article.text  # type: ignore[attr-defined]
+
+
+def test_jsonl_valid_lines_and_named_bad_lines() -> None:
+    """JSONL: each good line is an article (text required); bad lines are reported with their line number."""
+    data = (
+        b'{"id": "a1", "title": "One", "text": "First story.", "published": "2020-01-02", "url": "https://e.org/1"}\n'
+        b"not json\n"
+        b'{"title": "no text"}\n'
+        b'{"text": "Second story without a title."}\n'
+    )
+    articles, problems = parse_document(data, "feed.jsonl", ".jsonl")
+    assert [a.id for a in articles][0] == "a1"
+    assert articles[0].published == "2020-01-02T00:00:00" and articles[0].url == "https://e.org/1"
+    assert articles[1].title.startswith("Second story")
+    assert [p[0] for p in problems] == ["feed.jsonl:2", "feed.jsonl:3"]
+
+
+def test_latin1_text_is_decoded_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """Text that is not UTF-8 is decoded as Windows-1252/Latin-1, with a warning naming the file."""
+    with caplog.at_level(logging.WARNING):
+        article = load_one("Café news\n\nThe café reopened.".encode("latin-1"), ".txt", "old")
+    assert article.text == "The café reopened."  # type: ignore[attr-defined]
+    assert "old.txt" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("data", "suffix", "reason"),
+    [
+        (b"", ".txt", "empty"),
+        (b"   \n\n", ".txt", "empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00", ".txt", "binary"),
+        (b"Title only\n", ".txt", "no article text"),
+        (b"[1, 2", ".json", "invalid JSON"),
+        (b"not json\n", ".jsonl", "no valid article"),
+        (b"hello", ".docx", "unsupported"),
+    ],
+)
+def test_bad_documents_raise_a_named_error(data: bytes, suffix: str, reason: str) -> None:
+    """Each kind of bad file is one DocumentError naming the file and the reason."""
+    with pytest.raises(DocumentError) as info:
+        parse_document(data, "bad" + suffix, suffix)
+    assert info.value.path.startswith("bad")
+    assert reason in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("2020-10-04 17:37:06", "2020-10-04T17:37:06"), ("2021-03-04T10:00:00Z", "2021-03-04T10:00:00"),
+     ("2020-01-02", "2020-01-02T00:00:00"), ("yesterday", None), ("2020-13-45", None)],
+)
+def test_parse_timestamp(value: str, expected: str | None) -> None:
+    """Timestamps become ISO 8601 with seconds; anything else is None."""
+    assert parse_timestamp(value) == expected

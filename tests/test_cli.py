@@ -1,0 +1,100 @@
+"""The `qa` command line through real subprocesses: JSON on stdout only, help, errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def qa(*args: str, index_dir: Path, stdin: str | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "QA_INDEX_DIR": str(index_dir), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "qa", *args], input=stdin, capture_output=True, text=True, env=env,
+        timeout=timeout, check=False,
+    )
+
+
+def test_ask_json_prints_only_the_answer_object(seed_index_dir: Path) -> None:
+    """`qa ask --json` writes one JSON object to stdout; logs stay on stderr."""
+    done = qa("ask", "--json", "When did the war start?", index_dir=seed_index_dir)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["question"] == "When did the war start?"
+    first = data["answers"][0]
+    assert first["text"].startswith("This war initially started on September 27")
+    assert first["article"]["source"] == "seeds/000_30a3e569ce88eb0e.txt"
+
+
+def test_first_ask_builds_the_index_from_seeds(tmp_path: Path) -> None:
+    """With no index yet, `qa ask` builds one from the bundled seeds, then answers; later runs reuse it."""
+    done = qa("ask", "When did the war start?", index_dir=tmp_path / "fresh")
+    assert done.returncode == 0, done.stderr
+    assert "September 27" in done.stdout and "seeds/000_30a3e569ce88eb0e.txt" in done.stdout
+    assert (tmp_path / "fresh" / "meta.sqlite").exists()
+    again = qa("docs", "--json", index_dir=tmp_path / "fresh")
+    assert [d["chunks"] > 0 for d in json.loads(again.stdout)] == [True]
+
+
+def test_not_found_is_said_plainly(seed_index_dir: Path) -> None:
+    """An unanswerable question prints the not-found line (and [] answers in JSON)."""
+    done = qa("ask", "What is the boiling point of mercury?", index_dir=seed_index_dir)
+    assert done.returncode == 0 and "couldn't find that in the archive" in done.stdout
+    data = json.loads(qa("ask", "--json", "What is the boiling point of mercury?", index_dir=seed_index_dir).stdout)
+    assert data["answers"] == []
+
+
+@pytest.mark.parametrize("question", ["", "   ", "x" * 5000])
+def test_bad_question_is_one_error_line(seed_index_dir: Path, question: str) -> None:
+    """Empty or too-long questions: exit 1 and a single `qa: error:` line, no traceback."""
+    done = qa("ask", question, index_dir=seed_index_dir)
+    assert done.returncode == 1
+    assert done.stderr.strip().startswith("qa: error:") and "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_help_is_complete() -> None:
+    """`qa --help` and every subcommand's help work and describe their options."""
+    top = qa("--help", index_dir=Path("/nonexistent"))
+    assert top.returncode == 0
+    for command in ("ask", "index", "chat", "docs", "serve", "telegram", "eval"):
+        assert command in top.stdout
+        sub = qa(command, "--help", index_dir=Path("/nonexistent"))
+        assert sub.returncode == 0 and "Usage" in sub.stdout, command
+    assert "--json" in qa("ask", "--help", index_dir=Path("/nonexistent")).stdout
+    assert "remove" in qa("docs", "--help", index_dir=Path("/nonexistent")).stdout
+
+
+def test_index_docs_remove_and_exit_codes(tmp_path: Path) -> None:
+    """`qa index` exits 3 on partial success naming the bad file; `qa docs remove` removes an article."""
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "ferry.txt").write_text("Ferry service resumes\n\nThe ferry to the island resumed on Friday.\n")
+    (folder / "broken.jsonl").write_text("{not json\n")
+    index_dir = tmp_path / "index"
+    done = qa("index", str(folder), index_dir=index_dir)
+    assert done.returncode == 3, done.stderr
+    assert "broken.jsonl" in done.stderr and "skipped" in done.stderr
+    (folder / "broken.jsonl").unlink()
+    assert qa("index", str(folder), index_dir=index_dir).returncode == 0
+    listed = json.loads(qa("docs", "--json", index_dir=index_dir).stdout)
+    assert [d["title"] for d in listed] == ["Ferry service resumes"]
+    removed = qa("docs", "remove", listed[0]["id"], index_dir=index_dir)
+    assert removed.returncode == 0
+    assert json.loads(qa("docs", "--json", index_dir=index_dir).stdout) == []
+    missing = qa("docs", "remove", "nope", index_dir=index_dir)
+    assert missing.returncode == 1 and "no document with id 'nope'" in missing.stderr
+
+
+def test_chat_follow_up_more_and_sources(seed_index_dir: Path) -> None:
+    """`qa chat` (stdin not a terminal) answers, resolves a follow-up, pages with /more, shows /sources."""
+    script = "Which drones does Azerbaijan use?\nWho supplies them?\n/sources\n/more\n/quit\n"
+    done = qa("chat", index_dir=seed_index_dir, stdin=script)
+    assert done.returncode == 0, done.stderr
+    assert "imported from Israel" in done.stdout
+    assert "[1]" in done.stdout  # /sources lists passages with their sources
+    assert "Traceback" not in done.stderr

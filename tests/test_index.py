@@ -1,0 +1,130 @@
+"""Indexing: incremental by content hash, replacement, folder pruning, removal, and crash safety."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa.config import Settings
+from qa.engine import Engine
+from qa.errors import DocumentNotFoundError
+from qa.store import Store
+from tests.conftest import SEEDS, HashEmbedder
+
+
+def write(path: Path, title: str, body: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{title}\n\n{body}\n", encoding="utf-8")
+    return path
+
+
+def embedder_of(engine: Engine) -> HashEmbedder:
+    embedder = engine.embedder
+    assert isinstance(embedder, HashEmbedder)
+    return embedder
+
+
+def test_unchanged_files_are_not_re_embedded(hash_engine: Engine, tmp_path: Path) -> None:
+    """A second run over the same folder embeds nothing and changes nothing."""
+    folder = tmp_path / "news"
+    write(folder / "a.txt", "Alpha", "The alpha plant opened in March. It employs 300 people.")
+    write(folder / "b.txt", "Beta", "The beta bridge closed for repairs.")
+    first = hash_engine.index_paths([folder])
+    assert len(first.added) == 2 and first.chunks_embedded > 0
+    before = embedder_of(hash_engine).encoded
+    second = hash_engine.index_paths([folder])
+    assert second.added == [] and second.unchanged == 2 and second.chunks_embedded == 0
+    assert embedder_of(hash_engine).encoded == before
+    assert hash_engine.stats()["articles"] == 2
+
+
+def test_changed_file_replaces_its_chunks(hash_engine: Engine, tmp_path: Path) -> None:
+    """Editing a file replaces its old chunks: the old text is no longer found, the new one is."""
+    path = write(tmp_path / "n" / "a.txt", "Alpha", "The old mayor opened the museum.")
+    hash_engine.index_paths([path])
+    write(path, "Alpha", "The new stadium hosts the final.")
+    report = hash_engine.index_paths([path])
+    assert len(report.added) == 1
+    info, text = hash_engine.document(report.added[0])
+    assert "stadium" in text and "museum" not in text
+    assert hash_engine.stats() == {"articles": 1, "chunks": info.chunks}
+    assert all("museum" not in p.text for p in hash_engine.search("museum mayor", k=5))
+
+
+def test_reindexing_a_folder_removes_vanished_files_only(hash_engine: Engine, tmp_path: Path) -> None:
+    """Files gone from a re-indexed folder lose their articles; articles from elsewhere stay."""
+    folder = tmp_path / "folder"
+    keep = write(folder / "keep.txt", "Keep", "Kept story about rivers.")
+    gone = write(folder / "gone.txt", "Gone", "Removed story about mountains.")
+    other = write(tmp_path / "elsewhere" / "other.txt", "Other", "Another story about lakes.")
+    hash_engine.index_paths([folder, other])
+    gone.unlink()
+    report = hash_engine.index_paths([folder])
+    assert len(report.removed) == 1
+    titles = sorted(d.title for d in hash_engine.documents())
+    assert titles == ["Keep", "Other"]
+    assert keep.exists()
+
+
+def test_remove_document_and_unknown_id(hash_engine: Engine, tmp_path: Path) -> None:
+    """`remove_document` drops an article and its passages; an unknown id is a clear error."""
+    hash_engine.index_paths([write(tmp_path / "a.txt", "Alpha", "Alpha text about trains.")])
+    doc = hash_engine.documents()[0]
+    hash_engine.remove_document(doc.id)
+    assert hash_engine.stats() == {"articles": 0, "chunks": 0}
+    assert hash_engine.search("trains", k=3) == [] or all(p.article.id != doc.id for p in hash_engine.search("trains"))
+    with pytest.raises(DocumentNotFoundError):
+        hash_engine.remove_document(doc.id)
+
+
+def test_bad_files_are_skipped_and_named(hash_engine: Engine, tmp_path: Path) -> None:
+    """A folder with bad files: each is skipped with its reason; the good ones are indexed."""
+    folder = tmp_path / "mixed"
+    write(folder / "good.txt", "Good", "A good article about ferries.")
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "binary.txt").write_bytes(b"\x00\x01\x02\x03" * 100)
+    (folder / "image.png").write_bytes(b"\x89PNG")
+    report = hash_engine.index_paths([folder, tmp_path / "missing"])
+    skipped = {Path(p).name: reason for p, reason in report.skipped}
+    assert set(skipped) == {"empty.txt", "binary.txt", "image.png", "missing"}
+    assert "binary" in skipped["binary.txt"] and "empty" in skipped["empty.txt"]
+    assert len(report.added) == 1 and report.partial
+
+
+def test_failed_write_leaves_the_previous_index_whole(tmp_path: Path) -> None:
+    """An exception in the middle of a write rolls back: the old articles and vectors are intact."""
+    settings = Settings(index_dir=tmp_path / "index", seeds_dir=SEEDS)
+    engine = Engine(settings, embedder=HashEmbedder())
+    engine.ensure_index()
+    before = engine.stats()
+    article = engine.load_upload("extra.txt", b"Extra\n\nAn extra article about ships.")[0]
+    with pytest.raises(RuntimeError), engine.store.writer() as writer:
+        writer.remove_article(engine.documents()[0].id)
+        writer.add_article(article, [], HashEmbedder().encode([]), None)
+        raise RuntimeError("simulated crash")
+    assert engine.stats() == before
+    # A fresh process (a new engine) reads the same, whole index.
+    reopened = Engine(settings, embedder=HashEmbedder())
+    assert reopened.stats() == before
+    assert reopened.search("When did the war start?", k=1)[0].article.title.startswith("Israeli regime")
+
+
+def test_crash_between_vector_file_and_commit_keeps_old_version(tmp_path: Path) -> None:
+    """A vectors file written by a run that died before its commit is ignored, then cleaned up."""
+    settings = Settings(index_dir=tmp_path / "index", seeds_dir=SEEDS)
+    engine = Engine(settings, embedder=HashEmbedder())
+    engine.ensure_index()
+    index_dir = settings.index_dir
+    current = sorted(index_dir.glob("vectors-*.faiss"))[-1]
+    version = int(current.stem.split("-")[1])
+    shutil.copy(current, index_dir / f"vectors-{version + 1}.faiss")  # orphan of a dead run
+    (index_dir / f"vectors-{version + 2}.faiss.tmp").write_bytes(b"partial")
+    reopened = Engine(settings, embedder=HashEmbedder())
+    assert reopened.stats()["articles"] == 1
+    assert reopened.search("war", k=1)
+    reopened.add_articles(reopened.load_upload("n.txt", b"New\n\nA new article about ports."))
+    names = sorted(p.name for p in index_dir.glob("vectors-*"))
+    assert names == [f"vectors-{version}.faiss", f"vectors-{version + 1}.faiss"]
+    assert isinstance(reopened.store, Store) and reopened.stats()["articles"] == 2
