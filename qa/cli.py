@@ -66,15 +66,33 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    index_dir: Annotated[Path | None, typer.Option("--index-dir", help="Index directory. [env: QA_INDEX_DIR; default: ~/.local/share/qa-bot/index]")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="Embedding model name or path. [env: QA_MODEL; default: bundled all-MiniLM-L6-v2]")] = None,
-    device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda... [env: QA_DEVICE]")] = None,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")] = 0,
+    index_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--index-dir", help="Index directory. [env: QA_INDEX_DIR; default: ~/.local/share/qa-bot/index]"
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", help="Embedding model name or path. [env: QA_MODEL; default: bundled all-MiniLM-L6-v2]"
+        ),
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option("--device", help="auto, cpu, cuda... [env: QA_DEVICE]")
+    ] = None,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")
+    ] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
 ) -> None:
     """Global options; every one also has an environment variable (see README)."""
-    State.overrides = {k: v for k, v in {"index_dir": index_dir, "model": model, "device": device}.items() if v is not None}
+    State.overrides = {
+        k: v for k, v in {"index_dir": index_dir, "model": model, "device": device}.items() if v is not None
+    }
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="qa: %(levelname)s: %(message)s", stream=sys.stderr, force=True)
     for noisy in ("httpx", "faiss", "sentence_transformers", "transformers", "urllib3", "filelock"):
@@ -85,8 +103,14 @@ def main_options(
 def progress_bar() -> Iterator[ProgressCallback]:
     """A progress callback: a bar on a terminal, log lines elsewhere."""
     if err.is_terminal:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeRemainingColumn(), console=err, transient=True) as bar:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        ) as bar:
             tasks: dict[str, Any] = {}
 
             def update(done: int, total: int, description: str) -> None:
@@ -117,10 +141,13 @@ def fail(exc: QAError) -> typer.Exit:
 def ask(
     question: Annotated[list[str], typer.Argument(help="The question (quotes optional).")],
     as_json: JsonOption = False,
-    top_k: Annotated[int | None, typer.Option("--top-k", "-k", min=1, max=50, help="Answers to show. [env: QA_TOP_K; default: 3]")] = None,
+    top_k: Annotated[
+        int | None,
+        typer.Option("--top-k", "-k", min=1, max=50, help="Answers to show. [env: QA_TOP_K; default: 3]"),
+    ] = None,
     mode: ModeOption = None,
 ) -> None:
-    """Answer a question with sentences quoted from the archive (builds the index from seeds/ on first use)."""
+    """Answer a question with sentences quoted from the archive (the first run indexes seeds/)."""
     engine = Engine(settings())
     try:
         with progress_bar() as progress:
@@ -136,7 +163,9 @@ def ask(
 
 @app.command()
 def index(
-    paths: Annotated[list[Path], typer.Argument(help="Files and folders (.txt .md .html .jsonl .json, the seed format).")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files and folders (.txt .md .html .jsonl .json, the seed format).")
+    ],
     as_json: JsonOption = False,
 ) -> None:
     """Add articles incrementally: unchanged files are skipped, changed ones replaced, vanished ones removed.
@@ -155,7 +184,8 @@ def index(
     else:
         out.print(
             f"indexed {len(report.added)} articles ({report.chunks_embedded} passages embedded), "
-            f"{report.unchanged} files unchanged, {len(report.removed)} removed, {len(report.skipped)} skipped; "
+            f"{report.unchanged} files unchanged, {len(report.removed)} removed, "
+            f"{len(report.skipped)} skipped; "
             f"the index holds {stats['articles']} articles, {stats['chunks']} passages"
         )
     if report.partial:
@@ -164,9 +194,12 @@ def index(
 
 def _report_dict(report: IndexReport, stats: dict[str, int]) -> dict[str, Any]:
     return {
-        "added": report.added, "unchanged": report.unchanged, "removed": report.removed,
+        "added": report.added,
+        "unchanged": report.unchanged,
+        "removed": report.removed,
         "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
-        "chunks_embedded": report.chunks_embedded, **stats,
+        "chunks_embedded": report.chunks_embedded,
+        **stats,
     }
 
 
@@ -270,7 +303,9 @@ def evaluate(
     engine = Engine(settings())
     try:
         with progress_bar() as progress:
-            metrics = evaluate_dataset(engine, directory, split=split, limit=limit, mode=mode, progress=progress)
+            metrics = evaluate_dataset(
+                engine, directory, split=split, limit=limit, mode=mode, progress=progress
+            )
     except QAError as exc:
         raise fail(exc) from None
     if as_json:

@@ -112,15 +112,16 @@ def pick_device(device: str) -> str:
 class SentenceTransformerEmbedder:
     """sentence-transformers behind the ``Embedder`` protocol; loads its model once."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, device: str = "auto", batch_size: int = 64,
-                 verify: bool = True) -> None:
+    def __init__(
+        self, model: str = DEFAULT_MODEL, device: str = "auto", batch_size: int = 64, verify: bool = True
+    ) -> None:
         target, self._name = resolve_model(model, verify)
         if Path(target).exists():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder never needs the hub
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()  # progress belongs to our own bars, on stderr
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # our own bars only
 
         self._device = pick_device(device)
         try:
@@ -130,9 +131,8 @@ class SentenceTransformerEmbedder:
         if self._device.startswith("cuda"):
             self._model.half()
         self._batch_size = batch_size
-        getter = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
-        )
+        getter = getattr(self._model, "get_embedding_dimension", None)
+        getter = getter or self._model.get_sentence_embedding_dimension
         dim = getter()
         if dim is None:
             raise ModelError(f"model {model!r} does not report an embedding dimension")

@@ -54,6 +54,9 @@ def print_result(console: Console, result: AnswerSet) -> None:
 def print_passages(console: Console, passages: list[Passage] | tuple[Passage, ...]) -> None:
     """Print the passages behind an answer, with their sources."""
     for number, passage in enumerate(passages, start=1):
-        console.print(Text(f"[{number}] ", style="dim") + Text(source_line(passage.article), style="cyan")
-                      + Text(f"  (score {passage.score:.2f})", style="dim"))
+        console.print(
+            Text(f"[{number}] ", style="dim")
+            + Text(source_line(passage.article), style="cyan")
+            + Text(f"  (score {passage.score:.2f})", style="dim")
+        )
         console.print(Text(passage.text), "")

@@ -13,16 +13,25 @@ from qa.errors import QuestionError
     ("question", "sentence_start", "span"),
     [
         ("When did the war start?", "This war initially started on September 27", "September 27"),
-        ("When did the fighting between Azerbaijan and Armenia begin?", "This war initially started", "September 27"),
+        (
+            "When did the fighting between Azerbaijan and Armenia begin?",
+            "This war initially started",
+            "September 27",
+        ),
         ("Where did Israel's drones come from?", "Israeli regime’s state media", None),
         ("Who is the president of Azerbaijan?", "Ilham Aliyev, Azerbaijani President", "Ilham Aliyev"),
-        ("What share of Azerbaijan's arms procurement comes from Israel?", "Israeli regime’s state media", "60%"),
+        (
+            "What share of Azerbaijan's arms procurement comes from Israel?",
+            "Israeli regime’s state media",
+            "60%",
+        ),
         ("Which TV channel interviewed Aliyev?", "So, that’s our position", None),
     ],
 )
-def test_answers_quote_the_right_sentence(seed_engine: Engine, question: str, sentence_start: str,
-                                          span: str | None) -> None:
-    """The first answer is the sentence that answers, quoted verbatim, with its span where one is asked for."""
+def test_answers_quote_the_right_sentence(
+    seed_engine: Engine, question: str, sentence_start: str, span: str | None
+) -> None:
+    """The first answer is the answering sentence, quoted verbatim, with its span where one is asked for."""
     result = seed_engine.ask(question)
     assert result.answers, f"no answer for {question!r}"
     first = result.answers[0]
@@ -40,8 +49,12 @@ def test_answers_quote_the_right_sentence(seed_engine: Engine, question: str, se
 
 @pytest.mark.parametrize(
     "question",
-    ["What is the boiling point of mercury?", "Who won the 2018 World Cup?", "How do I bake sourdough bread?",
-     "What is the capital of Australia?"],
+    [
+        "What is the boiling point of mercury?",
+        "Who won the 2018 World Cup?",
+        "How do I bake sourdough bread?",
+        "What is the capital of Australia?",
+    ],
 )
 def test_off_topic_questions_abstain(seed_engine: Engine, question: str) -> None:
     """Questions the archive cannot answer get no answer rather than an unrelated sentence."""

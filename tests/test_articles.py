@@ -45,7 +45,10 @@ def test_markdown_front_matter_and_heading() -> None:
     md = b"---\ntitle: Flood warning\ndate: 2021-05-01 08:00\nurl: https://example.org/f\n---\nRivers rose.\n"
     article = load_one(md, ".md")
     assert (article.title, article.published, article.url) == (  # type: ignore[attr-defined]
-        "Flood warning", "2021-05-01T08:00:00", "https://example.org/f")
+        "Flood warning",
+        "2021-05-01T08:00:00",
+        "https://example.org/f",
+    )
     assert load_one(b"# Storm\n\nWinds hit the coast.", ".md").title == "Storm"  # type: ignore[attr-defined]
 
 
@@ -74,7 +77,7 @@ def test_jsonl_valid_lines_and_named_bad_lines() -> None:
         b'{"text": "Second story without a title."}\n'
     )
     articles, problems = parse_document(data, "feed.jsonl", ".jsonl")
-    assert [a.id for a in articles][0] == "a1"
+    assert articles[0].id == "a1"
     assert articles[0].published == "2020-01-02T00:00:00" and articles[0].url == "https://e.org/1"
     assert articles[1].title.startswith("Second story")
     assert [p[0] for p in problems] == ["feed.jsonl:2", "feed.jsonl:3"]
@@ -110,8 +113,13 @@ def test_bad_documents_raise_a_named_error(data: bytes, suffix: str, reason: str
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("2020-10-04 17:37:06", "2020-10-04T17:37:06"), ("2021-03-04T10:00:00Z", "2021-03-04T10:00:00"),
-     ("2020-01-02", "2020-01-02T00:00:00"), ("yesterday", None), ("2020-13-45", None)],
+    [
+        ("2020-10-04 17:37:06", "2020-10-04T17:37:06"),
+        ("2021-03-04T10:00:00Z", "2021-03-04T10:00:00"),
+        ("2020-01-02", "2020-01-02T00:00:00"),
+        ("yesterday", None),
+        ("2020-13-45", None),
+    ],
 )
 def test_parse_timestamp(value: str, expected: str | None) -> None:
     """Timestamps become ISO 8601 with seconds; anything else is None."""

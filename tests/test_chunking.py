@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from qa.articles import parse_document
@@ -32,15 +33,22 @@ def test_chunks_cover_the_article_with_overlap() -> None:
     article = seed_article()
     chunks = split_into_chunks([article])[0]
     assert chunks[0].start == 0 and chunks[-1].end == len(article.text)
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         assert after.start < before.end
 
 
 def test_sentences_do_not_split_abbreviations_or_cross_paragraphs() -> None:
     """Paragraph breaks end sentences; abbreviations such as "U.S." do not."""
-    text = "Officials in the U.S. said on Monday that talks resumed.\n\nA headline without a stop\n\nMore text here."
+    text = (
+        "Officials in the U.S. said on Monday that talks resumed.\n\n"
+        "A headline without a stop\n\nMore text here."
+    )
     article = Article(id="a", title="t", text=text, source="s")
-    sentences = [article.text[c.start + s : c.start + e] for c in split_into_chunks([article])[0] for s, e in c.sentences]
+    sentences = [
+        article.text[c.start + s : c.start + e]
+        for c in split_into_chunks([article])[0]
+        for s, e in c.sentences
+    ]
     assert "Officials in the U.S. said on Monday that talks resumed." in sentences
     assert "A headline without a stop" in sentences
 

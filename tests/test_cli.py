@@ -11,11 +11,18 @@ from pathlib import Path
 import pytest
 
 
-def qa(*args: str, index_dir: Path, stdin: str | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def qa(
+    *args: str, index_dir: Path, stdin: str | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "QA_INDEX_DIR": str(index_dir), "HF_HUB_OFFLINE": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "qa", *args], input=stdin, capture_output=True, text=True, env=env,
-        timeout=timeout, check=False,
+        [sys.executable, "-m", "qa", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -44,7 +51,9 @@ def test_not_found_is_said_plainly(seed_index_dir: Path) -> None:
     """An unanswerable question prints the not-found line (and [] answers in JSON)."""
     done = qa("ask", "What is the boiling point of mercury?", index_dir=seed_index_dir)
     assert done.returncode == 0 and "couldn't find that in the archive" in done.stdout
-    data = json.loads(qa("ask", "--json", "What is the boiling point of mercury?", index_dir=seed_index_dir).stdout)
+    data = json.loads(
+        qa("ask", "--json", "What is the boiling point of mercury?", index_dir=seed_index_dir).stdout
+    )
     assert data["answers"] == []
 
 

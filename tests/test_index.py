@@ -74,7 +74,9 @@ def test_remove_document_and_unknown_id(hash_engine: Engine, tmp_path: Path) -> 
     doc = hash_engine.documents()[0]
     hash_engine.remove_document(doc.id)
     assert hash_engine.stats() == {"articles": 0, "chunks": 0}
-    assert hash_engine.search("trains", k=3) == [] or all(p.article.id != doc.id for p in hash_engine.search("trains"))
+    assert hash_engine.search("trains", k=3) == [] or all(
+        p.article.id != doc.id for p in hash_engine.search("trains")
+    )
     with pytest.raises(DocumentNotFoundError):
         hash_engine.remove_document(doc.id)
 
