@@ -1,0 +1,188 @@
+"""The HTTP front end: FastAPI over the engine, plus the web chat page.
+
+Endpoints (OpenAPI at ``/docs`` and ``/openapi.json``):
+
+* ``POST /ask`` ``{"question", "top_k"?, "conversation_id"?}``: the answer object of
+  ``qa ask --json`` plus ``conversation_id`` (a new one when absent; pass it back for follow-ups).
+* ``POST /conversations/{id}/more?count=n``: the next answers to that conversation's last
+  question, ``{"question", "answers", "conversation_id", "remaining"}`` (the page's "more answers").
+* ``GET /search?q=&k=``: ranked passages with scores and article metadata.
+* ``GET /documents?offset=&limit=``, ``GET /documents/{id}``, ``POST /documents`` (a JSON article
+  or a multipart upload in field ``file``), ``DELETE /documents/{id}``.
+* ``GET /health`` (200 with article and chunk counts once the index is loaded, 503 before),
+  ``GET /metrics`` (Prometheus text), ``GET /`` (the chat page; assets under ``/static/``).
+
+With ``QA_API_KEY`` set every path but ``/health`` and the static page needs
+``Authorization: Bearer <key>`` (401); document changes are refused (403) when no key is set.
+Errors are ``{"error": {"code", "message"}}`` with a 4xx status (503 while the index is loading).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import uvicorn
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+import qa
+from bots import http_schemas as schemas
+from bots.http_errors import APIError, install_error_handlers, qa_error_status
+from bots.http_metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
+from bots.http_routes import Conversations, bearer_scheme, build_api_router
+from bots.http_security import GuardMiddleware, RateLimiter
+from qa.config import Settings
+from qa.engine import Engine
+from qa.errors import QAError
+
+logger = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).resolve().parent / "web"
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+class IndexLoader:
+    """Loads (or builds from the seeds) the index in a background thread at startup."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.error: Exception | None = None
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def done(self) -> bool:
+        """True once loading finished, successfully or not."""
+        return self._done.is_set()
+
+    def start(self) -> None:
+        """Begin loading; the app answers 503 until it is done."""
+        self._thread = threading.Thread(target=self._load, name="qa-index-loader", daemon=True)
+        self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until loading is done; False on timeout."""
+        return self._done.wait(timeout)
+
+    def _load(self) -> None:
+        try:
+            self.engine.ensure_index(progress=_log_progress)
+            stats = self.engine.stats()
+            logger.info("index ready: %d articles, %d chunks", stats["articles"], stats["chunks"])
+        except Exception as exc:  # a thread boundary: keep it for /health, log it, never lose it
+            self.error = exc
+            logger.error("loading the index failed: %s", exc, exc_info=not isinstance(exc, QAError))
+        finally:
+            self._done.set()
+
+
+def _log_progress(done: int, total: int, description: str) -> None:
+    logger.info("%s: %d/%d", description, done, total)
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+    """The FastAPI app over ``engine`` (one is made from ``settings`` and closed when absent)."""
+    owned = engine is None
+    qa_engine = engine if engine is not None else Engine(settings)
+    loader = IndexLoader(qa_engine)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        loader.start()
+        try:
+            yield
+        finally:
+            loader.wait()
+            if owned:
+                qa_engine.close()
+
+    def require_ready() -> None:
+        if not loader.done:
+            raise APIError(
+                503,
+                "loading",
+                "The index is still loading; try again in a few seconds.",
+                {"Retry-After": "5"},
+            )
+
+    app = FastAPI(
+        title="qa-bot",
+        version=qa.__version__,
+        summary="Extractive question answering over a news archive.",
+        lifespan=lifespan,
+        responses={400: {"model": schemas.ErrorBody}, 422: {"model": schemas.ErrorBody}},
+    )
+    app.state.engine = qa_engine
+    app.state.loader = loader
+    app.state.metrics = metrics
+    app.state.conversations = Conversations()
+    install_error_handlers(app)
+    app.include_router(
+        build_api_router(settings, qa_engine, app.state.conversations),
+        dependencies=[Depends(require_ready)],
+    )
+
+    @app.get("/health", response_model=schemas.Health, tags=["service"])
+    def health() -> dict[str, object]:
+        """200 with the index size once the index is loaded; 503 while loading or without one."""
+        require_ready()
+        stats = qa_engine.stats()
+        if loader.error is not None and stats["articles"] == 0:
+            if isinstance(loader.error, QAError):
+                _, code = qa_error_status(loader.error)
+            else:
+                code = "startup_failed"
+            raise APIError(503, code, str(loader.error))
+        return {"status": "ok", "articles": stats["articles"], "chunks": stats["chunks"]}
+
+    @app.get("/metrics", response_class=Response, tags=["service"], dependencies=[Depends(bearer_scheme)])
+    def prometheus_metrics() -> Response:
+        """Prometheus text: requests by route and status, latency, index size."""
+        stats = qa_engine.stats() if loader.done else None
+        return Response(metrics.render(stats), media_type=CONTENT_TYPE)
+
+    @app.get("/", include_in_schema=False)
+    def chat_page() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html", headers=PAGE_HEADERS)
+
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
+    # Added innermost first: CORS answers preflights before the guard, metrics see everything.
+    app.add_middleware(
+        GuardMiddleware,
+        api_key=settings.api_key or None,
+        rate_limiter=RateLimiter(settings.rate_limit),
+        max_body_bytes=settings.max_upload_bytes,
+    )
+    origins = settings.cors_origin_list()
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
+    app.add_middleware(MetricsMiddleware, metrics=metrics, routes=lambda: app.routes)
+    return app
+
+
+def serve(settings: Settings) -> None:
+    """Run the HTTP service on ``settings.host:settings.port`` until interrupted."""
+    app = create_app(settings)
+    logger.info("serving on http://%s:%d/", settings.host, settings.port)
+    uvicorn.run(app, host=settings.host, port=settings.port, server_header=False)

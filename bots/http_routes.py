@@ -1,0 +1,229 @@
+"""The API routes: each one translates a request into one engine call and the result back."""
+
+# No ``from __future__ import annotations``: FastAPI must see the request model that
+# ``build_api_router`` defines locally (its question length comes from the settings).
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import Field, ValidationError
+from starlette.datastructures import UploadFile
+
+from bots import http_schemas as schemas
+from bots.http_errors import APIError
+from bots.http_security import bearer_matches
+from qa.articles import content_hash
+from qa.config import Settings
+from qa.conversation import Conversation, ConversationStore
+from qa.engine import Engine
+from qa.models import Article
+
+logger = logging.getLogger(__name__)
+
+bearer_scheme = HTTPBearer(auto_error=False, description="The value of QA_API_KEY.")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+DocId = Annotated[str, Path(min_length=1, max_length=200)]
+ConversationId = Annotated[str, Path(pattern=schemas.CONVERSATION_ID_PATTERN)]
+
+
+@dataclass
+class Conversations:
+    """The app's conversations by id, safe to use from the threadpool."""
+
+    store: ConversationStore = field(default_factory=ConversationStore)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get_or_start(self, conversation_id: str) -> Conversation:
+        """The conversation with this id, started afresh when unknown or expired."""
+        with self.lock:
+            return self.store.get(conversation_id)
+
+    def more(self, conversation_id: str, count: int) -> tuple[str, list[dict[str, Any]], int]:
+        """The last question, its next ``count`` answers and how many remain after them."""
+        with self.lock:
+            if conversation_id not in self.store:
+                raise APIError(
+                    404,
+                    "conversation_not_found",
+                    f"No conversation {conversation_id!r}; it may have expired. Ask again.",
+                )
+            conversation = self.store.get(conversation_id)
+            last = conversation.last
+            if last is None:
+                return "", [], 0
+            batch = conversation.more(count)
+            remaining = len(last.answers) + len(last.more_answers) - conversation.shown
+            return last.question, [a.to_dict() for a in batch], max(0, remaining)
+
+
+def build_api_router(settings: Settings, engine: Engine, conversations: Conversations) -> APIRouter:
+    """The API routes over ``engine``; ``settings`` gives the limits and the write key."""
+    router = APIRouter(dependencies=[Depends(bearer_scheme)])
+
+    class AskRequest(schemas.AskRequest):
+        question: str = Field(
+            min_length=1,
+            max_length=settings.max_question_chars,
+            description="The question, in plain words.",
+            examples=["When did the war start?"],
+        )
+
+    def require_write_access(request: Request, _: Credentials) -> None:
+        """Document changes need a configured key, and the request must carry it."""
+        if not settings.api_key:
+            raise APIError(
+                403,
+                "writes_disabled",
+                "Changing documents is disabled: the server has no QA_API_KEY configured.",
+            )
+        if not bearer_matches(request.headers.get("authorization"), settings.api_key):
+            raise APIError(401, "unauthorized", "Send 'Authorization: Bearer <key>'.")
+
+    @router.post("/ask", response_model=schemas.AskResponse, tags=["answers"])
+    def ask(body: AskRequest) -> dict[str, Any]:
+        """Answer with sentences quoted from the archive; follow-ups use the conversation."""
+        conversation_id = body.conversation_id or uuid.uuid4().hex
+        conversation = conversations.get_or_start(conversation_id)
+        result = engine.ask(body.question, conversation=conversation, top_k=body.top_k)
+        return {**result.to_dict(), "conversation_id": conversation_id}
+
+    @router.post(
+        "/conversations/{conversation_id}/more",
+        response_model=schemas.MoreResponse,
+        tags=["answers"],
+    )
+    def more_answers(
+        conversation_id: ConversationId,
+        count: Annotated[int | None, Query(ge=1, le=50)] = None,
+    ) -> dict[str, Any]:
+        """Further answers to the conversation's last question (empty when none are left)."""
+        question, answers, remaining = conversations.more(conversation_id, count or settings.top_k)
+        return {
+            "question": question,
+            "answers": answers,
+            "conversation_id": conversation_id,
+            "remaining": remaining,
+        }
+
+    @router.get("/search", response_model=schemas.SearchResponse, tags=["answers"])
+    def search(
+        q: Annotated[str, Query(min_length=1, max_length=settings.max_question_chars)],
+        k: Annotated[int, Query(ge=1, le=50)] = 10,
+    ) -> dict[str, Any]:
+        """Ranked passages for a query, with scores and article metadata."""
+        passages = engine.search(q, k=k)
+        return {"query": q, "passages": [p.to_dict() for p in passages]}
+
+    @router.get("/documents", response_model=schemas.DocumentPage, tags=["documents"])
+    def list_documents(
+        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> dict[str, Any]:
+        """One page of the indexed articles, in index order."""
+        documents = engine.documents(offset=offset, limit=limit)
+        total = engine.stats()["articles"]
+        return {
+            "documents": [d.to_dict() for d in documents],
+            "offset": offset,
+            "limit": limit,
+            "total": total,
+        }
+
+    @router.get("/documents/{doc_id}", response_model=schemas.DocumentDetail, tags=["documents"])
+    def get_document(doc_id: DocId) -> dict[str, Any]:
+        """One indexed article with its full text."""
+        info, text = engine.document(doc_id)
+        return {**info.to_dict(), "text": text}
+
+    @router.post(
+        "/documents",
+        status_code=201,
+        response_model=schemas.DocumentsAdded,
+        dependencies=[Depends(require_write_access)],
+        openapi_extra={"requestBody": _documents_request_body()},
+        tags=["documents"],
+    )
+    async def add_documents(request: Request) -> dict[str, Any]:
+        """Add or replace articles: a JSON article, or a file upload (field ``file``)."""
+        articles = await _articles_from_request(request, engine, settings)
+        report = await run_in_threadpool(engine.add_articles, articles)
+        return {
+            "added": report.added,
+            "chunks_embedded": report.chunks_embedded,
+            "skipped": [{"place": p, "reason": r} for p, r in report.skipped],
+        }
+
+    @router.delete(
+        "/documents/{doc_id}",
+        status_code=204,
+        dependencies=[Depends(require_write_access)],
+        tags=["documents"],
+    )
+    def delete_document(doc_id: DocId) -> Response:
+        """Remove an article; the next query no longer sees it."""
+        engine.remove_document(doc_id)
+        return Response(status_code=204)
+
+    return router
+
+
+async def _articles_from_request(request: Request, engine: Engine, settings: Settings) -> list[Article]:
+    """Parse the body of ``POST /documents`` (JSON article or multipart upload) with the core."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        raw = await request.body()
+        try:
+            article = schemas.ArticleIn.model_validate_json(raw)
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors(include_url=False)) from None
+        if article.id is None:
+            # The core names id-less records by their place in the file, the same for every post.
+            article.id = content_hash(article.text.encode("utf-8"))[:16]
+        data = article.model_dump_json(exclude_none=True).encode("utf-8")
+        return await run_in_threadpool(engine.load_upload, "article.json", data)
+    if content_type == "multipart/form-data":
+        limits = {"max_files": 1, "max_fields": 4, "max_part_size": settings.max_upload_bytes}
+        async with request.form(**limits) as form:  # closes the spooled upload files
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise APIError(422, "missing_file", "Send the document in a form field named 'file'.")
+            data = await upload.read()
+            # Only the name's suffix matters to the loader; it never chooses where anything is written.
+            name = PurePosixPath((upload.filename or "upload.txt").replace("\\", "/")).name[-200:]
+        return await run_in_threadpool(engine.load_upload, name or "upload.txt", data)
+    raise APIError(
+        415,
+        "unsupported_media_type",
+        "Send a JSON article (application/json) or a file (multipart/form-data, field 'file').",
+    )
+
+
+def _documents_request_body() -> dict[str, Any]:
+    """OpenAPI for the two bodies ``POST /documents`` accepts."""
+    return {
+        "required": True,
+        "content": {
+            "application/json": {"schema": schemas.ArticleIn.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "A .txt, .md, .html, .json or .jsonl document.",
+                        }
+                    },
+                }
+            },
+        },
+    }

@@ -1,0 +1,154 @@
+"""Typed request and response bodies of the HTTP API (pydantic, for validation and OpenAPI)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable machine code and a sentence for people."""
+
+    code: str = Field(examples=["question_too_long"])
+    message: str = Field(examples=["The question is longer than 1000 characters."])
+
+
+class ErrorBody(BaseModel):
+    """The one shape of every error response."""
+
+    error: ErrorDetail
+
+
+class AskRequest(BaseModel):
+    """A question, optionally a follow-up in an earlier conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, description="The question, in plain words.")
+    top_k: int | None = Field(None, ge=1, le=50, description="Answers wanted (default QA_TOP_K).")
+    conversation_id: str | None = Field(
+        None,
+        pattern=CONVERSATION_ID_PATTERN,
+        description="Continue this conversation (follow-ups); a new one is started when absent.",
+    )
+
+
+class ArticleOut(BaseModel):
+    """Where an answer or passage came from."""
+
+    id: str
+    title: str
+    published: str | None = Field(description="ISO 8601 date and time, when known.")
+    source: str
+    url: str | None
+
+
+class AnswerOut(BaseModel):
+    """One answer: a sentence quoted verbatim, the answer span inside it, and its passage."""
+
+    text: str = Field(description="The answer sentence, verbatim from the article.")
+    span: tuple[int, int] | None = Field(
+        description="Start and end (code points) of the exact answer within `text`."
+    )
+    score: float
+    passage: str = Field(description="The passage that contains `text` verbatim.")
+    article: ArticleOut
+
+
+class AskResponse(BaseModel):
+    """The answer object of `qa ask --json`, plus the conversation it belongs to."""
+
+    question: str
+    answers: list[AnswerOut] = Field(description="Best first; empty when the archive has no answer.")
+    conversation_id: str
+
+
+class MoreRequest(BaseModel):
+    """How many further answers to the conversation's last question are wanted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    count: int | None = Field(None, ge=1, le=50, description="Default QA_TOP_K.")
+
+
+class MoreResponse(AskResponse):
+    """Further answers to the last question of a conversation."""
+
+    remaining: int = Field(description="Answers still available after these.")
+
+
+class PassageOut(BaseModel):
+    """A retrieved passage with its relevance score."""
+
+    text: str
+    score: float
+    article: ArticleOut
+
+
+class SearchResponse(BaseModel):
+    """Ranked passages for a query, best first."""
+
+    query: str
+    passages: list[PassageOut]
+
+
+class DocumentOut(BaseModel):
+    """One indexed article."""
+
+    id: str
+    title: str
+    published: str | None
+    source: str
+    url: str | None
+    chunks: int
+
+
+class DocumentDetail(DocumentOut):
+    """One indexed article with its full text."""
+
+    text: str
+
+
+class DocumentPage(BaseModel):
+    """One page of the indexed articles."""
+
+    documents: list[DocumentOut]
+    offset: int
+    limit: int
+    total: int
+
+
+class ArticleIn(BaseModel):
+    """An article posted as JSON; the same fields as one line of a .jsonl file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(None, min_length=1, max_length=200, description="Replaces that article.")
+    title: str | None = Field(None, max_length=1000)
+    text: str = Field(min_length=1, description="The article body.")
+    published: str | None = Field(None, description="ISO 8601 date, e.g. 2020-10-04T17:37:06.")
+    url: str | None = Field(None, max_length=2000)
+
+
+class SkippedOut(BaseModel):
+    """A part of an upload that could not be loaded."""
+
+    place: str
+    reason: str
+
+
+class DocumentsAdded(BaseModel):
+    """What adding documents did; the next query already sees them."""
+
+    added: list[str] = Field(description="Ids of the articles added or replaced.")
+    chunks_embedded: int
+    skipped: list[SkippedOut]
+
+
+class Health(BaseModel):
+    """The service is up and its index is loaded."""
+
+    status: str = Field(examples=["ok"])
+    articles: int
+    chunks: int

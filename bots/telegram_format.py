@@ -1,0 +1,213 @@
+"""Render core answers as Telegram HTML messages and split them at Telegram's length limit."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime
+
+from qa.models import Answer, ArticleMeta
+
+TELEGRAM_LIMIT = 4096  # characters per message, counted after entity parsing
+NOT_FOUND = "I couldn't find that in the archive."
+HELP = (
+    "Send me a question about the news archive and I answer with a sentence quoted from an "
+    "article, the answer in <b>bold</b>.\n\n"
+    "/ask &lt;question&gt; - ask (in groups: mention me or reply to me instead)\n"
+    "/more - more answers to the last question\n"
+    "/sources - the articles behind the last answer\n"
+    "/help - this message\n\n"
+    "Follow-up questions such as “and who won?” refer to your previous question."
+)
+REFUSED = "Sorry, this bot is private and can't answer in this chat."
+RATE_LIMITED = "You're asking faster than I can answer. Please wait a minute and try again."
+FAILED = "Sorry, something went wrong while answering. Please try again later."
+ASK_FIRST = "Ask me a question first."
+NO_MORE = "There are no more answers to that question."
+EXPIRED = "That answer is no longer available. Please ask again."
+CONTEXT_CHARS = 160  # passage text shown on each side of the answer sentence
+
+# Room kept free in each part for the closing tags appended when a split falls inside markup.
+_TAG_RESERVE = 64
+_TAG = re.compile(r"<(/?)([a-zA-Z-]+)[^>]*>")
+# A sentence ends at . ! ? or … (possibly followed by closing quotes/brackets) and whitespace.
+_SENTENCE_BREAK = re.compile(r"(?:[.!?…](?:&quot;|&#x27;|[\u201d\u2019)\]\u00bb])*)\s+|\n+")
+_SPACE = re.compile(r"\s+")
+
+
+def format_start(articles: int) -> str:
+    """The greeting of /start: what the bot is and how many articles it knows."""
+    return (
+        "Hi! I answer questions about a news archive by quoting the articles themselves. "
+        f"I know {articles} articles.\n\n{HELP}"
+    )
+
+
+def escape(text: str) -> str:
+    """Text made safe for Telegram's HTML parse mode (``<``, ``>``, ``&`` and quotes)."""
+    return html.escape(text, quote=True)
+
+
+def format_date(published: str | None) -> str:
+    """``2020-10-04T17:37:06`` as ``4 Oct 2020``; anything unparsable as given."""
+    if not published:
+        return ""
+    try:
+        moment = datetime.fromisoformat(published)
+    except ValueError:
+        return published
+    return f"{moment.day} {moment:%b %Y}"
+
+
+def article_line(article: ArticleMeta) -> str:
+    """The article's title and date on one line."""
+    date = format_date(article.published)
+    title = escape(article.title or article.id)
+    return f"📰 {title} · {escape(date)}" if date else f"📰 {title}"
+
+
+def highlighted_sentence(answer: Answer) -> str:
+    """The answer sentence with its answer span (or, without one, all of it) in bold."""
+    if answer.span is None:
+        return f"<b>{escape(answer.text)}</b>"
+    start, end = answer.span
+    text = answer.text
+    return f"{escape(text[:start])}<b>{escape(text[start:end])}</b>{escape(text[end:])}"
+
+
+def _trim_before(text: str, limit: int) -> str:
+    """The last ``limit`` characters of ``text``, cut at a word boundary, after an ellipsis."""
+    text = _SPACE.sub(" ", text).strip()
+    if len(text) <= limit:
+        return text
+    tail = text[-limit:]
+    space = tail.find(" ")
+    return "…" + (tail[space + 1 :] if 0 <= space < limit // 2 else tail)
+
+
+def _trim_after(text: str, limit: int) -> str:
+    """The first ``limit`` characters of ``text``, cut at a word boundary, before an ellipsis."""
+    text = _SPACE.sub(" ", text).strip()
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    space = head.rfind(" ")
+    return (head[:space] if space > limit // 2 else head) + "…"
+
+
+def format_answer(answer: Answer, number: int | None = None) -> str:
+    """One answer: its sentence, span in bold, inside a short italic excerpt; then its article."""
+    start = answer.passage_offset
+    before = _trim_before(answer.passage[:start], CONTEXT_CHARS)
+    after = _trim_after(answer.passage[start + len(answer.text) :], CONTEXT_CHARS)
+    body = highlighted_sentence(answer)
+    if before:
+        body = f"<i>{escape(before)}</i> {body}"
+    if after:
+        body = f"{body} <i>{escape(after)}</i>"
+    prefix = f"{number}. " if number is not None else ""
+    return f"{prefix}{body}\n\n{article_line(answer.article)}"
+
+
+def format_answers(numbered: list[tuple[int, Answer]]) -> str:
+    """Several numbered answers in one message."""
+    return "\n\n".join(format_answer(answer, number) for number, answer in numbered)
+
+
+def format_source(answer: Answer, number: int | None = None) -> str:
+    """The full passage behind an answer, its sentence in bold, with the article's details."""
+    start = answer.passage_offset
+    end = start + len(answer.text)
+    passage = answer.passage
+    if passage[start:end] == answer.text:
+        body = f"{escape(passage[:start])}<b>{escape(answer.text)}</b>{escape(passage[end:])}"
+    else:
+        body = escape(passage)
+    heading = f"Source of answer {number}" if number is not None else "Source"
+    return f"<b>{heading}</b>\n{source_line(answer.article)}\n\n{body}"
+
+
+def source_line(article: ArticleMeta) -> str:
+    """Title, date, source and link of an article."""
+    parts = [article_line(article)]
+    if article.source:
+        parts.append(escape(article.source))
+    line = " · ".join(parts)
+    if article.url:
+        line += f'\n<a href="{escape(article.url)}">{escape(article.url)}</a>'
+    return line
+
+
+def format_sources(articles: list[ArticleMeta]) -> str:
+    """A numbered list of distinct articles."""
+    seen: dict[str, ArticleMeta] = {}
+    for article in articles:
+        seen.setdefault(article.id, article)
+    lines = [f"{n}. {source_line(a)}" for n, a in enumerate(seen.values(), start=1)]
+    return "<b>Sources of the last answer</b>\n" + "\n".join(lines)
+
+
+def _utf16_length(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _inside_markup(text: str, pos: int) -> bool:
+    """True when cutting ``text`` at ``pos`` would break a tag or an entity."""
+    if text.rfind("<", 0, pos) > text.rfind(">", 0, pos):
+        return True
+    amp = text.rfind("&", max(0, pos - 10), pos)
+    return amp >= 0 and ";" not in text[amp:pos]
+
+
+def _cut_point(text: str, budget: int) -> int:
+    """Where to end a part of at most ``budget`` characters: a sentence end, else a space."""
+    window = text[: budget + 1]
+    for pattern in (_SENTENCE_BREAK, _SPACE):
+        cuts = [m.end() for m in pattern.finditer(window) if 0 < m.end() <= budget]
+        cuts = [c for c in cuts if not _inside_markup(text, c)]
+        if cuts:
+            return cuts[-1]
+    cut = budget
+    while cut > 1 and _inside_markup(text, cut):
+        cut -= 1
+    return cut if cut > 1 else budget
+
+
+def _open_tags(text: str) -> list[tuple[str, str]]:
+    """Tags opened and not closed in ``text``, outermost first, as (name, opening tag)."""
+    stack: list[tuple[str, str]] = []
+    for match in _TAG.finditer(text):
+        closing, name = match.group(1) == "/", match.group(2).lower()
+        if not closing:
+            stack.append((name, match.group(0)))
+        elif stack and stack[-1][0] == name:
+            stack.pop()
+    return stack
+
+
+def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Split Telegram HTML into parts of at most ``limit`` characters, at sentence ends if possible.
+
+    Tags open at a cut are closed at the end of the part and reopened at the start of the next.
+    """
+    parts: list[str] = []
+    reopen = ""
+    rest = text
+    while rest:
+        if _utf16_length(reopen + rest) <= limit:
+            parts.append(reopen + rest)
+            break
+        budget = limit - _utf16_length(reopen) - _TAG_RESERVE
+        while True:
+            cut = _cut_point(rest, max(budget, 1))
+            head = reopen + rest[:cut].rstrip()
+            tags = _open_tags(head)
+            part = head + "".join(f"</{name}>" for name, _ in reversed(tags))
+            if _utf16_length(part) <= limit or budget <= 1:
+                break
+            budget -= _utf16_length(part) - limit  # astral characters count twice
+        parts.append(part)
+        reopen = "".join(tag for _, tag in tags)
+        rest = rest[cut:].lstrip()
+    return [p for p in parts if _TAG.sub("", p).strip()]

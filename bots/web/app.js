@@ -1,0 +1,260 @@
+// qa-bot chat page: plain JavaScript, no dependencies. All article text goes in as text nodes.
+"use strict";
+
+(function () {
+  const MORE_COUNT = 3;
+  const KEY_STORAGE = "qa-bot.api-key";
+
+  const log = document.getElementById("log");
+  const intro = document.getElementById("intro");
+  const form = document.getElementById("ask-form");
+  const input = document.getElementById("question");
+  const askButton = document.getElementById("ask-button");
+  const status = document.getElementById("form-status");
+  const newChat = document.getElementById("new-chat");
+  const keyDialog = document.getElementById("key-dialog");
+  const keyInput = document.getElementById("api-key");
+
+  let conversationId = null;
+  let busy = false;
+
+  /** An element with a class and optional text content (never parsed as HTML). */
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  /** Split a string at code-point offsets (the API counts code points, JavaScript UTF-16 units). */
+  function splitAtCodePoints(text, start, end) {
+    const points = Array.from(text);
+    return [
+      points.slice(0, start).join(""),
+      points.slice(start, end).join(""),
+      points.slice(end).join(""),
+    ];
+  }
+
+  /** The passage with the answer sentence marked, and the answer span inside it emphasised. */
+  function renderPassage(answer) {
+    const quote = el("blockquote", "passage");
+    const passage = answer.passage || answer.text;
+    // The sentence is quoted verbatim from the passage; without a match, show it alone.
+    const at = passage.indexOf(answer.text);
+    const sentence = answer.text;
+    const before = at >= 0 ? passage.slice(0, at) : "";
+    const after = at >= 0 ? passage.slice(at + answer.text.length) : "";
+    const mark = el("mark", "sentence");
+    if (Array.isArray(answer.span) && answer.span.length === 2) {
+      const [head, span, tail] = splitAtCodePoints(sentence, answer.span[0], answer.span[1]);
+      mark.append(head, el("strong", "span", span), tail);
+    } else {
+      mark.append(sentence);
+    }
+    quote.append(before, mark, after);
+    return quote;
+  }
+
+  function formatDate(iso) {
+    const day = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso || "");
+    if (!day) return null;
+    const date = new Date(Date.UTC(Number(day[1]), Number(day[2]) - 1, Number(day[3])));
+    if (Number.isNaN(date.getTime())) return null;
+    return date.toLocaleDateString(undefined, {
+      year: "numeric", month: "long", day: "numeric", timeZone: "UTC",
+    });
+  }
+
+  function isWebLink(url) {
+    return typeof url === "string" && /^https?:\/\//i.test(url);
+  }
+
+  /** Title, date and source of an answer's article. */
+  function renderMeta(article) {
+    const meta = el("p", "meta");
+    const title = el("cite", "title", article.title || "Untitled");
+    meta.append(title);
+    const shown = formatDate(article.published);
+    if (shown) {
+      const time = el("time", "date", shown);
+      time.dateTime = article.published;
+      meta.append(el("span", "sep", "·"), time);
+    }
+    meta.append(el("span", "sep", "·"));
+    if (isWebLink(article.url)) {
+      const link = el("a", "source", article.source || article.url);
+      link.href = article.url;
+      link.rel = "noopener noreferrer";
+      link.target = "_blank";
+      meta.append(link);
+    } else {
+      meta.append(el("span", "source", "Source: " + (article.source || "unknown")));
+    }
+    return meta;
+  }
+
+  function renderAnswer(answer, number) {
+    const card = el("article", "answer");
+    const heading = el("h3");
+    heading.append(el("span", "answer-number", number + "."));
+    const short = Array.isArray(answer.span)
+      ? splitAtCodePoints(answer.text, answer.span[0], answer.span[1])[1]
+      : answer.text;
+    heading.append(short);
+    card.setAttribute("aria-label", "Answer " + number);
+    card.append(heading, renderPassage(answer), renderMeta(answer.article));
+    return card;
+  }
+
+  function notice(text, kind) {
+    const node = el("p", "notice" + (kind ? " " + kind : ""), text);
+    if (kind === "error") node.setAttribute("role", "alert");
+    return node;
+  }
+
+  function authHeaders() {
+    const key = sessionStorage.getItem(KEY_STORAGE);
+    return key ? { Authorization: "Bearer " + key } : {};
+  }
+
+  /** Ask the person for the API key; resolves true when one was given. */
+  function promptForKey() {
+    return new Promise((resolve) => {
+      keyInput.value = "";
+      keyDialog.addEventListener("close", function onClose() {
+        keyDialog.removeEventListener("close", onClose);
+        const key = keyInput.value.trim();
+        if (keyDialog.returnValue === "save" && key) {
+          sessionStorage.setItem(KEY_STORAGE, key);
+          resolve(true);
+        } else {
+          resolve(false);
+        }
+      });
+      keyDialog.showModal();
+    });
+  }
+
+  /** POST JSON (or nothing) and return the parsed reply; throws Error with the API's message. */
+  async function post(path, body) {
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      const headers = Object.assign({ Accept: "application/json" }, authHeaders());
+      if (body !== undefined) headers["Content-Type"] = "application/json";
+      const response = await fetch(path, {
+        method: "POST",
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      let data = null;
+      try { data = await response.json(); } catch (_) { data = null; }
+      if (response.ok) return data;
+      if (response.status === 401 && attempt === 0 && (await promptForKey())) continue;
+      const message = data && data.error && data.error.message
+        ? data.error.message
+        : "The server answered " + response.status + ".";
+      throw new Error(message);
+    }
+    throw new Error("An API key is needed.");
+  }
+
+  function scrollIntoView(node) {
+    const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    node.scrollIntoView({ behavior: smooth ? "smooth" : "auto", block: "nearest" });
+  }
+
+  function retireMoreButtons() {
+    log.querySelectorAll("button.more").forEach((button) => button.remove());
+  }
+
+  function addMoreButton(reply, list) {
+    const button = el("button", "more secondary", "More answers");
+    button.type = "button";
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      button.textContent = "Loading…";
+      try {
+        const data = await post(
+          "/conversations/" + encodeURIComponent(conversationId) + "/more?count=" + MORE_COUNT);
+        const first = list.childElementCount + 1;
+        data.answers.forEach((answer, i) => list.append(renderAnswer(answer, first + i)));
+        if (!data.answers.length || data.remaining <= 0) {
+          button.replaceWith(notice(data.answers.length
+            ? "That is every answer to this question."
+            : "No more answers to this question."));
+        } else {
+          button.disabled = false;
+          button.textContent = "More answers";
+        }
+        if (data.answers.length) scrollIntoView(list.children[first - 1]);
+      } catch (error) {
+        button.replaceWith(notice(error.message, "error"));
+      }
+    });
+    reply.append(button);
+  }
+
+  async function ask(question) {
+    busy = true;
+    askButton.disabled = true;
+    status.textContent = "";
+    intro.hidden = true;
+    retireMoreButtons();
+
+    const turn = el("li", "turn-question");
+    turn.append(el("span", "visually-hidden", "You asked: "), question);
+    const reply = el("li", "turn-reply");
+    const pending = notice("Searching the archive…", "pending");
+    reply.setAttribute("aria-busy", "true");
+    reply.append(pending);
+    log.append(turn, reply);
+    scrollIntoView(reply);
+
+    try {
+      const body = { question };
+      if (conversationId) body.conversation_id = conversationId;
+      const data = await post("/ask", body);
+      conversationId = data.conversation_id;
+      pending.remove();
+      if (!data.answers.length) {
+        reply.append(notice("The archive has no answer to that question."));
+      } else {
+        const list = el("div", "answers");
+        data.answers.forEach((answer, i) => list.append(renderAnswer(answer, i + 1)));
+        reply.append(list);
+        addMoreButton(reply, list);
+      }
+    } catch (error) {
+      pending.remove();
+      reply.append(notice(error.message, "error"));
+    } finally {
+      reply.removeAttribute("aria-busy");
+      busy = false;
+      askButton.disabled = false;
+      scrollIntoView(reply);
+    }
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const question = input.value.trim();
+    if (!question) {
+      status.textContent = "Type a question first.";
+      input.focus();
+      return;
+    }
+    if (busy) return;
+    input.value = "";
+    ask(question).finally(() => input.focus());
+  });
+
+  newChat.addEventListener("click", () => {
+    conversationId = null;
+    log.replaceChildren();
+    intro.hidden = false;
+    status.textContent = "";
+    input.focus();
+  });
+
+  input.focus();
+})();

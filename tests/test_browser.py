@@ -1,0 +1,175 @@
+"""The chat page in a real Chromium (Debian's ``chromium``) driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+
+from bots.http import create_app
+from qa.config import Settings
+from qa.engine import Engine
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+KEY = "browser-key"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists() and not os.environ.get("CI"),
+        reason="/usr/bin/chromium is not installed (apt-get install chromium); CI always runs this test",
+    ),
+]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A real engine over the seed article."""
+    qa_engine = Engine(Settings(index_dir=tmp_path_factory.mktemp("browser") / "index"))
+    qa_engine.ensure_index()
+    yield qa_engine
+    qa_engine.close()
+
+
+def serve_in_thread(settings: Settings, engine: Engine) -> Iterator[str]:
+    """Run the app under a real uvicorn in a thread; yield its base URL until the test ends."""
+    port = free_port()
+    config = uvicorn.Config(create_app(settings, engine), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def base_url(engine: Engine) -> Iterator[str]:
+    """The chat page's server, without an API key."""
+    yield from serve_in_thread(Settings(index_dir=engine.settings.index_dir, rate_limit=0), engine)
+
+
+@pytest.fixture(scope="module")
+def keyed_url(engine: Engine) -> Iterator[str]:
+    """The chat page's server with QA_API_KEY set."""
+    yield from serve_in_thread(
+        Settings(index_dir=engine.settings.index_dir, rate_limit=0, api_key=KEY), engine
+    )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, with no network of its own beyond the test server."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh page that fails the test on a script or console error (CSP violations included)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    new_page = context.new_page()
+    errors: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        # Chromium logs every 4xx fetch; a 401 before the key is given is expected.
+        if message.type == "error" and "status of 401" not in message.text:
+            errors.append(message.text)
+
+    new_page.on("console", on_console)
+    new_page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield new_page
+    context.close()
+    assert errors == []
+
+
+def ask(page: Page, question: str) -> None:
+    """Type a question with the keyboard and send it with Enter."""
+    box = page.get_by_label("Your question")
+    box.fill(question)
+    box.press("Enter")
+
+
+def test_chat_page_shows_the_highlighted_answer_and_its_source(page: Page, base_url: str) -> None:
+    """Asking about the seed article shows the sentence and span highlighted, with title and source."""
+    page.goto(base_url)
+    expect(page.get_by_label("Your question")).to_be_focused()
+    ask(page, "When did the war start?")
+
+    answer = page.locator("article.answer").first
+    expect(answer).to_be_visible(timeout=60_000)
+    sentence = answer.locator("mark.sentence")
+    expect(sentence).to_contain_text("This war initially started on September 27")
+    expect(sentence.locator("strong.span")).to_have_text("September 27")
+    passage = answer.locator("blockquote.passage")
+    expect(passage).to_contain_text("As the war continues for the eighth day")  # context around it
+    expect(answer.locator(".meta .title")).to_have_text(
+        "Israeli regime pours gas on the fire in Nagorno-Karabakh"
+    )
+    expect(answer.locator(".meta .source")).to_contain_text("seeds/000_30a3e569ce88eb0e.txt")
+    expect(answer.locator(".meta time")).to_have_attribute("datetime", "2020-10-04T17:37:06")
+    expect(page.get_by_label("Your question")).to_be_focused()
+
+    more = page.get_by_role("button", name="More answers")
+    more.focus()
+    more.press("Enter")
+    expect(page.locator(".turn-reply .notice").last).to_contain_text("answer")
+
+
+def test_chat_page_follow_up_uses_the_conversation(page: Page, base_url: str) -> None:
+    """A follow-up question is sent in the same conversation and answered in the log."""
+    page.goto(base_url)
+    ask(page, "When did the war start?")
+    replies = page.locator("li.turn-reply")
+    expect(replies.first.locator("article.answer").first).to_be_visible(timeout=60_000)
+    with page.expect_request("**/ask") as sent:
+        ask(page, "Who fought in it?")
+    assert "conversation_id" in sent.value.post_data_json
+    expect(replies).to_have_count(2)
+    expect(replies.nth(1).locator("article.answer, .notice").first).to_be_visible(timeout=60_000)
+
+
+def test_chat_page_asks_for_the_key_when_one_is_required(page: Page, keyed_url: str) -> None:
+    """With QA_API_KEY set the page asks for the key once, then answers."""
+    page.goto(keyed_url)
+    ask(page, "When did the war start?")
+    key_box = page.get_by_label("API key", exact=True)
+    expect(key_box).to_be_visible(timeout=30_000)
+    key_box.fill(KEY)
+    key_box.press("Enter")
+    answer = page.locator("article.answer mark.sentence").first
+    expect(answer).to_contain_text("September 27", timeout=60_000)

@@ -1,0 +1,105 @@
+"""A real ``qa serve`` process: it builds the index from the seeds, then answers over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+QUESTION = "When did the war start?"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_healthy(base: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 180) -> None:
+    """Poll /health until it answers 200; fail with the server's log if it dies or never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"qa serve exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"qa serve was not healthy within {timeout} s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``python -m qa serve`` on a free port with a fresh index directory; yields its base URL."""
+    root = tmp_path_factory.mktemp("serve")
+    port = free_port()
+    env = {
+        **os.environ,
+        "QA_INDEX_DIR": str(root / "index"),
+        "HF_HUB_OFFLINE": "1",
+        "QA_RATE_LIMIT": "0",
+    }
+    env.pop("QA_API_KEY", None)
+    log = root / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "qa", "serve", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(base, process, log)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_serve_answers_the_curl_example(server: str) -> None:
+    """POST /ask on the real server answers from the seed article it indexed at startup."""
+    health = httpx.get(f"{server}/health").json()
+    assert health["status"] == "ok" and health["articles"] >= 1 and health["chunks"] >= 1
+    response = httpx.post(f"{server}/ask", json={"question": QUESTION}, timeout=60)
+    assert response.status_code == 200
+    best = response.json()["answers"][0]
+    assert best["text"].startswith("This war initially started on September 27")
+    assert best["text"][best["span"][0] : best["span"][1]] == "September 27"
+
+
+def test_serve_answers_concurrent_questions(server: str) -> None:
+    """Several questions at once are all answered."""
+    with httpx.Client(base_url=server, timeout=120) as client, ThreadPoolExecutor(max_workers=4) as pool:
+        responses = list(pool.map(lambda _: client.post("/ask", json={"question": QUESTION}), range(8)))
+    assert [r.status_code for r in responses] == [200] * 8
+    assert all(r.json()["answers"] for r in responses)
+
+
+def test_serve_refuses_writes_without_a_key(server: str) -> None:
+    """A fresh install cannot be written to: POST /documents is a 403 without QA_API_KEY."""
+    response = httpx.post(f"{server}/documents", json={"text": "Anyone may write?"})
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "writes_disabled"
+
+
+def test_serve_serves_the_chat_page(server: str) -> None:
+    """The chat page and its assets come from the same server."""
+    page = httpx.get(f"{server}/")
+    assert page.status_code == 200 and 'id="ask-form"' in page.text
+    assert httpx.get(f"{server}/static/app.css").status_code == 200
