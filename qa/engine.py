@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -45,6 +46,7 @@ class Engine:
         self._embedder = embedder
         self._store: Store | None = None
         self._lock = threading.RLock()
+        self._warm = False
 
     # -- lazily loaded parts ---------------------------------------------------------------------
     @property
@@ -95,6 +97,9 @@ class Engine:
     def ensure_index(self, progress: Progress | None = None) -> None:
         """Build the index from the bundled seeds when it is empty."""
         if not self.store.is_empty():
+            if not self._warm:
+                self._warm = True
+                self.embedder.encode(["warm up"])  # the first question should not pay for lazy setup
             return
         seeds = self.settings.seeds_dir
         if seeds is None or not Path(seeds).is_dir():
@@ -278,10 +283,14 @@ class Engine:
     def load_upload(self, filename: str, data: bytes) -> list[Article]:
         """Parse an uploaded file's bytes; its name only picks the format and labels the source."""
         name = Path(filename.replace("\\", "/")).name or "upload.txt"
-        articles, _problems = parse_document(data, f"upload:{name}", Path(name).suffix)
+        # Ids made without an explicit "id" come from the content, so two uploads never collide.
+        keyed = f"upload:{name}@{content_hash(data)[:16]}"
+        articles, problems = parse_document(data, keyed, Path(name).suffix)
+        for where, reason in problems:
+            logger.warning("%s: skipped, %s", where.replace(keyed, f"upload:{name}"), reason)
         if not articles:
             raise DocumentError(name, "no article found")
-        return articles
+        return [dataclasses.replace(a, source=f"upload:{name}") for a in articles]
 
     def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentInfo]:
         """Indexed articles, in the order they were added."""

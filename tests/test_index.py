@@ -130,3 +130,13 @@ def test_crash_between_vector_file_and_commit_keeps_old_version(tmp_path: Path) 
     names = sorted(p.name for p in index_dir.glob("vectors-*"))
     assert names == [f"vectors-{version}.faiss", f"vectors-{version + 1}.faiss"]
     assert isinstance(reopened.store, Store) and reopened.stats()["articles"] == 2
+
+
+def test_uploads_without_ids_never_collide(hash_engine: Engine) -> None:
+    """Two uploads of the same name without ids get ids from their content and both stay indexed."""
+    first = hash_engine.load_upload("../../etc/notes.json", b'[{"text": "One story about roads."}]')
+    second = hash_engine.load_upload("notes.json", b'[{"text": "Another story about rails."}]')
+    assert first[0].id != second[0].id
+    assert first[0].source == second[0].source == "upload:notes.json"
+    hash_engine.add_articles(first + second)
+    assert hash_engine.stats()["articles"] == 2
