@@ -1,0 +1,303 @@
+"""``qa eval``: retrieval and answer quality on a benchmark folder (``docs.jsonl``, ``queries.jsonl``).
+
+Every question goes through ``Engine.ask``, the code path of ``qa ask``. Ranking metrics count
+documents, not passages: a passage is a chunk, so the rank of a question's gold document is the rank
+of the first passage taken from it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import string
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from qa.errors import ConfigError, QAError
+from qa.models import AnswerSet, Passage
+
+if TYPE_CHECKING:
+    from qa.engine import Engine
+
+logger = logging.getLogger(__name__)
+
+Split = Literal["dev", "test", "all"]
+Mode = Literal["hybrid", "dense", "bm25"]
+Metrics = dict[str, float | int | None]
+ProgressCallback = Callable[[int, int, str], None]
+
+METRIC_KEYS = (
+    "questions", "recall@1", "recall@5", "recall@20", "mrr@10",
+    "answer_hit@1", "answer_hit@3", "answer_chars", "exact_match", "f1",
+    "abstain_accuracy", "ndcg@10", "recall@100", "latency_ms_p50", "latency_ms_p95",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One benchmark question with its gold data."""
+
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    doc_ids: tuple[str, ...]
+    split: str
+    impossible: bool | None  # None where the dataset has no unanswerable questions
+
+
+# -- SQuAD's official normalisation and scores --------------------------------------------------
+_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
+_PUNCTUATION = frozenset(string.punctuation)
+
+
+def normalize_answer(text: str) -> str:
+    """Lower case, no punctuation, no articles, single spaces (SQuAD v1.1/v2.0 evaluation script)."""
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in _PUNCTUATION)
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())
+
+
+def exact_match(prediction: str, gold: str) -> float:
+    """1.0 when the normalised strings are equal."""
+    return float(normalize_answer(prediction) == normalize_answer(gold))
+
+
+def f1_score(prediction: str, gold: str) -> float:
+    """Token-level F1 of the normalised strings (empty vs empty is 1.0, as in SQuAD v2.0)."""
+    predicted = normalize_answer(prediction).split()
+    expected = normalize_answer(gold).split()
+    if not predicted or not expected:
+        return float(predicted == expected)
+    common = Counter(predicted) & Counter(expected)
+    same = sum(common.values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(predicted), same / len(expected)
+    return 2 * precision * recall / (precision + recall)
+
+
+def best_over(golds: Sequence[str], prediction: str, metric: Callable[[str, str], float]) -> float:
+    """The best score of ``prediction`` against any gold answer (0.0 when there is none)."""
+    return max((metric(prediction, g) for g in golds), default=0.0)
+
+
+def contains_answer(text: str, golds: Sequence[str]) -> bool:
+    """True when a gold answer string appears in ``text`` (case-insensitive)."""
+    low = text.lower()
+    return any(g.strip() and g.strip().lower() in low for g in golds)
+
+
+# -- ranking ------------------------------------------------------------------------------------
+def document_ranking(passages: Iterable[Passage]) -> list[str]:
+    """Article ids in the order their first passage appears."""
+    return list(dict.fromkeys(p.article.id for p in passages))
+
+
+def first_gold_rank(ranking: Sequence[str], gold: Iterable[str]) -> int | None:
+    """1-based rank of the first gold document, None when absent."""
+    wanted = set(gold)
+    return next((i for i, doc in enumerate(ranking, start=1) if doc in wanted), None)
+
+
+def ndcg_at(ranking: Sequence[str], gold: Iterable[str], k: int = 10) -> float:
+    """Binary-relevance nDCG@k over documents."""
+    wanted = set(gold)
+    if not wanted:
+        return 0.0
+    dcg = sum(1.0 / math.log2(i + 1) for i, doc in enumerate(ranking[:k], start=1) if doc in wanted)
+    ideal = sum(1.0 / math.log2(i + 1) for i in range(1, min(len(wanted), k) + 1))
+    return dcg / ideal
+
+
+def recall_at(ranking: Sequence[str], gold: Iterable[str], k: int) -> float:
+    """Share of the gold documents found in the first ``k`` (BEIR's recall@k)."""
+    wanted = set(gold)
+    return len(wanted & set(ranking[:k])) / len(wanted) if wanted else 0.0
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The ``q``-th percentile (0..100), linearly interpolated; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100.0
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+# -- the dataset --------------------------------------------------------------------------------
+def load_queries(path: Path, split: Split = "dev", limit: int | None = None) -> list[Query]:
+    """Questions of one split; ``limit`` keeps that many, evenly spread over the split."""
+    queries: list[Query] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            query = Query(
+                id=str(row.get("id", number)),
+                question=str(row["question"]),
+                answers=tuple(str(a) for a in row.get("answers") or ()),
+                doc_ids=tuple(str(d) for d in row.get("doc_ids") or ()),
+                split=str(row.get("split", "dev")),
+                impossible=bool(row["is_impossible"]) if "is_impossible" in row else None,
+            )
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"{path}:{number}: not a benchmark question ({exc})") from None
+        if split in ("all", query.split):
+            queries.append(query)
+    if limit is not None and 0 < limit < len(queries):
+        queries = [queries[i * len(queries) // limit] for i in range(limit)]
+    return queries
+
+
+@dataclass(slots=True)
+class Tally:
+    """Per-question results, summed up by ``metrics``."""
+
+    has_answers: bool = False
+    has_impossible: bool = False
+    questions: int = 0
+    ranks: list[int | None] = field(default_factory=list)
+    ndcg: list[float] = field(default_factory=list)
+    recall100: list[float] = field(default_factory=list)
+    hit1: list[float] = field(default_factory=list)
+    hit3: list[float] = field(default_factory=list)
+    chars: list[int] = field(default_factory=list)
+    em: list[float] = field(default_factory=list)
+    f1: list[float] = field(default_factory=list)
+    abstain: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+
+    def add(self, query: Query, result: AnswerSet, ranking: list[str], seconds: float) -> None:
+        """Record one question."""
+        self.questions += 1
+        self.latencies.append(seconds * 1000.0)
+        self.ranks.append(first_gold_rank(ranking, query.doc_ids))
+        if not self.has_answers:
+            self.ndcg.append(ndcg_at(ranking, query.doc_ids, 10))
+            self.recall100.append(recall_at(ranking, query.doc_ids, 100))
+        first = result.answers[0] if result.answers else None
+        if first is not None:
+            self.chars.append(len(first.text))
+        if query.answers:
+            texts = [a.text for a in result.answers[:3]]
+            self.hit1.append(float(bool(texts) and contains_answer(texts[0], query.answers)))
+            self.hit3.append(float(any(contains_answer(t, query.answers) for t in texts)))
+            predicted = "" if first is None else (first.span_text or first.text)
+            self.em.append(best_over(query.answers, predicted, exact_match) if first else 0.0)
+            self.f1.append(best_over(query.answers, predicted, f1_score) if first else 0.0)
+        if query.impossible is not None:
+            if query.impossible:
+                self.abstain.append(float(first is None))
+            else:
+                self.abstain.append(float(first is not None and contains_answer(first.text, query.answers)))
+
+    def metrics(self) -> Metrics:
+        """The metric object of ``qa eval --json``."""
+
+        def mean(values: Sequence[float], present: bool = True) -> float | None:
+            return round(sum(values) / len(values), 4) if values and present else None
+
+        def hits(k: int) -> float | None:
+            return mean([float(r is not None and r <= k) for r in self.ranks])
+
+        mrr = mean([1.0 / r if r is not None and r <= 10 else 0.0 for r in self.ranks])
+        p50, p95 = percentile(self.latencies, 50), percentile(self.latencies, 95)
+        return {
+            "questions": self.questions,
+            "recall@1": hits(1),
+            "recall@5": hits(5),
+            "recall@20": hits(20),
+            "mrr@10": mrr,
+            "answer_hit@1": mean(self.hit1, self.has_answers),
+            "answer_hit@3": mean(self.hit3, self.has_answers),
+            "answer_chars": round(sum(self.chars) / len(self.chars), 1)
+            if self.chars and self.has_answers
+            else None,
+            "exact_match": mean(self.em, self.has_answers),
+            "f1": mean(self.f1, self.has_answers),
+            "abstain_accuracy": mean(self.abstain, self.has_impossible),
+            "ndcg@10": mean(self.ndcg, not self.has_answers),
+            "recall@100": mean(self.recall100, not self.has_answers),
+            "latency_ms_p50": round(p50, 2) if p50 is not None else None,
+            "latency_ms_p95": round(p95, 2) if p95 is not None else None,
+        }  # fmt: skip
+
+
+def evaluate_dataset(
+    engine: Engine,
+    directory: Path,
+    *,
+    split: Split = "dev",
+    limit: int | None = None,
+    mode: Mode | None = None,
+    progress: ProgressCallback | None = None,
+) -> Metrics:
+    """Index ``directory/docs.jsonl`` (reused when unchanged), ask every question of ``split``
+    through ``Engine.ask`` and return the metrics (None where the dataset has no data for one)."""
+    docs, queries_path = directory / "docs.jsonl", directory / "queries.jsonl"
+    if not docs.is_file() or not queries_path.is_file():
+        raise ConfigError(f"{directory} needs docs.jsonl and queries.jsonl")
+    queries = load_queries(queries_path, split, limit)
+    report = engine.index_paths([docs], progress)
+    logger.info("indexed %s: %d added, %d unchanged", docs, len(report.added), report.unchanged)
+    tally = Tally(
+        has_answers=any(q.answers for q in queries),
+        has_impossible=any(q.impossible is not None for q in queries),
+    )
+    depth = 20 if tally.has_answers else 100  # deepest rank a metric looks at
+    if queries:
+        engine.ask(queries[0].question, top_k=3, mode=mode)  # warm-up: model loaded, caches filled
+    for number, query in enumerate(queries, start=1):
+        started = time.perf_counter()
+        try:
+            result = engine.ask(query.question, top_k=3, mode=mode)
+        except QAError as exc:  # e.g. a question too long: counted as unanswered
+            logger.warning("question %s: %s", query.id, exc)
+            result = AnswerSet(question=query.question, answers=())
+        elapsed = time.perf_counter() - started
+        ranking = document_ranking(result.passages)
+        if len(ranking) < depth:
+            try:
+                deeper = engine.search(query.question, k=depth * 3, mode=mode)
+            except QAError:
+                deeper = []
+            ranking = list(dict.fromkeys([*ranking, *document_ranking(deeper)]))
+        tally.add(query, result, ranking, elapsed)
+        if progress is not None:
+            progress(number, len(queries), "asking")
+    return tally.metrics()
+
+
+_LABELS = {
+    "questions": "questions", "recall@1": "recall@1", "recall@5": "recall@5",
+    "recall@20": "recall@20", "mrr@10": "MRR@10", "answer_hit@1": "answer hit@1",
+    "answer_hit@3": "answer hit@3", "answer_chars": "answer length (chars)",
+    "exact_match": "exact match", "f1": "F1", "abstain_accuracy": "abstain accuracy",
+    "ndcg@10": "nDCG@10", "recall@100": "recall@100", "latency_ms_p50": "latency p50 (ms)",
+    "latency_ms_p95": "latency p95 (ms)",
+}  # fmt: skip
+
+
+def format_table(metrics: Metrics) -> str:
+    """The metrics as a two-column text table; metrics without data are left out."""
+    rows = [(_LABELS.get(k, k), v) for k, v in metrics.items() if v is not None]
+    width = max((len(label) for label, _ in rows), default=6)
+    lines = [f"{'metric':<{width}}  value", f"{'-' * width}  {'-' * 8}"]
+    for label, value in rows:
+        shown = f"{value:d}" if isinstance(value, int) else f"{value:.4f}".rstrip("0").rstrip(".")
+        lines.append(f"{label:<{width}}  {shown}")
+    return "\n".join(lines)

@@ -1,0 +1,142 @@
+"""Metric functions of ``qa eval`` on hand-made cases, and the metric object on a tiny dataset."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from qa.errors import ConfigError
+from qa.evaluate import (
+    METRIC_KEYS,
+    Query,
+    Tally,
+    contains_answer,
+    document_ranking,
+    exact_match,
+    f1_score,
+    first_gold_rank,
+    format_table,
+    load_queries,
+    ndcg_at,
+    normalize_answer,
+    percentile,
+    recall_at,
+)
+from qa.models import Answer, AnswerSet, ArticleMeta, Passage
+
+
+def meta(doc_id: str) -> ArticleMeta:
+    return ArticleMeta(id=doc_id, title=doc_id, published=None, source="test", url=None)
+
+
+def passage(doc_id: str, chunk_id: int) -> Passage:
+    return Passage(chunk_id=chunk_id, text="t", score=0.5, article=meta(doc_id), sentences=((0, 1),))
+
+
+def answer(text: str, span: tuple[int, int] | None = None) -> Answer:
+    return Answer(text=text, span=span, score=0.9, passage=text, article=meta("d1"))
+
+
+def test_squad_normalisation() -> None:
+    assert normalize_answer("The  Denver Broncos!") == "denver broncos"
+    assert normalize_answer("an apple, a pear") == "apple pear"
+    assert normalize_answer("Theory") == "theory"  # "the" only as a whole word
+    assert exact_match("the Denver Broncos.", "Denver Broncos") == 1.0
+    assert exact_match("Broncos", "Denver Broncos") == 0.0
+
+
+def test_f1_counts_shared_tokens() -> None:
+    assert f1_score("Denver Broncos", "Denver Broncos") == 1.0
+    assert f1_score("Broncos", "Denver Broncos") == pytest.approx(2 / 3)
+    assert f1_score("Carolina Panthers", "Denver Broncos") == 0.0
+    assert f1_score("", "") == 1.0
+    assert f1_score("the", "Broncos") == 0.0  # normalises to empty
+
+
+def test_contains_answer_is_case_insensitive() -> None:
+    assert contains_answer("It started on September 27.", ["september 27"])
+    assert not contains_answer("It started in autumn.", ["September 27", " "])
+
+
+def test_document_ranking_counts_the_first_passage_of_each_document() -> None:
+    passages = [passage("a", 1), passage("a", 2), passage("b", 3), passage("c", 4)]
+    ranking = document_ranking(passages)
+    assert ranking == ["a", "b", "c"]
+    assert first_gold_rank(ranking, ["b"]) == 2
+    assert first_gold_rank(ranking, ["c", "b"]) == 2
+    assert first_gold_rank(ranking, ["z"]) is None
+
+
+def test_ndcg_and_recall() -> None:
+    assert ndcg_at(["a", "b", "c"], ["a"]) == 1.0
+    assert ndcg_at(["x", "a"], ["a"]) == pytest.approx(1 / math.log2(3))
+    assert ndcg_at(["x", "a", "b"], ["a", "b"]) == pytest.approx(
+        (1 / math.log2(3) + 1 / math.log2(4)) / (1 + 1 / math.log2(3))
+    )
+    assert ndcg_at(["x"], []) == 0.0
+    assert recall_at(["a", "x", "b"], ["a", "b"], 2) == 0.5
+    assert recall_at(["a", "x", "b"], ["a", "b"], 3) == 1.0
+
+
+def test_percentile_interpolates() -> None:
+    assert percentile([], 50) is None
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert percentile([0.0, 10.0], 95) == pytest.approx(9.5)
+
+
+def test_tally_scores_answers_abstentions_and_ranks() -> None:
+    tally = Tally(has_answers=True, has_impossible=True)
+    gold = Query("1", "When?", ("September 27",), ("d1",), "dev", impossible=False)
+    sentence = "The war started on September 27 in the morning."
+    got = AnswerSet("When?", (answer(sentence, (19, 31)),), passages=(passage("x", 1), passage("d1", 2)))
+    tally.add(gold, got, document_ranking(got.passages), 0.010)
+    impossible = Query("2", "Why?", (), ("d2",), "dev", impossible=True)
+    tally.add(impossible, AnswerSet("Why?", ()), ["d2"], 0.030)
+    m = tally.metrics()
+    assert list(m) == list(METRIC_KEYS)
+    assert m["questions"] == 2
+    assert m["recall@1"] == 0.5 and m["recall@5"] == 1.0
+    assert m["mrr@10"] == 0.75
+    assert m["answer_hit@1"] == 1.0 and m["exact_match"] == 1.0 and m["f1"] == 1.0
+    assert m["answer_chars"] == len(sentence)
+    assert m["abstain_accuracy"] == 1.0
+    assert m["ndcg@10"] is None and m["recall@100"] is None
+    assert m["latency_ms_p50"] == pytest.approx(20.0)
+    table = format_table(m)
+    assert "abstain accuracy" in table and "nDCG@10" not in table
+
+
+def test_span_less_answer_is_scored_on_its_whole_text() -> None:
+    tally = Tally(has_answers=True)
+    query = Query("1", "Who?", ("Denver Broncos",), ("d1",), "dev", impossible=None)
+    tally.add(query, AnswerSet("Who?", (answer("Denver Broncos"),)), ["d1"], 0.001)
+    m = tally.metrics()
+    assert m["exact_match"] == 1.0
+    assert m["abstain_accuracy"] is None
+
+
+def test_claims_without_answers_get_ndcg_only() -> None:
+    tally = Tally(has_answers=False)
+    query = Query("1", "A claim.", (), ("d1", "d2"), "dev", impossible=None)
+    tally.add(query, AnswerSet("A claim.", ()), ["d1", "x", "d2"], 0.001)
+    m = tally.metrics()
+    assert m["answer_hit@1"] is None and m["exact_match"] is None and m["answer_chars"] is None
+    assert m["recall@100"] == 1.0
+    assert m["ndcg@10"] == pytest.approx((1 + 1 / math.log2(4)) / (1 + 1 / math.log2(3)), abs=1e-4)
+
+
+def test_load_queries_filters_the_split_and_spreads_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "queries.jsonl"
+    rows = [{"id": str(i), "question": f"q{i}?", "answers": [], "doc_ids": ["d"],
+             "split": "dev" if i % 2 == 0 else "test"} for i in range(20)]  # fmt: skip
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    assert len(load_queries(path, "all")) == 20
+    dev = load_queries(path, "dev")
+    assert [q.id for q in dev] == [str(i) for i in range(0, 20, 2)]
+    assert [q.id for q in load_queries(path, "dev", limit=2)] == ["0", "10"]
+    path.write_text('{"id": 1}\n', encoding="utf-8")
+    with pytest.raises(ConfigError):
+        load_queries(path)
