@@ -33,7 +33,7 @@ app = typer.Typer(
 docs_app = typer.Typer(help="List, show and remove indexed articles.", invoke_without_command=True)
 app.add_typer(docs_app, name="docs")
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_ERROR, EXIT_PARTIAL = 1, 3
 ModeOption = Annotated[
