@@ -66,7 +66,7 @@ class RetryingRateLimiter(BaseRateLimiter[int]):
             return float(min(self.backoff * 2**attempt, self.max_backoff))
         return None
 
-    async def process_request(  # noqa: PLR0917 - the signature is PTB's
+    async def process_request(
         self,
         callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
         args: Any,

@@ -93,7 +93,9 @@ def decode_lines(data: bytes, source: str) -> str:
     if fallback:
         logger.warning(
             "%s: %d line(s) not valid UTF-8 (first: line %d), decoded as Latin-1",
-            source, len(fallback), fallback[0],
+            source,
+            len(fallback),
+            fallback[0],
         )
     return "\n".join(lines)
 
@@ -161,7 +163,11 @@ def parse_html_article(html: str, source: str) -> Article:
         with_metadata=True,
         include_comments=False,
         include_tables=False,
-        date_extraction_params={"extensive_search": True, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S"},
+        date_extraction_params={
+            "extensive_search": True,
+            "original_date": True,
+            "outputformat": "%Y-%m-%dT%H:%M:%S",
+        },
     )
     if document is None:
         raise DocumentError(source, "no article text found in the HTML page")
@@ -239,7 +245,9 @@ def parse_document(data: bytes, source: str, suffix: str) -> tuple[list[Article]
             raise DocumentError(source, f"invalid JSON ({exc.msg})") from None
         records = payload if isinstance(payload, list) else [payload]
         return [article_from_record(r, source, f"{source}#{i}") for i, r in enumerate(records)], []
-    if suffix in HTML_SUFFIXES or (suffix == "" and text.lstrip()[:15].lower().startswith(("<!doctype", "<html"))):
+    if suffix in HTML_SUFFIXES or (
+        suffix == "" and text.lstrip()[:15].lower().startswith(("<!doctype", "<html"))
+    ):
         return [parse_html_article(text, source)], []
     if suffix in TEXT_SUFFIXES:
         return [parse_plain_article(text, source, suffix)], []

@@ -46,9 +46,13 @@ class Settings(BaseSettings):
     top_k: int = Field(3, ge=1, le=50, description="Answers returned per question.")
     mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="Retrieval mode.")
     abstain_threshold: float = Field(
-        0.30, ge=0.0, le=1.0, description="Answers scoring below this are withheld."
+        0.015, ge=0.0, le=1.0, description="Answers scoring below this are withheld."
     )
     max_question_chars: int = Field(1000, ge=10, description="Longest question accepted.")
+    index_type: Literal["auto", "flat", "ivf", "ivf-sq8"] = Field(
+        "auto", description="Vector index: auto (exact below the threshold, IVF above), flat, ivf, ivf-sq8."
+    )
+    index_threshold: int = Field(50_000, ge=1, description="Vectors above which auto switches to IVF.")
     max_file_bytes: int = Field(50_000_000, ge=1, description="Larger files are skipped when indexing.")
     lock_timeout: float = Field(30.0, ge=0, description="Seconds to wait for another indexing run.")
     batch_size: int = Field(64, ge=1, description="Texts per embedding batch.")

@@ -55,7 +55,9 @@ class Engine:
         with self._lock:
             if self._embedder is None:
                 self._embedder = SentenceTransformerEmbedder(
-                    self.settings.model, self.settings.device, self.settings.batch_size,
+                    self.settings.model,
+                    self.settings.device,
+                    self.settings.batch_size,
                     self.settings.verify_model,
                 )
             return self._embedder
@@ -66,14 +68,23 @@ class Engine:
         with self._lock:
             if self._store is None:
                 recorded = Store.recorded_model(self.settings.index_dir)
-                if recorded is not None and self._embedder is None and recorded[0] == model_identity(
-                    self.settings.model
+                if (
+                    recorded is not None
+                    and self._embedder is None
+                    and recorded[0] == model_identity(self.settings.model)
                 ):
                     # Listing or removing documents needs no model: open with what the index records.
                     name, dimension = recorded
                 else:
                     name, dimension = self.embedder.name, self.embedder.dimension
-                self._store = Store(self.settings.index_dir, dimension, name, self.settings.lock_timeout)
+                self._store = Store(
+                    self.settings.index_dir,
+                    dimension,
+                    name,
+                    self.settings.lock_timeout,
+                    self.settings.index_type,
+                    self.settings.index_threshold,
+                )
             return self._store
 
     def close(self) -> None:
@@ -84,9 +95,7 @@ class Engine:
     # -- questions -------------------------------------------------------------------------------
     def validate_question(self, question: str) -> str:
         """The question cleaned of control characters; ``QuestionError`` when empty or too long."""
-        cleaned = "".join(
-            " " if unicodedata.category(ch).startswith("C") else ch for ch in question
-        ).strip()
+        cleaned = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in question).strip()
         if not cleaned:
             raise QuestionError("the question is empty")
         limit = self.settings.max_question_chars
@@ -136,16 +145,28 @@ class Engine:
         vector = embedder.encode([searched])[0]
         stems = stem_terms(searched)
         with self.store.snapshot() as snap:
-            passages = retrieve(snap, searched, vector, max(10, top_k), mode or self.settings.mode, self.fusion)
+            passages = retrieve(
+                snap, searched, vector, max(10, top_k), mode or self.settings.mode, self.fusion
+            )
             total, frequencies = Store.term_frequencies(snap, stems)
-        idf = {s: math.log(1.0 + (total - frequencies.get(s, 0) + 0.5) / (frequencies.get(s, 0) + 0.5)) for s in stems}
+        idf = {
+            s: math.log(1.0 + (total - frequencies.get(s, 0) + 0.5) / (frequencies.get(s, 0) + 0.5))
+            for s in stems
+        }
 
         def similarity(texts: list[str]) -> list[float]:
             return [float(x) for x in embedder.encode(texts) @ vector]
 
         answers = pick_answers(
-            searched, passages, stems, idf, stem_terms, similarity,
-            self.settings.abstain_threshold, max(MAX_ANSWERS, top_k), self.picker,
+            searched,
+            passages,
+            stems,
+            idf,
+            stem_terms,
+            similarity,
+            self.settings.abstain_threshold,
+            max(MAX_ANSWERS, top_k),
+            self.picker,
         )
         result = AnswerSet(
             question=question,
@@ -259,7 +280,9 @@ class Engine:
         if not articles:
             return {}
         chunk_lists = split_into_chunks(articles)
-        texts = [embedding_text(a.title, c.text) for a, cs in zip(articles, chunk_lists, strict=True) for c in cs]
+        texts = [
+            embedding_text(a.title, c.text) for a, cs in zip(articles, chunk_lists, strict=True) for c in cs
+        ]
         vectors = self.embedder.encode(texts, progress)
         report.chunks_embedded += len(texts)
         out = {}

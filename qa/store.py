@@ -29,7 +29,7 @@ from filelock import FileLock, Timeout
 
 from qa.errors import ConfigError, IndexBusyError, IndexCorruptError
 from qa.models import Article, ArticleMeta, Chunk, DocumentInfo
-from qa.vectors import VectorIndex, Vectors
+from qa.vectors import DEFAULT_THRESHOLD, IndexType, VectorIndex, Vectors
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,17 @@ class Snapshot:
 class Store:
     """Opens (or creates) an index directory; reads are thread-safe, writes go through ``writer()``."""
 
-    def __init__(self, index_dir: Path, dimension: int, model_name: str, lock_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        index_dir: Path,
+        dimension: int,
+        model_name: str,
+        lock_timeout: float = 30.0,
+        index_type: IndexType = "auto",
+        index_threshold: int = DEFAULT_THRESHOLD,
+    ) -> None:
+        self.index_type: IndexType = index_type
+        self.index_threshold = index_threshold
         self.index_dir = index_dir
         self.dimension = dimension
         self.model_name = model_name
@@ -85,9 +95,12 @@ class Store:
         self._write = threading.Lock()
         self._file_lock = FileLock(str(index_dir / "write.lock"), thread_local=False)
         self._init_schema()
-        self._vectors = VectorIndex(dimension)
+        self._vectors = self._new_vectors()
         self._vectors_version = -1
         self._load_vectors(self._committed_version(self._conn()))
+
+    def _new_vectors(self) -> VectorIndex:
+        return VectorIndex(self.dimension, index_type=self.index_type, threshold=self.index_threshold)
 
     @staticmethod
     def recorded_model(index_dir: Path) -> tuple[str, int] | None:
@@ -109,8 +122,9 @@ class Store:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                conn = sqlite3.connect(self._db_path, timeout=60.0, isolation_level=None,
-                                       check_same_thread=False)
+                conn = sqlite3.connect(
+                    self._db_path, timeout=60.0, isolation_level=None, check_same_thread=False
+                )
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
             except sqlite3.DatabaseError as exc:
@@ -129,8 +143,12 @@ class Store:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
-                [("schema", SCHEMA_VERSION), ("model", self.model_name),
-                 ("dimension", str(self.dimension)), ("version", "0")],
+                [
+                    ("schema", SCHEMA_VERSION),
+                    ("model", self.model_name),
+                    ("dimension", str(self.dimension)),
+                    ("version", "0"),
+                ],
             )
             conn.execute("COMMIT")
         elif row[0] != self.model_name:
@@ -151,11 +169,11 @@ class Store:
         if version == self._vectors_version:
             return
         if version == 0:
-            self._vectors, self._vectors_version = VectorIndex(self.dimension), 0
+            self._vectors, self._vectors_version = self._new_vectors(), 0
             return
         path = self._vectors_path(version)
         try:
-            vectors = VectorIndex.load(path)
+            vectors = VectorIndex.load(path, self.index_type, self.index_threshold)
         except RuntimeError as exc:
             raise IndexCorruptError(f"cannot read {path}: {exc}") from exc
         if vectors.dimension != self.dimension:
@@ -233,8 +251,9 @@ class Store:
         ).fetchall()
         return {
             int(r[0]): ChunkRecord(
-                id=int(r[0]), text=r[1],
-                sentences=tuple(tuple(s) for s in json.loads(r[2])),  # type: ignore[misc]
+                id=int(r[0]),
+                text=r[1],
+                sentences=tuple((int(s[0]), int(s[1])) for s in json.loads(r[2])),
                 article=ArticleMeta(id=r[3], title=r[4], published=r[5], source=r[6], url=r[7]),
             )
             for r in rows
@@ -242,21 +261,30 @@ class Store:
 
     def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentInfo]:
         """Indexed articles, oldest first, with their chunk counts."""
-        rows = self._conn().execute(
-            "SELECT a.id, a.title, a.published, a.source, a.url, count(c.id) FROM articles a "
-            "LEFT JOIN chunks c ON c.article_id = a.id GROUP BY a.id ORDER BY a.added, a.id "
-            "LIMIT ? OFFSET ?",
-            (-1 if limit is None else limit, offset),
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT a.id, a.title, a.published, a.source, a.url, count(c.id) FROM articles a "
+                "LEFT JOIN chunks c ON c.article_id = a.id GROUP BY a.id ORDER BY a.added, a.id "
+                "LIMIT ? OFFSET ?",
+                (-1 if limit is None else limit, offset),
+            )
+            .fetchall()
+        )
         return [DocumentInfo(*r) for r in rows]
 
     def document(self, doc_id: str) -> tuple[DocumentInfo, str] | None:
         """One article's info and full text, or None."""
-        row = self._conn().execute(
-            "SELECT a.id, a.title, a.published, a.source, a.url, "
-            "(SELECT count(*) FROM chunks c WHERE c.article_id = a.id), a.text FROM articles a WHERE a.id = ?",
-            (doc_id,),
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                "SELECT a.id, a.title, a.published, a.source, a.url, "
+                "(SELECT count(*) FROM chunks c WHERE c.article_id = a.id), a.text "
+                "FROM articles a WHERE a.id = ?",
+                (doc_id,),
+            )
+            .fetchone()
+        )
         return None if row is None else (DocumentInfo(*row[:6]), row[6])
 
     def file_hash(self, path: str) -> str | None:
@@ -267,9 +295,11 @@ class Store:
     def files_under(self, folder: str) -> list[str]:
         """Indexed files inside a folder (recursively)."""
         prefix = folder.rstrip("/") + "/"
-        rows = self._conn().execute(
-            "SELECT path FROM files WHERE substr(path, 1, ?) = ?", (len(prefix), prefix)
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute("SELECT path FROM files WHERE substr(path, 1, ?) = ?", (len(prefix), prefix))
+            .fetchall()
+        )
         return [str(r[0]) for r in rows]
 
     # -- writing -------------------------------------------------------------------------------
@@ -333,7 +363,9 @@ class Writer:
 
     def remove_article(self, article_id: str) -> bool:
         """Remove an article, its chunks and vectors; False if it was not indexed."""
-        ids = [int(r[0]) for r in self.conn.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))]
+        ids = [
+            int(r[0]) for r in self.conn.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))
+        ]
         deleted = self.conn.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount
         if ids:
             marks = ",".join("?" * len(ids))
@@ -349,8 +381,16 @@ class Writer:
         self.conn.execute(
             "INSERT INTO articles(id, title, published, source, url, text, file, added) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (article.id, article.title, article.published, article.source, article.url,
-             article.text, file, time.time()),
+            (
+                article.id,
+                article.title,
+                article.published,
+                article.source,
+                article.url,
+                article.text,
+                file,
+                time.time(),
+            ),
         )
         ids: list[int] = []
         for chunk in chunks:

@@ -1,27 +1,92 @@
-"""The VectorIndex seam: the one module that imports faiss. Stable int64 ids, exact inner product."""
+"""The VectorIndex seam: the one module that imports faiss. Stable int64 ids, inner product.
+
+The index type follows the archive's size.  Below ``threshold`` vectors the search is exact
+(``IndexIDMap2(IndexFlatIP)``); above it an IVF index (``IndexIVFFlat``, or ``IndexIVFScalarQuantizer``
+with 8-bit codes for very large archives) with a trained coarse quantizer and a hash-table
+direct map, so ids stay stable, vectors can be removed and every vector can be read back.
+When the size crosses a boundary the index rebuilds itself from its own vectors; that happens
+in ``save`` (once per write transaction), never on the query path.
+
+``index_type`` values (the ``QA_INDEX_TYPE`` setting): ``auto`` (default), ``flat`` (always
+exact), ``ivf`` (IVF-Flat as soon as there are enough vectors to train it), ``ivf-sq8`` (IVF with
+8-bit scalar-quantized vectors: 4x less memory, approximate reconstruction).
+"""
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 from pathlib import Path
+from typing import Literal, cast, get_args
 
 import faiss
 import numpy as np
 import numpy.typing as npt
 
+logger = logging.getLogger(__name__)
+
 Ids = npt.NDArray[np.int64]
 Vectors = npt.NDArray[np.float32]
+IndexType = Literal["auto", "flat", "ivf", "ivf-sq8"]
+INDEX_TYPES: tuple[str, ...] = get_args(IndexType)
+Kind = Literal["flat", "ivf", "ivf-sq8"]
+
+DEFAULT_THRESHOLD = 50_000  # auto: exact search below this many vectors
+SQ8_THRESHOLD = 4_000_000  # auto: 8-bit codes above this many (float vectors would pass ~6 GB)
+MIN_TRAIN = 4_096  # an explicit ivf type stays exact until it has this many vectors to train on
+TRAIN_POINTS_PER_LIST = 40  # k-means sample size per list (faiss warns below 39)
+_SMALL_BATCH = 20  # faiss switches to BLAS at 20 queries; below that one thread is faster
+
+
+def nlist_for(count: int) -> int:
+    """Number of IVF lists for ``count`` vectors: about sqrt(count), at least 16."""
+    return max(16, min(65_536, round(math.sqrt(max(count, 1)))))
+
+
+def nprobe_for(nlist: int) -> int:
+    """Lists probed per query: enough for recall@10 >= 0.95 of exact search on sentence embeddings."""
+    return min(nlist, max(24, nlist // 12))
 
 
 class VectorIndex:
-    """Normalized vectors under stable ids: add, remove and replace without a rebuild."""
+    """Normalized vectors under stable ids: add, remove and replace; the index type follows the size."""
 
-    def __init__(self, dimension: int, index: faiss.Index | None = None) -> None:
+    def __init__(
+        self,
+        dimension: int,
+        index: faiss.Index | None = None,
+        index_type: IndexType = "auto",
+        threshold: int = DEFAULT_THRESHOLD,
+    ) -> None:
+        if index_type not in INDEX_TYPES:
+            raise ValueError(f"unknown index type {index_type!r}; use one of {', '.join(INDEX_TYPES)}")
         self.dimension = dimension
-        self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        self.index_type: IndexType = index_type
+        self.threshold = threshold
+        self._index: faiss.Index = index if index is not None else _new_flat(dimension)
+        if isinstance(self._index, faiss.IndexIVF):
+            self._index.nprobe = nprobe_for(self._index.nlist)
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
+
+    @property
+    def kind(self) -> Kind:
+        """What the index is now: ``flat``, ``ivf`` or ``ivf-sq8``."""
+        if isinstance(self._index, faiss.IndexIVFScalarQuantizer):
+            return "ivf-sq8"
+        return "ivf" if isinstance(self._index, faiss.IndexIVF) else "flat"
+
+    @property
+    def nprobe(self) -> int:
+        """IVF lists searched per query (0 for exact search)."""
+        return int(self._index.nprobe) if isinstance(self._index, faiss.IndexIVF) else 0
+
+    @nprobe.setter
+    def nprobe(self, value: int) -> None:
+        if isinstance(self._index, faiss.IndexIVF):
+            self._index.nprobe = max(1, min(int(value), int(self._index.nlist)))
 
     def add(self, ids: Ids, vectors: Vectors) -> None:
         """Add vectors under the given ids (ids must be new)."""
@@ -32,7 +97,13 @@ class VectorIndex:
         """Remove the vectors with these ids; returns how many were removed."""
         if not len(ids):
             return 0
-        return int(self._index.remove_ids(faiss.IDSelectorBatch(ids.astype(np.int64))))
+        wanted = np.ascontiguousarray(ids, dtype=np.int64)
+        selector: faiss.IDSelector
+        if isinstance(self._index, faiss.IndexIVF):  # the hash-table direct map takes an id array
+            selector = faiss.IDSelectorArray(len(wanted), faiss.swig_ptr(wanted))
+        else:
+            selector = faiss.IDSelectorBatch(len(wanted), faiss.swig_ptr(wanted))
+        return int(self._index.remove_ids(selector))
 
     def search(self, queries: Vectors, k: int) -> tuple[npt.NDArray[np.float32], Ids]:
         """Top ``k`` (scores, ids) per query row; missing slots have id -1."""
@@ -40,21 +111,87 @@ class VectorIndex:
         if not len(self):
             empty_ids = np.full((len(queries), k), -1, dtype=np.int64)
             return np.zeros((len(queries), k), dtype=np.float32), empty_ids
-        scores, ids = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if len(queries) >= _SMALL_BATCH:
+            scores, ids = self._index.search(queries, k)
+            return scores, ids
+        # OpenMP teams cost more than they save for a few queries, above all on a busy machine
+        # (10x slower on 2 shared cores). The setting is per thread in libgomp: restore it.
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            scores, ids = self._index.search(queries, k)
+        finally:
+            faiss.omp_set_num_threads(threads)
         return scores, ids
 
     def reconstruct(self, ids: Ids) -> Vectors:
-        """The stored vectors of these ids."""
-        return np.vstack([self._index.reconstruct(int(i)) for i in ids]) if len(ids) else np.zeros(
-            (0, self.dimension), dtype=np.float32
-        )
+        """The stored vectors of these ids (approximate for ``ivf-sq8``)."""
+        if not len(ids):
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        out: Vectors = self._index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64))
+        return out
+
+    def items(self) -> tuple[Ids, Vectors]:
+        """Every stored id and its vector (in no particular order)."""
+        index = self._index
+        if isinstance(index, faiss.IndexIVF):
+            invlists = index.invlists
+            assert invlists is not None
+            parts = [
+                faiss.rev_swig_ptr(invlists.get_ids(i), invlists.list_size(i)).copy()
+                for i in range(index.nlist)
+                if invlists.list_size(i)
+            ]
+            ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+            return ids, self.reconstruct(ids)
+        assert isinstance(index, faiss.IndexIDMap2)
+        ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+        flat = index.index
+        assert flat is not None
+        vectors: Vectors = flat.reconstruct_n(0, len(ids)) if len(ids) else self.reconstruct(ids)
+        return ids, vectors
+
+    def wanted_kind(self) -> Kind:
+        """The type the size calls for under this index's policy."""
+        count, current = len(self), self.kind
+        if self.index_type == "flat":
+            return "flat"
+        if self.index_type in ("ivf", "ivf-sq8"):
+            return "flat" if count < MIN_TRAIN else cast(Kind, self.index_type)
+        # auto, with hysteresis so an archive hovering at the threshold does not flip back and forth
+        lower = self.threshold // 2 if current != "flat" else self.threshold
+        if count < max(lower, MIN_TRAIN):
+            return "flat"
+        return "ivf-sq8" if count >= SQ8_THRESHOLD else "ivf"
+
+    def needs_rebuild(self) -> bool:
+        """True when the type is wrong for the size, or the IVF lists were sized for another size."""
+        wanted = self.wanted_kind()
+        if wanted != self.kind:
+            return True
+        if isinstance(self._index, faiss.IndexIVF):
+            ratio = nlist_for(len(self)) / int(self._index.nlist)
+            return not 0.5 <= ratio <= 2.0  # lists 4x too many or too few vectors: retrain
+        return False
+
+    def rebuild(self) -> None:
+        """Rebuild (and train) the index from its own vectors as ``wanted_kind`` says."""
+        kind = self.wanted_kind()
+        ids, vectors = self.items()
+        index = _new_flat(self.dimension) if kind == "flat" else _train_ivf(vectors, kind)
+        index.add_with_ids(vectors, ids)
+        logger.info("vector index rebuilt: %s -> %s, %d vectors", self.kind, kind, len(ids))
+        self._index = index
 
     def clone(self) -> VectorIndex:
         """An independent copy, so readers keep searching the old one while a writer changes this."""
-        return VectorIndex(self.dimension, faiss.clone_index(self._index))
+        return VectorIndex(self.dimension, faiss.clone_index(self._index), self.index_type, self.threshold)
 
     def save(self, path: Path) -> None:
-        """Write atomically: a temporary file, fsync, rename."""
+        """Rebuild first if the size calls for another type; then write atomically (tmp, fsync, rename)."""
+        if self.needs_rebuild():
+            self.rebuild()
         tmp = path.with_name(path.name + ".tmp")
         faiss.write_index(self._index, str(tmp))
         with tmp.open("rb") as handle:
@@ -62,7 +199,38 @@ class VectorIndex:
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: Path) -> VectorIndex:
-        """Read an index written by ``save``."""
+    def load(
+        cls, path: Path, index_type: IndexType = "auto", threshold: int = DEFAULT_THRESHOLD
+    ) -> VectorIndex:
+        """Read an index written by ``save`` (its type changes, if needed, at the next ``save``)."""
         index = faiss.read_index(str(path))
-        return cls(index.d, index)
+        return cls(index.d, index, index_type, threshold)
+
+
+def _new_flat(dimension: int) -> faiss.Index:
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+
+
+def _train_ivf(vectors: Vectors, kind: Kind) -> faiss.IndexIVF:
+    """An empty IVF index whose coarse quantizer is trained on a sample of ``vectors``."""
+    count, dimension = vectors.shape
+    nlist = nlist_for(count)
+    quantizer = faiss.IndexFlatIP(dimension)
+    index: faiss.IndexIVF
+    if kind == "ivf-sq8":
+        index = faiss.IndexIVFScalarQuantizer(
+            quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        )
+    else:
+        index = faiss.IndexIVFFlat(quantizer, dimension, nlist, faiss.METRIC_INNER_PRODUCT)
+    index.cp.niter = 10
+    index.cp.max_points_per_centroid = TRAIN_POINTS_PER_LIST
+    index.cp.seed = 1234
+    sample = vectors
+    if count > TRAIN_POINTS_PER_LIST * nlist:
+        rows = np.random.default_rng(1234).choice(count, TRAIN_POINTS_PER_LIST * nlist, replace=False)
+        sample = vectors[np.sort(rows)]
+    index.train(np.ascontiguousarray(sample, dtype=np.float32))
+    index.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
+    index.nprobe = nprobe_for(nlist)
+    return index

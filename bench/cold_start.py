@@ -1,0 +1,60 @@
+"""Benchmark 4, cold start: process start to first answer of ``qa ask`` vs libraries + model alone.
+
+Usage: ``python -m bench.cold_start [--runs 3]``.  The floor is a fresh Python process that imports
+sentence-transformers and faiss, loads the bundled model and encodes one question.  The product
+is ``qa ask "When did the war start?"`` on an index of the bundled seeds (built by a first,
+unmeasured run) and on the SQuAD index of ``bench.indexing``.  Runs alternate; medians are shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+
+from bench.common import (
+    CACHE,
+    QA,
+    ensure_index,
+    fmt,
+    logger,
+    machine,
+    print_table,
+    qa_env,
+    ratio,
+    run_measured,
+    setup_logging,
+)
+
+QUESTION = "When did the war start?"
+
+
+def main() -> None:
+    """Command line."""
+    setup_logging()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    seeds_index = CACHE / "seeds-index"
+    squad_index = CACHE / "squad-index"
+    run_measured([*QA, "-q", "ask", QUESTION], qa_env(seeds_index))  # builds the seeds index
+    ensure_index(squad_index)
+    floor: list[float] = []
+    seeds: list[float] = []
+    squad: list[float] = []
+    for number in range(args.runs):
+        logger.info("cold start run %d/%d", number + 1, args.runs)
+        floor.append(run_measured([sys.executable, "-m", "bench.floor_cli", "load"])[0])
+        seeds.append(run_measured([*QA, "-q", "ask", QUESTION], qa_env(seeds_index))[0])
+        squad.append(run_measured([*QA, "-q", "ask", QUESTION], qa_env(squad_index))[0])
+    base = statistics.median(floor)
+    rows = [
+        ["floor: import + load model + encode one question", fmt(base), ""],
+        ["qa ask, seeds index", fmt(statistics.median(seeds)), ratio(statistics.median(seeds), base)],
+        ["qa ask, SQuAD index", fmt(statistics.median(squad)), ratio(statistics.median(squad), base)],
+    ]
+    print_table(f"Cold start, median of {args.runs} runs ({machine()})", ["", "seconds", "ratio"], rows)
+
+
+if __name__ == "__main__":
+    main()

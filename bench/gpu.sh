@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Indexing benchmark on a CUDA machine, from the repository root: `bench/gpu.sh`.
+# Needs a Python with qa-bot installed (`pip install -e .` with a CUDA build of torch; PYTHON picks
+# it, default .venv/bin/python, else python3) and the eval sets in shared/eval or ../shared/eval
+# (or QA_BENCH_EVAL). The product encodes on the GPU through QA_DEVICE=auto, the floor in fp16 with
+# batch 512; QA_BATCH_SIZE=512 gives the product the same batch.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
+export HF_HUB_OFFLINE=1 QA_DEVICE=${QA_DEVICE:-auto} QA_BATCH_SIZE=${QA_BATCH_SIZE:-512}
+export QA_BENCH_CACHE=${QA_BENCH_CACHE:-/tmp/qa-bench}
+"$PYTHON" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.cuda.get_device_name(0))"
+"$PYTHON" -m bench.indexing --corpus squad
+"$PYTHON" -m bench.indexing --corpus large

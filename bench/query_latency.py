@@ -1,0 +1,175 @@
+"""Benchmark 2, query latency: POST /ask on a running ``qa serve`` vs the floor (encode + search).
+
+Usage: ``python -m bench.query_latency [--questions 100] [--clients 8] [--index-dir DIR]``.  The
+index defaults to SQuAD v1.1 in the benchmark cache (built, or brought up to date, first).  The
+floor searches a flat index of the same articles' vectors (cached by ``bench.indexing``) in this
+process, one question at a time and from ``--clients`` threads; the product is timed by an HTTP
+client, so its figures include HTTP, JSON and answer picking.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from bench.common import (
+    CACHE,
+    QA,
+    SQUAD_DOCS,
+    Floor,
+    ensure_index,
+    fmt,
+    logger,
+    machine,
+    percentile,
+    print_table,
+    qa_env,
+    questions,
+    ratio,
+    read_jsonl,
+    setup_logging,
+)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(index_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    """``qa serve`` on 127.0.0.1:port, waited for until /health answers 200."""
+    proc = subprocess.Popen(
+        [*QA, "-q", "serve", "--port", str(port)],
+        env={**os.environ, **qa_env(index_dir, QA_RATE_LIMIT="0")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"qa serve exited with {proc.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    proc.terminate()
+    raise SystemExit("qa serve did not become healthy in 300 s")
+
+
+def timed_calls(call: object, items: list[str], clients: int) -> tuple[list[float], float]:
+    """Per-call latencies (s) of ``call(item)`` over items with ``clients`` threads, and the wall time."""
+    assert callable(call)
+
+    def one(item: str) -> float:
+        start = time.perf_counter()
+        call(item)
+        return time.perf_counter() - start
+
+    start = time.perf_counter()
+    if clients == 1:
+        latencies = [one(q) for q in items]
+    else:
+        with ThreadPoolExecutor(clients) as pool:
+            latencies = list(pool.map(one, items))
+    return latencies, time.perf_counter() - start
+
+
+def measure_product(port: int, items: list[str], clients: int) -> tuple[list[float], float, int]:
+    """POST /ask latencies; also how many questions got at least one answer."""
+    answered = 0
+    local = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+    pools = [httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) for _ in range(clients)]
+    counter = iter(range(10**9))
+
+    def ask(question: str) -> None:
+        nonlocal answered
+        client = pools[next(counter) % clients] if clients > 1 else local
+        response = client.post("/ask", json={"question": question})
+        response.raise_for_status()
+        answered += bool(response.json()["answers"])
+
+    latencies, wall = timed_calls(ask, items, clients)
+    for client in [local, *pools]:
+        client.close()
+    return latencies, wall, answered
+
+
+def floor_index(floor: Floor) -> None:
+    """The floor's flat index over the squad articles (cached vectors when the indexing run left them)."""
+    import faiss
+
+    cached = CACHE / "floor-squad.npy"
+    if cached.exists():
+        vectors = np.load(cached)
+        floor.index = faiss.IndexFlatIP(vectors.shape[1])
+        floor.index.add(vectors)
+    else:
+        logger.info("floor: encoding the corpus (run bench.indexing first to cache this)")
+        floor.build([str(r["text"]) for r in read_jsonl(SQUAD_DOCS)])
+
+
+def main() -> None:
+    """Command line."""
+    setup_logging()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--questions", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--index-dir", type=Path, default=CACHE / "squad-index")
+    args = parser.parse_args()
+    if args.index_dir == CACHE / "squad-index":
+        ensure_index(args.index_dir)
+    items = questions(args.questions)
+    warm = questions(20)[::-1]
+
+    logger.info("floor: %d questions, 1 and %d clients", len(items), args.clients)
+    floor = Floor()
+    floor_index(floor)
+    timed_calls(floor.ask, warm, 1)
+    floor_one, _ = timed_calls(floor.ask, items, 1)
+    floor_many, floor_wall = timed_calls(floor.ask, items, args.clients)
+    del floor
+
+    port = free_port()
+    logger.info("product: qa serve on port %d", port)
+    server = start_server(args.index_dir, port)
+    try:
+        measure_product(port, warm, 1)
+        one, _, answered = measure_product(port, items, 1)
+        many, wall, _ = measure_product(port, items, args.clients)
+    finally:
+        server.terminate()
+        server.wait(30)
+
+    rows = []
+    for label, floor_lat, product_lat in (
+        ("1 client", floor_one, one),
+        (f"{args.clients} clients", floor_many, many),
+    ):
+        for q in (50, 95):
+            f, p = percentile(floor_lat, q) * 1000, percentile(product_lat, q) * 1000
+            rows.append([f"{label} p{q} (ms)", fmt(f), fmt(p), ratio(p, f)])
+    rows.append(
+        [f"{args.clients} clients: questions/s", fmt(len(items) / floor_wall), fmt(len(items) / wall), ""]
+    )
+    rows.append(["questions answered", "-", f"{answered}/{len(items)}", ""])
+    print_table(
+        f"POST /ask latency, {len(items)} SQuAD questions ({machine()})",
+        ["", "floor", "POST /ask", "ratio"],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""Benchmark 3, scale: engine.ask latency and memory at 10k, 100k and 1M chunks, exact vs IVF.
+
+Usage: ``python -m bench.scale [--sizes 10000,100000,1000000] [--questions 50]``.  Each size is
+a real store (SQLite + FTS5 + the vector index ``auto`` picks) filled with copies of the SQuAD
+index's real chunks (text, sentences, articles); the first copy keeps the real vectors, later
+copies get synthetic ones: ``normalize(v + 0.8 * g / sqrt(d))`` with Gaussian ``g`` (cosine ~0.78
+to the original), so the vectors stay clustered like real ones.  Questions are real SQuAD
+questions through the real ``Engine.ask`` (model, BM25, fusion, answer picking).  Each size runs
+in a fresh process so its memory is its own; built stores are cached between runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.common import (
+    CACHE,
+    ensure_index,
+    fmt,
+    logger,
+    machine,
+    percentile,
+    print_table,
+    questions,
+    rss_bytes,
+    run_measured,
+    setup_logging,
+)
+from qa.config import DEFAULT_MODEL, Settings
+from qa.engine import Engine
+from qa.models import Article, Chunk
+from qa.store import Store
+from qa.vectors import VectorIndex
+
+SQUAD_INDEX = CACHE / "squad-index"
+NOISE = 0.8
+DIMENSION = 384
+
+
+def real_pool() -> tuple[list[tuple[Article, list[Chunk]]], np.ndarray]:
+    """The SQuAD index's articles with their chunks, and the chunks' vectors in the same order."""
+    conn = sqlite3.connect(SQUAD_INDEX / "meta.sqlite")
+    version = int(conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0])
+    articles = {
+        r[0]: Article(id=r[0], title=r[1], text=r[2], source=r[3])
+        for r in conn.execute("SELECT id, title, text, source FROM articles ORDER BY id")
+    }
+    rows = conn.execute(
+        'SELECT c.id, c.article_id, c.ordinal, c.start, c."end", c.sentences, f.body FROM chunks c '
+        "JOIN chunks_fts f ON f.rowid = c.id ORDER BY c.article_id, c.ordinal"
+    ).fetchall()
+    by_article: dict[str, list[Chunk]] = {}
+    ids = []
+    for chunk_id, article_id, ordinal, start, end, sentences, body in rows:
+        spans = tuple(tuple(s) for s in json.loads(sentences))
+        by_article.setdefault(article_id, []).append(Chunk(article_id, ordinal, start, end, body, spans))
+        ids.append(chunk_id)
+    vectors = VectorIndex.load(SQUAD_INDEX / f"vectors-{version}.faiss").reconstruct(np.array(ids))
+    pool = [(articles[a], chunks) for a, chunks in by_article.items()]
+    return pool, vectors
+
+
+def build_store(index_dir: Path, size: int) -> None:
+    """Fill a store with ``size`` chunks copied from the real pool (one write transaction)."""
+    pool, real = real_pool()
+    rng = np.random.default_rng(size)
+    store = Store(index_dir, DIMENSION, DEFAULT_MODEL)
+    added, copy, start = 0, 0, time.perf_counter()
+    with store.writer() as writer:
+        while added < size:
+            offset = 0
+            for article, chunks in pool:
+                take = chunks[: size - added]
+                if not take:
+                    break
+                vectors = real[offset : offset + len(take)]
+                offset += len(chunks)
+                if copy:
+                    noisy = vectors + NOISE * rng.standard_normal(vectors.shape) / np.sqrt(DIMENSION)
+                    vectors = (noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32)
+                new_id = f"{article.id}#{copy}" if copy else article.id
+                clone = Article(id=new_id, title=article.title, text=article.text, source=article.source)
+                moved = [Chunk(new_id, c.ordinal, c.start, c.end, c.text, c.sentences) for c in take]
+                writer.add_article(clone, moved, vectors, None)
+                added += len(take)
+            copy += 1
+            logger.info("  %d/%d chunks (%.0f s)", added, size, time.perf_counter() - start)
+        logger.info("committing (vector index type decided and trained here)")
+    logger.info("built %d chunks in %.0f s", size, time.perf_counter() - start)
+
+
+def measure(size: int, count: int) -> dict[str, Any]:
+    """In this process: build or reuse the store, then time asks, searches and memory."""
+    index_dir = CACHE / f"scale-{size}"
+    if (
+        not (index_dir / "meta.sqlite").exists()
+        or Store(index_dir, DIMENSION, DEFAULT_MODEL).stats()["chunks"] != size
+    ):
+        import shutil
+
+        shutil.rmtree(index_dir, ignore_errors=True)
+        build_start = time.perf_counter()
+        build_store(index_dir, size)
+        build_s = time.perf_counter() - build_start
+    else:
+        build_s = float("nan")
+    items = questions(count)
+    engine = Engine(Settings.model_validate({"index_dir": index_dir, "seeds_dir": None}))
+    query_vectors = engine.embedder.encode(items)
+    rss_model = rss_bytes()
+    engine.ask(items[0])  # opens the store and loads the vectors
+    rss_loaded = rss_bytes()
+    latencies = []
+    for question in items:
+        start = time.perf_counter()
+        engine.ask(question)
+        latencies.append(time.perf_counter() - start)
+    with engine.store.snapshot() as snap:
+        approx = snap.vectors
+    exact = VectorIndex(DIMENSION, index_type="flat")
+    exact.add(*approx.items())
+
+    def search_ms(index: VectorIndex) -> tuple[float, np.ndarray]:
+        times, found = [], []
+        for row in query_vectors:
+            start = time.perf_counter()
+            found.append(index.search(row.reshape(1, -1), 50)[1][0])
+            times.append(time.perf_counter() - start)
+        return percentile(times, 50) * 1000, np.array(found)
+
+    exact_ms, truth = search_ms(exact)
+    approx_ms, got = search_ms(approx)
+    recall = float(np.mean([len(set(t[:10]) & set(g[:10])) / 10 for t, g in zip(truth, got, strict=True)]))
+    probe = Article(id="bench-write-probe", title="Probe", text=items[0] + " " + items[1], source="bench")
+    start = time.perf_counter()
+    engine.add_articles([probe])  # one small article: what POST /documents costs at this size
+    add_ms = (time.perf_counter() - start) * 1000
+    start = time.perf_counter()
+    engine.remove_document(probe.id)
+    remove_ms = (time.perf_counter() - start) * 1000
+    vector_bytes = size * DIMENSION * (1 if approx.kind == "ivf-sq8" else 4)
+    return {
+        "size": size,
+        "kind": approx.kind,
+        "nprobe": approx.nprobe,
+        "build_s": build_s,
+        "ask_p50": percentile(latencies, 50) * 1000,
+        "ask_p95": percentile(latencies, 95) * 1000,
+        "exact_ms": exact_ms,
+        "approx_ms": approx_ms,
+        "recall": recall,
+        "extra_per_chunk": (rss_loaded - rss_model - vector_bytes) / size,
+        "loaded_mib": (rss_loaded - rss_model) / 2**20,
+        "add_ms": add_ms,
+        "remove_ms": remove_ms,
+    }
+
+
+def main() -> None:
+    """Command line: each size in its own process, then one table."""
+    setup_logging()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--questions", type=int, default=50)
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        sys.stdout.write(json.dumps(measure(args.one, args.questions)) + "\n")
+        return
+    ensure_index(SQUAD_INDEX)
+    rows = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        logger.info("scale: %d chunks", size)
+        argv = [sys.executable, "-m", "bench.scale", "--one", str(size), "--questions", str(args.questions)]
+        _, peak, stdout = run_measured(argv)
+        r = json.loads(stdout.strip().splitlines()[-1])
+        rows.append(
+            [
+                f"{size:,}",
+                f"{r['kind']} (nprobe {r['nprobe']})" if r["nprobe"] else r["kind"],
+                fmt(r["ask_p50"]),
+                fmt(r["ask_p95"]),
+                fmt(r["exact_ms"]),
+                fmt(r["approx_ms"]),
+                f"{r['recall']:.3f}",
+                fmt(r["loaded_mib"]),
+                fmt(r["extra_per_chunk"]),
+                fmt(peak / 2**20),
+                fmt(r["add_ms"]),
+                fmt(r["remove_ms"]),
+                fmt(r["build_s"]),
+            ]
+        )
+    print_table(
+        f"Scale: engine.ask on N chunks, {args.questions} SQuAD questions ({machine()})",
+        [
+            "chunks",
+            "index (auto)",
+            "ask p50 ms",
+            "ask p95 ms",
+            "exact search p50 ms",
+            "index search p50 ms",
+            "recall@10 vs exact",
+            "index RAM MiB",
+            "RAM/chunk beyond vectors (B)",
+            "peak RSS MiB",
+            "add 1 article ms",
+            "remove it ms",
+            "build s",
+        ],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
