@@ -155,7 +155,10 @@ class Engine:
         }
 
         def similarity(texts: list[str]) -> list[float]:
-            return [float(x) for x in embedder.encode(texts) @ vector]
+            # Overlapping chunks repeat sentences: encode each distinct sentence once.
+            unique = list(dict.fromkeys(texts))
+            scores = dict(zip(unique, (float(x) for x in embedder.encode(unique) @ vector), strict=True))
+            return [scores[t] for t in texts]
 
         answers = pick_answers(
             searched,
