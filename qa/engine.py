@@ -9,6 +9,7 @@ import os
 import stat
 import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from qa.articles import SUPPORTED_SUFFIXES, content_hash, iter_files, parse_docu
 from qa.chunking import embedding_text, split_into_chunks
 from qa.config import Settings
 from qa.conversation import Conversation, rewrite_question
-from qa.embedding import Embedder, Progress, SentenceTransformerEmbedder, model_identity
+from qa.embedding import Embedder, Progress, SentenceTransformerEmbedder, Vectors, model_identity
 from qa.errors import DocumentError, DocumentNotFoundError, NoIndexError, QuestionError
 from qa.models import AnswerSet, Article, DocumentInfo, IndexReport, Passage
 from qa.retrieval import DEFAULT_WEIGHTS, FusionWeights, Mode, retrieve, stem_terms
@@ -27,6 +28,7 @@ from qa.store import Store
 
 logger = logging.getLogger(__name__)
 
+TEXT_CACHE_SIZE = 20_000  # question and sentence vectors kept (about 1.5 KB each)
 MAX_ANSWERS = 10  # answers kept per question: the first top_k are shown, the rest serve "more"
 
 
@@ -47,6 +49,8 @@ class Engine:
         self._store: Store | None = None
         self._lock = threading.RLock()
         self._warm = False
+        self._cache_lock = threading.Lock()
+        self._text_vectors: OrderedDict[str, Vectors] = OrderedDict()
 
     # -- lazily loaded parts ---------------------------------------------------------------------
     @property
@@ -125,7 +129,7 @@ class Engine:
         """The ``k`` best passages for a query."""
         query = self.validate_question(query)
         self.ensure_index()
-        vector = self.embedder.encode([query])[0]
+        vector = self._vectors_for([query])[0]
         with self.store.snapshot() as snap:
             return retrieve(snap, query, vector, k, mode or self.settings.mode, self.fusion)
 
@@ -141,8 +145,7 @@ class Engine:
         self.ensure_index()
         searched = rewrite_question(question, conversation.context()) if conversation else question
         top_k = top_k or self.settings.top_k
-        embedder = self.embedder
-        vector = embedder.encode([searched])[0]
+        vector = self._vectors_for([searched])[0]
         stems = stem_terms(searched)
         with self.store.snapshot() as snap:
             passages = retrieve(
@@ -156,9 +159,7 @@ class Engine:
 
         def similarity(texts: list[str]) -> list[float]:
             # Overlapping chunks repeat sentences: encode each distinct sentence once.
-            unique = list(dict.fromkeys(texts))
-            scores = dict(zip(unique, (float(x) for x in embedder.encode(unique) @ vector), strict=True))
-            return [scores[t] for t in texts]
+            return [float(x) for x in self._vectors_for(texts) @ vector]
 
         answers = pick_answers(
             searched,
@@ -181,6 +182,32 @@ class Engine:
         if conversation is not None:
             conversation.record(question, searched, result)
         return result
+
+    def _vectors_for(self, texts: list[str]) -> Vectors:
+        """Embeddings of questions and candidate sentences, each distinct text encoded once.
+
+        Overlapping chunks repeat sentences within a question, and popular questions and passages
+        repeat across questions: a bounded LRU cache keeps both off the encoder.
+        """
+        with self._cache_lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._text_vectors))
+        if missing:
+            encoded = self.embedder.encode(missing)
+            with self._cache_lock:
+                for text, row in zip(missing, encoded, strict=True):
+                    self._text_vectors[text] = row
+                while len(self._text_vectors) > TEXT_CACHE_SIZE:
+                    self._text_vectors.popitem(last=False)
+        with self._cache_lock:
+            rows = []
+            for text in texts:
+                row = self._text_vectors.get(text)
+                if row is None:  # evicted by a concurrent question in between: encode again
+                    row = self.embedder.encode([text])[0]
+                else:
+                    self._text_vectors.move_to_end(text)
+                rows.append(row)
+        return np.vstack(rows)
 
     # -- documents -------------------------------------------------------------------------------
     def index_paths(self, paths: Sequence[Path], progress: Progress | None = None) -> IndexReport:
