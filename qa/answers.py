@@ -7,20 +7,28 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from qa.models import Answer, Passage
-from qa.spans import candidate_spans, find_span, question_type
+from qa.spans import find_span, question_type
 
 SentenceScorer = Callable[[list[str]], list[float]]
 
 
 @dataclass(frozen=True, slots=True)
 class PickerWeights:
-    """Logistic weights over a candidate sentence's evidence; the result is the answer's score."""
+    """Logistic weights over a candidate sentence's evidence; the result is the answer's score.
 
-    lexical: float = 4.0  # share of the question's (IDF-weighted) terms found in the sentence
-    cosine: float = 3.0  # embedding similarity of question and sentence
-    passage: float = 2.0  # the passage's fused retrieval score
-    typed: float = 1.0  # the sentence holds a candidate of the asked-for type (date, number...)
-    bias: float = -5.5
+    Fitted on SQuAD v1.1 dev sentences (label: the sentence holds a gold answer): a per-question
+    softmax for the ranking, then a logistic calibration of its scale, so the score is the chance
+    that the sentence answers; see docs/eval.md."""
+
+    lexical: float = 2.62  # share of the question's (IDF-weighted) terms found in the sentence
+    cosine: float = 2.96  # embedding similarity of question and sentence
+    dense: float = 2.07  # embedding similarity of question and the sentence's passage
+    passage: float = 0.0  # the passage's fused retrieval score (relative within a question: off)
+    first: float = 0.47  # the sentence comes from the top-ranked passage
+    coverage: float = 1.80  # share of the question's terms found anywhere in the sentence's passage
+    untyped: float = -1.53  # the question asks for a type (date, person...) the sentence has no new one of
+    short: float = -0.51  # a fragment under 30 characters
+    bias: float = -6.67
     passages: int = 5  # how many of the top passages are searched for sentences
 
 
@@ -36,7 +44,10 @@ class Candidate:
     end: int
     lexical: float
     cosine: float
-    typed: float
+    first: bool
+    coverage: float
+    span: tuple[int, int] | None
+    untyped: bool
 
     @property
     def text(self) -> str:
@@ -56,8 +67,12 @@ def score(candidate: Candidate, weights: PickerWeights) -> float:
     z = (
         weights.lexical * candidate.lexical
         + weights.cosine * candidate.cosine
+        + weights.dense * candidate.passage.dense_score
         + weights.passage * candidate.passage.score
-        + weights.typed * candidate.typed
+        + weights.first * candidate.first
+        + weights.coverage * candidate.coverage
+        + weights.untyped * candidate.untyped
+        + weights.short * (candidate.end - candidate.start < 30)
         + weights.bias
     )
     return 1.0 / (1.0 + math.exp(-z))
@@ -76,27 +91,35 @@ def pick_answers(
 ) -> list[Answer]:
     """Answers best first, at most ``limit``, none scoring below ``threshold``; one per sentence."""
     kind = question_type(question)
-    pool: list[tuple[Passage, int, int]] = []
-    for passage in passages[: weights.passages]:
+    pool: list[tuple[int, Passage, int, int]] = []
+    for rank, passage in enumerate(passages[: weights.passages]):
         for start, end in passage.sentences:
-            pool.append((passage, start, end))
+            pool.append((rank, passage, start, end))
     if not pool:
         return []
-    texts = [p.text[s:e] for p, s, e in pool]
+    texts = [p.text[s:e] for _, p, s, e in pool]
     cosines = similarity(texts) if similarity is not None else [0.0] * len(texts)
+    stems = [set(stems_of(text)) for text in texts]
+    passage_stems: dict[int, set[str]] = {}
+    for (rank, *_), sentence_stems in zip(pool, stems, strict=True):
+        passage_stems.setdefault(rank, set()).update(sentence_stems)
+    coverage = {rank: lexical_overlap(found, question_stems, idf) for rank, found in passage_stems.items()}
     candidates = []
-    for (passage, start, end), text, cosine in zip(pool, texts, cosines, strict=True):
-        typed = 0.0
-        if kind is not None and candidate_spans(text, kind):
-            typed = 1.0
+    for (rank, passage, start, end), text, cosine, sentence_stems in zip(
+        pool, texts, cosines, stems, strict=True
+    ):
+        span = find_span(question, text, kind) if kind is not None else None
         candidates.append(
             Candidate(
                 passage=passage,
                 start=start,
                 end=end,
-                lexical=lexical_overlap(set(stems_of(text)), question_stems, idf),
+                lexical=lexical_overlap(sentence_stems, question_stems, idf),
                 cosine=cosine,
-                typed=typed,
+                first=rank == 0,
+                coverage=coverage[rank],
+                span=span,
+                untyped=kind is not None and span is None,
             )
         )
     scored = sorted(((score(c, weights), c) for c in candidates), key=lambda x: x[0], reverse=True)
@@ -112,7 +135,7 @@ def pick_answers(
         answers.append(
             Answer(
                 text=cand.text,
-                span=find_span(question, cand.text, kind),
+                span=cand.span,
                 score=value,
                 passage=cand.passage.text,
                 article=cand.passage.article,

@@ -5,9 +5,14 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from qa.text import STOPWORDS
+
 AnswerType = Literal["date", "number", "person", "place", "entity"]
 
-_MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+_MONTH = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
+    r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+)
 _DATE = re.compile(
     rf"\b(?:{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:,?\s+\d{{4}})?"
     rf"|{_MONTH}\s+\d{{4}}|(?:early|mid|late)[- ]\d{{4}}s?|\d{{4}}s|\d{{4}}-\d{{2}}-\d{{2}}"
@@ -26,11 +31,46 @@ _NAME = re.compile(
     r"\b(?:[A-Z][\w’'-]*\.?)(?:\s+(?:of|de|the|and|for|von|van|al|bin|-)?\s*[A-Z][\w’'-]*)*(?:\s+(?:\d+))?"
 )
 _QUESTION_TYPES: list[tuple[re.Pattern[str], AnswerType]] = [
-    (re.compile(r"\b(when|what (year|date|day|month|time|century|decade)|which (year|date|day|month|century)|how long ago)\b", re.I), "date"),
-    (re.compile(r"\b(how (many|much|long|old|far|big|large|tall|high|often)|what (percentage|percent|number|amount|proportion|share|population)|how much)\b", re.I), "number"),
-    (re.compile(r"\b(who|whom|whose|which (person|man|woman|president|leader|company|organi[sz]ation|group|country supplies))\b", re.I), "person"),
-    (re.compile(r"\b(where|what (country|city|town|region|state|place|continent)|which (country|city|town|region|state|place))\b", re.I), "place"),
-    (re.compile(r"\b(what|which) (is the name|was the name|name|company|organi[sz]ation|team|party|agency|newspaper|outlet|language)\b", re.I), "entity"),
+    (
+        re.compile(
+            r"\b(when|what (year|date|day|month|time|century|decade)|which (year|date|day|month"
+            r"|century)|how long ago)\b",
+            re.I,
+        ),
+        "date",
+    ),
+    (
+        re.compile(
+            r"\b(how (many|much|long|old|far|big|large|tall|high|often)|what (percentage|percent"
+            r"|number|amount|proportion|share|population)|how much)\b",
+            re.I,
+        ),
+        "number",
+    ),
+    (
+        re.compile(
+            r"\b(who|whom|whose|which (person|man|woman|president|leader|company|organi[sz]ation"
+            r"|group|country supplies))\b",
+            re.I,
+        ),
+        "person",
+    ),
+    (
+        re.compile(
+            r"\b(where|what (country|city|town|region|state|place|continent)|which (country|city"
+            r"|town|region|state|place))\b",
+            re.I,
+        ),
+        "place",
+    ),
+    (
+        re.compile(
+            r"\b(what|which) (is the name|was the name|name|company|organi[sz]ation|team|party"
+            r"|agency|newspaper|outlet|language)\b",
+            re.I,
+        ),
+        "entity",
+    ),
 ]
 
 
@@ -49,25 +89,56 @@ def candidate_spans(sentence: str, kind: AnswerType) -> list[tuple[int, int]]:
     if kind == "number":
         spans = [m.span() for m in _NUMBER.finditer(sentence)]
         dates = [m.span() for m in _DATE.finditer(sentence)]
-        return [s for s in spans if not any(d[0] <= s[0] and s[1] <= d[1] and "-" not in sentence[s[0]:s[1]] for d in dates if _is_year(sentence, d))]
+        return [
+            s
+            for s in spans
+            if not any(
+                d[0] <= s[0] and s[1] <= d[1] and "-" not in sentence[s[0] : s[1]]
+                for d in dates
+                if _is_year(sentence, d)
+            )
+        ]
     spans = []
     for match in _NAME.finditer(sentence):
         start, end = match.span()
-        text = sentence[start:end].rstrip(".")
-        end = start + len(text)
-        if start == 0 and " " not in text and text.lower() in _SENTENCE_STARTERS:
-            continue
-        if _DATE.fullmatch(text):
+        end = start + len(sentence[start:end].rstrip("."))
+        if _at_sentence_start(sentence, start):
+            start = _skip_common_word(sentence, start, end)
+        text = sentence[start:end]
+        if not text or _DATE.fullmatch(text):
             continue
         spans.append((start, end))
     return spans
 
 
-_SENTENCE_STARTERS = frozenset("the a an this that these those it he she they we i in on at as if but and or so".split())
+# Capitalised only because they open the sentence: never the start of a name ("Right now", "These ...").
+_COMMON_STARTERS = STOPWORDS | frozenset(
+    """according across additionally afterwards again ago almost already although among another around
+    because before besides both currently despite during earlier either eventually even every finally first
+    following furthermore here however indeed initially instead last later like meanwhile moreover most
+    much nearly never nevertheless new next now often one originally others perhaps previously recently
+    right second several since so still subsequently such then there therefore though thus today together
+    traditionally unlike usually what whatever when whereas whether while yesterday yet""".split()
+)
+
+
+def _at_sentence_start(sentence: str, start: int) -> bool:
+    return not sentence[:start].strip(" \t\n\"'“‘(")
+
+
+def _skip_common_word(sentence: str, start: int, end: int) -> int:
+    """Where a sentence-initial match really starts: past a capitalised common word and joiners."""
+    match = re.match(r"[\w’'-]+", sentence[start:end])
+    if match is None or match.group(0).lower() not in _COMMON_STARTERS:
+        return start
+    rest = re.match(
+        r"(?:\s+(?:of|de|the|and|for|von|van|al|bin|-)\b)*\s*", sentence[start + match.end() : end]
+    )
+    return start + match.end() + (rest.end() if rest else 0)
 
 
 def _is_year(sentence: str, span: tuple[int, int]) -> bool:
-    return bool(re.fullmatch(r"(?:1[0-9]|20)\d{2}", sentence[span[0]:span[1]]))
+    return bool(re.fullmatch(r"(?:1[0-9]|20)\d{2}", sentence[span[0] : span[1]]))
 
 
 def _overlaps_question(span_text: str, question_words: set[str]) -> bool:
@@ -79,7 +150,7 @@ def _overlaps_question(span_text: str, question_words: set[str]) -> bool:
 
 def _head(span_text: str, kind: AnswerType) -> str:
     """The part of a span that must be new: a number's figure, a name's words."""
-    return span_text.split()[0] if kind in ("number", "date") and span_text.split() else span_text
+    return span_text.split(maxsplit=1)[0] if kind in ("number", "date") and span_text.split() else span_text
 
 
 def find_span(question: str, sentence: str, kind: AnswerType | None = None) -> tuple[int, int] | None:
@@ -90,12 +161,32 @@ def find_span(question: str, sentence: str, kind: AnswerType | None = None) -> t
         return None
     question_words = {w.lower() for w in re.findall(r"[\w’'-]+", question)}
     spans = [
-        s for s in candidate_spans(sentence, kind)
+        s
+        for s in candidate_spans(sentence, kind)
         if not _overlaps_question(_head(sentence[s[0] : s[1]], kind), question_words)
     ]
     if not spans:
         return None
-    anchors = [m.start() for m in re.finditer(r"[\w’'-]+", sentence) if m.group(0).lower() in question_words and len(m.group(0)) > 3]
+    long_words = {w for w in question_words if len(w) > 3}
+    anchors = [
+        m.span()
+        for m in re.finditer(r"[\w’'-]+", sentence)
+        if len(m.group(0)) > 3 and _related(m.group(0).lower(), long_words)
+    ]
     if not anchors:
         return spans[0]
-    return min(spans, key=lambda s: min(abs(s[0] - a) for a in anchors))
+
+    def closeness(span: tuple[int, int]) -> tuple[int, int]:
+        """Question words within a few words of the span (more is better), then the nearest one's gap."""
+        gaps = [max(a[0] - span[1], span[0] - a[1], 0) for a in anchors]
+        return (-sum(1 for g in gaps if g <= _NEAR), min(gaps))
+
+    return min(spans, key=closeness)
+
+
+_NEAR = 30  # characters: "Ilham Aliyev, Azerbaijani President" — the name and its apposition
+
+
+def _related(word: str, question_words: set[str]) -> bool:
+    """The word is a question word or shares its stem ("Azerbaijani" ~ "azerbaijan")."""
+    return word in question_words or any(word.startswith(q) or q.startswith(word) for q in question_words)
