@@ -150,9 +150,10 @@ def ask(
     """Answer a question with sentences quoted from the archive (the first run indexes seeds/)."""
     engine = Engine(settings())
     try:
+        asked = engine.validate_question(" ".join(question))  # a bad question fails before any loading
         with progress_bar() as progress:
             engine.ensure_index(progress)
-        result = engine.ask(" ".join(question), top_k=top_k, mode=mode)
+        result = engine.ask(asked, top_k=top_k, mode=mode)
     except QAError as exc:
         raise fail(exc) from None
     if as_json:
