@@ -10,7 +10,7 @@ import stat
 import threading
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -365,6 +365,3 @@ class Engine:
     def stats(self) -> dict[str, int]:
         """``{"articles": n, "chunks": m}``."""
         return self.store.stats()
-
-
-ProgressFactory = Callable[[], Progress]
