@@ -45,8 +45,12 @@ NOISE = 0.8
 DIMENSION = 384
 
 
-def real_pool() -> tuple[list[tuple[Article, list[Chunk]]], np.ndarray]:
-    """The SQuAD index's articles with their chunks, and the chunks' vectors in the same order."""
+Pool = list[tuple[Article, list[Chunk], list[np.ndarray | None]]]
+
+
+def real_pool() -> tuple[Pool, np.ndarray]:
+    """The SQuAD index's articles with their chunks and sentence vectors, and the chunks' vectors
+    in the same order."""
     conn = sqlite3.connect(SQUAD_INDEX / "meta.sqlite")
     version = int(conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0])
     articles = {
@@ -54,17 +58,20 @@ def real_pool() -> tuple[list[tuple[Article, list[Chunk]]], np.ndarray]:
         for r in conn.execute("SELECT id, title, text, source FROM articles ORDER BY id")
     }
     rows = conn.execute(
-        'SELECT c.id, c.article_id, c.ordinal, c.start, c."end", c.sentences, f.body FROM chunks c '
-        "JOIN chunks_fts f ON f.rowid = c.id ORDER BY c.article_id, c.ordinal"
+        'SELECT c.id, c.article_id, c.ordinal, c.start, c."end", c.sentences, f.body, c.sentence_vectors '
+        "FROM chunks c JOIN chunks_fts f ON f.rowid = c.id ORDER BY c.article_id, c.ordinal"
     ).fetchall()
     by_article: dict[str, list[Chunk]] = {}
+    pooled: dict[str, list[np.ndarray | None]] = {}
     ids = []
-    for chunk_id, article_id, ordinal, start, end, sentences, body in rows:
+    for chunk_id, article_id, ordinal, start, end, sentences, body, blob in rows:
         spans = tuple(tuple(s) for s in json.loads(sentences))
         by_article.setdefault(article_id, []).append(Chunk(article_id, ordinal, start, end, body, spans))
+        stored = np.frombuffer(blob, dtype=np.float16).reshape(len(spans), -1) if blob else None
+        pooled.setdefault(article_id, []).append(stored)
         ids.append(chunk_id)
     vectors = VectorIndex.load(SQUAD_INDEX / f"vectors-{version}.faiss").reconstruct(np.array(ids))
-    pool = [(articles[a], chunks) for a, chunks in by_article.items()]
+    pool = [(articles[a], chunks, pooled[a]) for a, chunks in by_article.items()]
     return pool, vectors
 
 
@@ -77,7 +84,7 @@ def build_store(index_dir: Path, size: int) -> None:
     with store.writer() as writer:
         while added < size:
             offset = 0
-            for article, chunks in pool:
+            for article, chunks, sentence_vectors in pool:
                 take = chunks[: size - added]
                 if not take:
                     break
@@ -89,7 +96,7 @@ def build_store(index_dir: Path, size: int) -> None:
                 new_id = f"{article.id}#{copy}" if copy else article.id
                 clone = Article(id=new_id, title=article.title, text=article.text, source=article.source)
                 moved = [Chunk(new_id, c.ordinal, c.start, c.end, c.text, c.sentences) for c in take]
-                writer.add_article(clone, moved, vectors, None)
+                writer.add_article(clone, moved, vectors, None, sentence_vectors[: len(take)])
                 added += len(take)
             copy += 1
             logger.info("  %d/%d chunks (%.0f s)", added, size, time.perf_counter() - start)
@@ -97,13 +104,20 @@ def build_store(index_dir: Path, size: int) -> None:
     logger.info("built %d chunks in %.0f s", size, time.perf_counter() - start)
 
 
+def current(store: Store, size: int) -> bool:
+    """The cached store has ``size`` chunks and the sentence vectors the product stores."""
+    if store.stats()["chunks"] != size:
+        return False
+    with store.snapshot() as snap:
+        row = snap.conn.execute("SELECT sentence_vectors IS NOT NULL FROM chunks LIMIT 1").fetchone()
+    return bool(row and row[0])
+
+
 def measure(size: int, count: int) -> dict[str, Any]:
     """In this process: build or reuse the store, then time asks, searches and memory."""
     index_dir = CACHE / f"scale-{size}"
-    if (
-        not (index_dir / "meta.sqlite").exists()
-        or Store(index_dir, DIMENSION, DEFAULT_MODEL).stats()["chunks"] != size
-    ):
+    exists = (index_dir / "meta.sqlite").exists()
+    if not exists or not current(Store(index_dir, DIMENSION, DEFAULT_MODEL), size):
         import shutil
 
         shutil.rmtree(index_dir, ignore_errors=True)

@@ -6,32 +6,42 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from qa.models import Answer, Passage
 from qa.spans import find_span, question_type
 
-SentenceScorer = Callable[[list[str]], list[float]]
+Encoder = Callable[[list[str]], npt.NDArray[np.float32]]
 
 
 @dataclass(frozen=True, slots=True)
 class PickerWeights:
     """Logistic weights over a candidate sentence's evidence; the result is the answer's score.
 
-    Fitted on SQuAD v1.1 dev sentences (label: the sentence holds a gold answer): a per-question
-    softmax for the ranking, then a logistic calibration of its scale, so the score is the chance
-    that the sentence answers; see docs/eval.md."""
+    Fitted by ``bench/fit_picker.py`` on SQuAD v1.1 dev sentences (label: the sentence holds a gold
+    answer): a per-question softmax for the ranking, then a logistic calibration of its scale, so
+    the score is the chance that the sentence answers; see docs/eval.md."""
 
-    lexical: float = 2.62  # share of the question's (IDF-weighted) terms found in the sentence
-    cosine: float = 2.96  # embedding similarity of question and sentence
-    dense: float = 2.07  # embedding similarity of question and the sentence's passage
-    passage: float = 0.0  # the passage's fused retrieval score (relative within a question: off)
-    first: float = 0.47  # the sentence comes from the top-ranked passage
-    coverage: float = 1.80  # share of the question's terms found anywhere in the sentence's passage
-    untyped: float = -1.53  # the question asks for a type (date, person...) the sentence has no new one of
-    short: float = -0.51  # a fragment under 30 characters
-    bias: float = -6.67
+    lexical: float = 2.66  # share of the question's (IDF-weighted) terms found in the sentence
+    cosine: float = 7.62  # embedding similarity of question and sentence (in its passage's context)
+    dense: float = -2.39  # embedding similarity of question and the sentence's passage
+    first: float = 0.48  # the sentence comes from the top-ranked passage
+    coverage: float = 1.91  # share of the question's terms found anywhere in the sentence's passage
+    untyped: float = -1.57  # the question asks for a type (date, person...) the sentence has no new one of
+    short: float = -0.54  # a fragment under 30 characters
+    previous: float = -0.02  # the lexical share of the sentence before it in the passage
+    following: float = -0.48  # the lexical share of the sentence after it
+    bias: float = -6.77
     passages: int = 5  # how many of the top passages are searched for sentences
 
+    def z(self, features: Sequence[float]) -> float:
+        """The logit for a feature vector in ``FEATURES`` order."""
+        pairs = zip(FEATURES, features, strict=True)
+        return float(sum(getattr(self, name) * value for name, value in pairs)) + self.bias
 
+
+FEATURES = ("lexical", "cosine", "dense", "first", "coverage", "untyped", "short", "previous", "following")
 DEFAULT_PICKER = PickerWeights()
 
 
@@ -48,10 +58,26 @@ class Candidate:
     coverage: float
     span: tuple[int, int] | None
     untyped: bool
+    previous: float = 0.0
+    following: float = 0.0
 
     @property
     def text(self) -> str:
         return self.passage.text[self.start : self.end]
+
+    def features(self) -> tuple[float, ...]:
+        """The evidence in ``FEATURES`` order."""
+        return (
+            self.lexical,
+            self.cosine,
+            self.passage.dense_score,
+            float(self.first),
+            self.coverage,
+            float(self.untyped),
+            float(self.end - self.start < 30),
+            self.previous,
+            self.following,
+        )
 
 
 def lexical_overlap(sentence_stems: set[str], question_stems: Sequence[str], idf: dict[str, float]) -> float:
@@ -64,64 +90,106 @@ def lexical_overlap(sentence_stems: set[str], question_stems: Sequence[str], idf
 
 def score(candidate: Candidate, weights: PickerWeights) -> float:
     """The answer's score: a logistic over its evidence, comparable across questions."""
-    z = (
-        weights.lexical * candidate.lexical
-        + weights.cosine * candidate.cosine
-        + weights.dense * candidate.passage.dense_score
-        + weights.passage * candidate.passage.score
-        + weights.first * candidate.first
-        + weights.coverage * candidate.coverage
-        + weights.untyped * candidate.untyped
-        + weights.short * (candidate.end - candidate.start < 30)
-        + weights.bias
+    z = weights.z(candidate.features())
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+
+def sentence_cosines(
+    pool: Sequence[tuple[int, Passage, int]],
+    question_vector: npt.NDArray[np.float32] | None,
+    encode: Encoder | None,
+) -> list[float]:
+    """Cosine of the question and each (rank, passage, sentence number) of the pool.
+
+    Stored sentence vectors are used where the index has them; other sentences are encoded
+    (an index built before sentence vectors were stored, or an embedder without them)."""
+    if question_vector is None:
+        return [0.0] * len(pool)
+    question = question_vector.ravel()
+    out = [0.0] * len(pool)
+    missing: list[int] = []
+    for n, (_, passage, number) in enumerate(pool):
+        stored = passage.sentence_vectors
+        if stored is not None and number < len(stored):
+            out[n] = float(stored[number] @ question)
+        else:
+            missing.append(n)
+    if missing and encode is not None:
+        texts = []
+        for n in missing:
+            _, passage, number = pool[n]
+            start, end = passage.sentences[number]
+            texts.append(passage.text[start:end])
+        for n, cosine in zip(missing, encode(texts) @ question, strict=True):
+            out[n] = float(cosine)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the picker weighs for one question: its passages, terms, their IDF and its vector."""
+
+    question: str
+    passages: Sequence[Passage]
+    question_stems: Sequence[str]
+    idf: dict[str, float]
+    stems_of: Callable[[str], list[str]]
+    question_vector: npt.NDArray[np.float32] | None
+    encode: Encoder | None = None  # for sentences of an index without stored sentence vectors
+
+
+def gather_candidates(evidence: Evidence, weights: PickerWeights = DEFAULT_PICKER) -> list[Candidate]:
+    """Every sentence of the top passages with its evidence."""
+    question, passages, question_stems, idf = (
+        evidence.question,
+        evidence.passages,
+        evidence.question_stems,
+        evidence.idf,
     )
-    return 1.0 / (1.0 + math.exp(-z))
-
-
-def pick_answers(
-    question: str,
-    passages: Sequence[Passage],
-    question_stems: Sequence[str],
-    idf: dict[str, float],
-    stems_of: Callable[[str], list[str]],
-    similarity: SentenceScorer | None,
-    threshold: float,
-    limit: int,
-    weights: PickerWeights = DEFAULT_PICKER,
-) -> list[Answer]:
-    """Answers best first, at most ``limit``, none scoring below ``threshold``; one per sentence."""
     kind = question_type(question)
-    pool: list[tuple[int, Passage, int, int]] = []
-    for rank, passage in enumerate(passages[: weights.passages]):
-        for start, end in passage.sentences:
-            pool.append((rank, passage, start, end))
+    pool = [
+        (rank, passage, number)
+        for rank, passage in enumerate(passages[: weights.passages])
+        for number in range(len(passage.sentences))
+    ]
     if not pool:
         return []
-    texts = [p.text[s:e] for _, p, s, e in pool]
-    cosines = similarity(texts) if similarity is not None else [0.0] * len(texts)
-    stems = [set(stems_of(text)) for text in texts]
+    cosines = sentence_cosines(pool, evidence.question_vector, evidence.encode)
+    texts = [p.text[p.sentences[n][0] : p.sentences[n][1]] for _, p, n in pool]
+    stems = [set(evidence.stems_of(text)) for text in texts]
+    lexical = [lexical_overlap(found, question_stems, idf) for found in stems]
+    by_position = {(rank, number): value for (rank, _, number), value in zip(pool, lexical, strict=True)}
     passage_stems: dict[int, set[str]] = {}
     for (rank, *_), sentence_stems in zip(pool, stems, strict=True):
         passage_stems.setdefault(rank, set()).update(sentence_stems)
     coverage = {rank: lexical_overlap(found, question_stems, idf) for rank, found in passage_stems.items()}
     candidates = []
-    for (rank, passage, start, end), text, cosine, sentence_stems in zip(
-        pool, texts, cosines, stems, strict=True
-    ):
+    for (rank, passage, number), text, cosine, overlap in zip(pool, texts, cosines, lexical, strict=True):
+        start, end = passage.sentences[number]
         span = find_span(question, text, kind) if kind is not None else None
         candidates.append(
             Candidate(
                 passage=passage,
                 start=start,
                 end=end,
-                lexical=lexical_overlap(sentence_stems, question_stems, idf),
+                lexical=overlap,
                 cosine=cosine,
                 first=rank == 0,
                 coverage=coverage[rank],
                 span=span,
                 untyped=kind is not None and span is None,
+                previous=by_position.get((rank, number - 1), 0.0),
+                following=by_position.get((rank, number + 1), 0.0),
             )
         )
+    return candidates
+
+
+def pick_answers(
+    evidence: Evidence, threshold: float, limit: int, weights: PickerWeights = DEFAULT_PICKER
+) -> list[Answer]:
+    """Answers best first, at most ``limit``, none scoring below ``threshold``; one per sentence."""
+    candidates = gather_candidates(evidence, weights)
     scored = sorted(((score(c, weights), c) for c in candidates), key=lambda x: x[0], reverse=True)
     answers: list[Answer] = []
     seen: set[tuple[str, str]] = set()

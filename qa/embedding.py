@@ -7,7 +7,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +44,45 @@ class Embedder(Protocol):
 
     def encode(self, texts: list[str], progress: Progress | None = None) -> Vectors:
         """One normalized vector per text, shape ``(len(texts), dimension)``."""
+
+
+@runtime_checkable
+class PassageEmbedder(Protocol):
+    """An embedder that also gives each sentence of a passage a vector in the passage's context."""
+
+    def encode_passages(
+        self, texts: list[str], sentences: list[list[tuple[int, int]]], progress: Progress | None = None
+    ) -> tuple[Vectors, list[Vectors]]:
+        """Passage vectors, shape ``(len(texts), dimension)``, and for each passage one normalized
+        vector per sentence (character ranges into its text), shape ``(len(sentences[i]), dimension)``.
+        """
+
+
+def normalize_rows(vectors: Vectors) -> Vectors:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    scaled: Vectors = (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+    return scaled
+
+
+def pool_sentences(
+    tokens: Vectors, offsets: list[tuple[int, int]], sentences: list[tuple[int, int]]
+) -> Vectors:
+    """Mean of the contextual token vectors inside each sentence's character range, normalized.
+
+    "Late chunking": one forward pass over the whole passage gives every sentence a vector that
+    knows its context, at no extra encoding cost. A sentence cut off by the model's length limit
+    gets the mean of the whole passage."""
+    starts = np.array([a for a, _ in offsets])
+    ends = np.array([b for _, b in offsets])
+    real = ends > starts  # special tokens have empty offsets
+    rows = []
+    for begin, end in sentences:
+        inside = real & (starts >= begin) & (ends <= end)
+        rows.append(tokens[inside].mean(axis=0) if inside.any() else tokens.mean(axis=0))
+    if not rows:
+        return np.zeros((0, tokens.shape[1]), dtype=np.float32)
+    return normalize_rows(np.vstack(rows).astype(np.float32))
 
 
 def bundled_model_path() -> Path | None:
@@ -172,3 +211,43 @@ class SentenceTransformerEmbedder:
             if progress is not None:
                 progress(min(begin + step, len(order)), len(order), "embedding")
         return out
+
+    def encode_passages(
+        self, texts: list[str], sentences: list[list[tuple[int, int]]], progress: Progress | None = None
+    ) -> tuple[Vectors, list[Vectors]]:
+        tokenizer = self._model.tokenizer
+        if not getattr(tokenizer, "is_fast", False):  # no character offsets: encode sentences alone
+            flat = [text[a:b] for text, spans in zip(texts, sentences, strict=True) for a, b in spans]
+            encoded = self.encode(texts + flat, progress)
+            passages, rest = encoded[: len(texts)], encoded[len(texts) :]
+            split = np.cumsum([len(spans) for spans in sentences])[:-1]
+            return passages, list(np.split(rest, split)) if texts else []
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        out = np.empty((len(texts), self._dimension), dtype=np.float32)
+        pooled: list[Vectors] = [np.zeros((0, self._dimension), dtype=np.float32)] * len(texts)
+        limit = self._model.max_seq_length
+        step = max(self._batch_size * 4, 256)
+        for begin in range(0, len(order), step):
+            batch = order[begin : begin + step]
+            batch_texts = [texts[i] for i in batch]
+            features = self._model.encode(
+                batch_texts,
+                batch_size=self._batch_size,
+                output_value=None,
+                convert_to_numpy=False,
+                show_progress_bar=False,
+            )
+            offsets = tokenizer(batch_texts, truncation=True, max_length=limit, return_offsets_mapping=True)[
+                "offset_mapping"
+            ]
+            for i, feature, spans in zip(batch, features, offsets, strict=True):
+                length = int(feature["attention_mask"].sum())
+                tokens = feature["token_embeddings"][:length].detach().float().cpu().numpy()
+                out[i] = feature["sentence_embedding"].detach().float().cpu().numpy()
+                if len(spans) != length:  # the model tokenizes differently: encode sentences alone
+                    pooled[i] = self.encode([texts[i][a:b] for a, b in sentences[i]])
+                else:
+                    pooled[i] = pool_sentences(tokens, [tuple(o) for o in spans], sentences[i])
+            if progress is not None:
+                progress(min(begin + step, len(order)), len(order), "embedding")
+        return normalize_rows(out), pooled

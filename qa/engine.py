@@ -15,14 +15,21 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answers import DEFAULT_PICKER, PickerWeights, pick_answers
+from qa.answers import DEFAULT_PICKER, Candidate, Evidence, PickerWeights, gather_candidates, pick_answers
 from qa.articles import SUPPORTED_SUFFIXES, content_hash, iter_files, parse_document
 from qa.chunking import embedding_text, split_into_chunks
 from qa.config import Settings
 from qa.conversation import Conversation, rewrite_question
-from qa.embedding import Embedder, Progress, SentenceTransformerEmbedder, Vectors, model_identity
+from qa.embedding import (
+    Embedder,
+    PassageEmbedder,
+    Progress,
+    SentenceTransformerEmbedder,
+    Vectors,
+    model_identity,
+)
 from qa.errors import DocumentError, DocumentNotFoundError, NoIndexError, QuestionError
-from qa.models import AnswerSet, Article, DocumentInfo, IndexReport, Passage
+from qa.models import AnswerSet, Article, Chunk, DocumentInfo, IndexReport, Passage
 from qa.retrieval import DEFAULT_WEIGHTS, FusionWeights, Mode, retrieve, stem_terms
 from qa.store import Store
 
@@ -30,6 +37,15 @@ logger = logging.getLogger(__name__)
 
 TEXT_CACHE_SIZE = 20_000  # question and sentence vectors kept (about 1.5 KB each)
 MAX_ANSWERS = 10  # answers kept per question: the first top_k are shown, the rest serve "more"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Embedded:
+    """One article ready to store: its chunks, their vectors, each chunk's sentence vectors."""
+
+    chunks: list[Chunk]
+    vectors: Vectors
+    sentences: list[Vectors | None]
 
 
 class Engine:
@@ -131,7 +147,8 @@ class Engine:
         self.ensure_index()
         vector = self._vectors_for([query])[0]
         with self.store.snapshot() as snap:
-            return retrieve(snap, query, vector, k, mode or self.settings.mode, self.fusion)
+            _, frequencies = Store.term_frequencies(snap, stem_terms(query))
+            return retrieve(snap, query, vector, k, mode or self.settings.mode, self.fusion, frequencies)
 
     def ask(
         self,
@@ -145,43 +162,41 @@ class Engine:
         self.ensure_index()
         searched = rewrite_question(question, conversation.context()) if conversation else question
         top_k = top_k or self.settings.top_k
-        vector = self._vectors_for([searched])[0]
-        stems = stem_terms(searched)
-        with self.store.snapshot() as snap:
-            passages = retrieve(
-                snap, searched, vector, max(10, top_k), mode or self.settings.mode, self.fusion
-            )
-            total, frequencies = Store.term_frequencies(snap, stems)
-        idf = {
-            s: math.log(1.0 + (total - frequencies.get(s, 0) + 0.5) / (frequencies.get(s, 0) + 0.5))
-            for s in stems
-        }
-
-        def similarity(texts: list[str]) -> list[float]:
-            # Overlapping chunks repeat sentences: encode each distinct sentence once.
-            return [float(x) for x in self._vectors_for(texts) @ vector]
-
-        answers = pick_answers(
-            searched,
-            passages,
-            stems,
-            idf,
-            stem_terms,
-            similarity,
-            self.settings.abstain_threshold,
-            max(MAX_ANSWERS, top_k),
-            self.picker,
-        )
+        evidence = self._evidence(searched, max(10, top_k), mode)
+        limit = max(MAX_ANSWERS, top_k)
+        answers = pick_answers(evidence, self.settings.abstain_threshold, limit, self.picker)
         result = AnswerSet(
             question=question,
             answers=tuple(answers[:top_k]),
-            passages=tuple(passages),
+            passages=tuple(evidence.passages),
             more_answers=tuple(answers[top_k:]),
             rewritten_question=searched if searched != question else None,
         )
         if conversation is not None:
             conversation.record(question, searched, result)
         return result
+
+    def candidates(self, question: str, mode: Mode | None = None) -> list[Candidate]:
+        """Every candidate sentence ``ask`` weighs for a question, with its evidence (for fitting)."""
+        question = self.validate_question(question)
+        self.ensure_index()
+        return gather_candidates(self._evidence(question, max(10, self.settings.top_k), mode), self.picker)
+
+    def _evidence(self, question: str, k: int, mode: Mode | None) -> Evidence:
+        """The passages for a question, its terms with their IDF in this archive, and its vector."""
+        vector = self._vectors_for([question])[0]
+        stems = stem_terms(question)
+        with self.store.snapshot() as snap:
+            total, frequencies = Store.term_frequencies(snap, stems)
+            passages = retrieve(
+                snap, question, vector, k, mode or self.settings.mode, self.fusion, frequencies
+            )
+        idf = {
+            s: math.log(1.0 + (total - frequencies.get(s, 0) + 0.5) / (frequencies.get(s, 0) + 0.5))
+            for s in stems
+        }
+        # Sentences of an index without stored sentence vectors are encoded (and cached).
+        return Evidence(question, passages, stems, idf, stem_terms, vector, self._vectors_for)
 
     def _vectors_for(self, texts: list[str]) -> Vectors:
         """Embeddings of questions and candidate sentences, each distinct text encoded once.
@@ -241,8 +256,8 @@ class Engine:
                 for old in writer.articles_of_file(key):
                     writer.remove_article(old)
                 for article in batch:
-                    chunks, vectors = vectors_by_article[id(article)]
-                    writer.add_article(article, chunks, vectors, key)
+                    embedded = vectors_by_article[id(article)]
+                    writer.add_article(article, embedded.chunks, embedded.vectors, key, embedded.sentences)
                     report.added.append(article.id)
                 writer.set_file(key, sha)
         return report
@@ -305,21 +320,34 @@ class Engine:
 
     def _embed_articles(
         self, articles: list[Article], progress: Progress | None, report: IndexReport
-    ) -> dict[int, tuple[list, np.ndarray]]:  # type: ignore[type-arg]
-        """Chunks and their vectors for each article, embedded in large batches."""
+    ) -> dict[int, Embedded]:
+        """Chunks, their vectors and their sentences' vectors for each article, in large batches."""
         if not articles:
             return {}
         chunk_lists = split_into_chunks(articles)
-        texts = [
-            embedding_text(a.title, c.text) for a, cs in zip(articles, chunk_lists, strict=True) for c in cs
-        ]
-        vectors = self.embedder.encode(texts, progress)
+        texts: list[str] = []
+        spans: list[list[tuple[int, int]]] = []
+        for article, chunks in zip(articles, chunk_lists, strict=True):
+            for chunk in chunks:
+                text = embedding_text(article.title, chunk.text)
+                shift = len(text) - len(chunk.text)  # the title line comes first
+                texts.append(text)
+                spans.append([(a + shift, b + shift) for a, b in chunk.sentences])
+        embedder = self.embedder
+        sentence_vectors: list[Vectors | None]
+        if isinstance(embedder, PassageEmbedder):
+            vectors, pooled = embedder.encode_passages(texts, spans, progress)
+            sentence_vectors = list(pooled)
+        else:  # sentences are then encoded when a question needs them
+            vectors = embedder.encode(texts, progress)
+            sentence_vectors = [None] * len(texts)
         report.chunks_embedded += len(texts)
         out = {}
         offset = 0
         for article, chunks in zip(articles, chunk_lists, strict=True):
-            out[id(article)] = (chunks, vectors[offset : offset + len(chunks)])
-            offset += len(chunks)
+            end = offset + len(chunks)
+            out[id(article)] = Embedded(chunks, vectors[offset:end], sentence_vectors[offset:end])
+            offset = end
         return out
 
     def add_articles(self, articles: list[Article]) -> IndexReport:
@@ -328,8 +356,8 @@ class Engine:
         embedded = self._embed_articles(articles, None, report)
         with self.store.writer() as writer:
             for article in articles:
-                chunks, vectors = embedded[id(article)]
-                writer.add_article(article, chunks, vectors, None)
+                done = embedded[id(article)]
+                writer.add_article(article, done.chunks, done.vectors, None, done.sentences)
                 report.added.append(article.id)
         return report
 

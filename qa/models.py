@@ -62,6 +62,9 @@ class Passage:
     sentences: tuple[tuple[int, int], ...]
     dense_score: float = 0.0
     keyword_score: float = 0.0
+    # One unit vector per sentence, embedded in the passage's context (numpy rows; None for an
+    # index built before they were stored): the picker's sentence similarity needs no encoding.
+    sentence_vectors: Any = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping: text, score and article metadata."""

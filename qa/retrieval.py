@@ -45,11 +45,30 @@ def stem_terms(text: str) -> list[str]:
     return [s for s in stems if not (s in seen or seen.add(s))]  # type: ignore[func-returns-value]
 
 
-def fts_query(text: str) -> str:
-    """An FTS5 MATCH expression: any of the question's content words (quoted, so never syntax)."""
-    terms = [w.lower() for w in words(text) if w.lower() not in STOPWORDS]
-    unique = list(dict.fromkeys(terms))
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in unique)
+KEYWORD_POSTINGS = 40_000  # index rows BM25 may score per question (large archives only)
+
+
+def fts_query(text: str, frequencies: dict[str, int] | None = None, budget: int = KEYWORD_POSTINGS) -> str:
+    """An FTS5 MATCH expression: any of the question's content words (quoted, so never syntax).
+
+    BM25 costs time in proportion to the rows its terms occur in. Given the number of passages
+    each term's stem occurs in, the rarest terms are kept while their rows add up to ``budget``:
+    in a large archive a very common word ("year" in a million passages) adds almost nothing to
+    the ranking (its IDF is near zero) but would make every search score a large part of the
+    index. Below ``budget`` passages nothing is ever dropped."""
+    terms = list(dict.fromkeys(w.lower() for w in words(text) if w.lower() not in STOPWORDS))
+    if frequencies is not None and terms:
+        stems: list[str] = _stemmer().stemWords(terms)  # type: ignore[attr-defined]
+        ranked = sorted(zip(terms, stems, strict=True), key=lambda pair: frequencies.get(pair[1], 0))
+        kept: list[str] = []
+        rows = 0
+        for term, stem in ranked:
+            rows += frequencies.get(stem, 0)
+            if kept and rows > budget:
+                break
+            kept.append(term)
+        terms = [t for t in terms if t in kept]
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
 def _sigmoid(x: float) -> float:
@@ -63,8 +82,12 @@ def retrieve(
     k: int,
     mode: Mode = "hybrid",
     weights: FusionWeights = DEFAULT_WEIGHTS,
+    frequencies: dict[str, int] | None = None,
 ) -> list[Passage]:
-    """The ``k`` best passages for a question, best first, each with a score in 0..1."""
+    """The ``k`` best passages for a question, best first, each with a score in 0..1.
+
+    ``frequencies`` (passages per term stem, from ``Store.term_frequencies``) lets keyword search
+    skip the most common terms of a very large archive; see ``fts_query``."""
     pool = max(k, weights.candidates)
     dense: dict[int, float] = {}
     keyword: dict[int, float] = {}
@@ -72,7 +95,7 @@ def retrieve(
         scores, ids = snap.vectors.search(question_vector.reshape(1, -1), pool)
         dense = {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
     if mode in ("hybrid", "bm25"):
-        keyword = dict(Store.keyword_search(snap, fts_query(question), pool))
+        keyword = dict(Store.keyword_search(snap, fts_query(question, frequencies), pool))
     top_keyword = max(keyword.values(), default=0.0)
     relative = {i: s / top_keyword for i, s in keyword.items()} if top_keyword > 0 else {}
     if mode == "hybrid":
@@ -103,6 +126,7 @@ def retrieve(
             sentences=records[i].sentences,
             dense_score=dense.get(i, 0.0),
             keyword_score=relative.get(i, 0.0),
+            sentence_vectors=records[i].sentence_vectors,
         )
         for i in ranked
         if i in records

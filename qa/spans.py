@@ -111,6 +111,59 @@ def candidate_spans(sentence: str, kind: AnswerType) -> list[tuple[int, int]]:
     return spans
 
 
+# "Who is the president...": the answer is a person. ("Who supplies them?" may well be a country.)
+_ROLE = re.compile(
+    r"\bwho(?:'s| is| was| are| were| will be| has been)\s+(?:the\s+|a\s+|an\s+)?(?:\w+\s+){0,2}?"
+    r"(?:president|prime minister|premier|chancellor|leader|king|queen|prince|princess|emperor|pope"
+    r"|minister|secretary|spokes(?:man|woman|person)|advis[eo]r|ambassador|governor|mayor|senator"
+    r"|ceo|chief|chair(?:man|woman|person)?|founder|owner|director|head|commander|general|author"
+    r"|writer|editor|coach|captain|manager|judge|father|mother|wife|husband|son|daughter)s?\b",
+    re.IGNORECASE,
+)
+
+# Countries (and their people), so that a name can be told to be a place: a "who" question is not
+# answered by "Israel", a "where" question is. Short official forms as news writes them.
+_COUNTRIES = frozenset(
+    """afghanistan albania algeria andorra angola argentina armenia australia austria azerbaijan bahamas
+    bahrain bangladesh barbados belarus belgium belize benin bhutan bolivia bosnia botswana brazil brunei
+    bulgaria burkina burundi cambodia cameroon canada chad chile china colombia comoros congo croatia
+    cuba cyprus czechia denmark djibouti dominica ecuador egypt eritrea estonia eswatini ethiopia fiji
+    finland france gabon gambia georgia germany ghana greece grenada guatemala guinea guyana haiti
+    honduras hungary iceland india indonesia iran iraq ireland israel italy jamaica japan jordan
+    kazakhstan kenya kiribati korea kosovo kuwait kyrgyzstan laos latvia lebanon lesotho liberia libya
+    liechtenstein lithuania luxembourg madagascar malawi malaysia maldives mali malta mauritania
+    mauritius mexico micronesia moldova monaco mongolia montenegro morocco mozambique myanmar namibia
+    nauru nepal netherlands nicaragua niger nigeria norway oman pakistan palau palestine panama paraguay
+    peru philippines poland portugal qatar romania russia rwanda samoa senegal serbia seychelles
+    singapore slovakia slovenia somalia spain sudan suriname sweden switzerland syria taiwan tajikistan
+    tanzania thailand togo tonga tunisia turkey turkmenistan tuvalu uganda ukraine uruguay uzbekistan
+    vanuatu vatican venezuela vietnam yemen zambia zimbabwe britain england scotland wales europe asia
+    africa america""".split()
+)
+_MULTIWORD_COUNTRIES = frozenset(
+    {"united states", "united kingdom", "soviet union", "south africa", "new zealand", "saudi arabia",
+     "north korea", "south korea", "sri lanka", "costa rica", "el salvador", "united arab emirates",
+     "czech republic", "ivory coast", "sierra leone", "south sudan", "east timor", "papua new guinea",
+     "european union", "great britain", "the united states", "the united kingdom", "the netherlands"}
+)  # fmt: skip
+
+
+def is_country(name: str) -> bool:
+    """True for a country, a continent or its people's adjective ("Israel", "Azerbaijani", "the US")."""
+    key = " ".join(name.lower().replace("’", "'").split())
+    if key in _MULTIWORD_COUNTRIES or key in {"us", "u.s", "u.s.", "uk", "u.k", "eu", "usa"}:
+        return True
+    if key in _COUNTRIES:
+        return True
+    # Demonyms: Azerbaijani, Israeli, Armenian(s), Turkish, Chinese...
+    for suffix in ("ians", "ian", "ans", "an", "is", "i", "ish", "ese"):
+        if key.endswith(suffix) and len(key) - len(suffix) >= 3:
+            stem = key[: -len(suffix)]
+            if any(c.startswith(stem) for c in _COUNTRIES if len(stem) >= 4):
+                return True
+    return False
+
+
 # Capitalised only because they open the sentence: never the start of a name ("Right now", "These ...").
 _COMMON_STARTERS = STOPWORDS | frozenset(
     """according across additionally afterwards again ago almost already although among another around
@@ -165,6 +218,8 @@ def find_span(question: str, sentence: str, kind: AnswerType | None = None) -> t
         for s in candidate_spans(sentence, kind)
         if not _overlaps_question(_head(sentence[s[0] : s[1]], kind), question_words)
     ]
+    if kind == "person" and _ROLE.search(question):  # "Israel" is not who the president is
+        spans = [s for s in spans if not is_country(sentence[s[0] : s[1]])]
     if not spans:
         return None
     long_words = {w for w in question_words if len(w) > 3}

@@ -19,7 +19,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS articles (
 CREATE INDEX IF NOT EXISTS articles_file ON articles(file);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT, article_id TEXT NOT NULL, ordinal INTEGER NOT NULL,
-    start INTEGER NOT NULL, "end" INTEGER NOT NULL, sentences TEXT NOT NULL);
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL, sentences TEXT NOT NULL, sentence_vectors BLOB);
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     title, body, tokenize='porter unicode61 remove_diacritics 2');
@@ -59,6 +59,7 @@ class ChunkRecord:
     text: str
     sentences: tuple[tuple[int, int], ...]
     article: ArticleMeta
+    sentence_vectors: Vectors | None = None  # one row per sentence, in the passage's context
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +139,14 @@ class Store:
             conn.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise IndexCorruptError(f"index database {self._db_path} is unreadable: {exc}") from exc
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(chunks)")}
+        if "sentence_vectors" not in columns:  # an index from 0.1: its sentences are encoded on demand
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("ALTER TABLE chunks ADD COLUMN sentence_vectors BLOB")
+                conn.execute("COMMIT")
+            except sqlite3.OperationalError:  # another process added it first
+                conn.execute("ROLLBACK")
         row = conn.execute("SELECT value FROM meta WHERE key='model'").fetchone()
         if row is None:
             conn.execute("BEGIN IMMEDIATE")
@@ -244,7 +253,8 @@ class Store:
             return {}
         marks = ",".join("?" * len(ids))
         rows = snap.conn.execute(
-            f"SELECT c.id, f.body, c.sentences, a.id, a.title, a.published, a.source, a.url "
+            f"SELECT c.id, f.body, c.sentences, a.id, a.title, a.published, a.source, a.url, "
+            f"c.sentence_vectors "
             f"FROM chunks c JOIN chunks_fts f ON f.rowid = c.id JOIN articles a ON a.id = c.article_id "
             f"WHERE c.id IN ({marks})",
             ids,
@@ -255,6 +265,7 @@ class Store:
                 text=r[1],
                 sentences=tuple((int(s[0]), int(s[1])) for s in json.loads(r[2])),
                 article=ArticleMeta(id=r[3], title=r[4], published=r[5], source=r[6], url=r[7]),
+                sentence_vectors=_unpack_vectors(r[8], len(json.loads(r[2]))),
             )
             for r in rows
         }
@@ -353,6 +364,20 @@ class Store:
                 path.unlink(missing_ok=True)
 
 
+def _pack_vectors(vectors: Vectors | None, rows: int) -> bytes | None:
+    """Sentence vectors as float16 bytes (half the space; cosines move by about 1e-3)."""
+    if vectors is None or vectors.shape[0] != rows:
+        return None
+    return np.ascontiguousarray(vectors, dtype=np.float16).tobytes()
+
+
+def _unpack_vectors(blob: bytes | None, rows: int) -> Vectors | None:
+    """The float32 rows stored by ``_pack_vectors``; None when absent or not ``rows`` rows."""
+    if not blob or rows == 0 or len(blob) % (2 * rows):
+        return None
+    return np.frombuffer(blob, dtype=np.float16).reshape(rows, -1).astype(np.float32)
+
+
 class Writer:
     """Changes inside one write transaction: articles in and out, vectors alongside."""
 
@@ -375,8 +400,15 @@ class Writer:
         self.changed = self.changed or bool(deleted)
         return bool(deleted)
 
-    def add_article(self, article: Article, chunks: list[Chunk], vectors: Vectors, file: str | None) -> None:
-        """Insert (or replace) an article with its chunks and their vectors."""
+    def add_article(
+        self,
+        article: Article,
+        chunks: list[Chunk],
+        vectors: Vectors,
+        file: str | None,
+        sentence_vectors: Sequence[Vectors | None] | None = None,
+    ) -> None:
+        """Insert (or replace) an article with its chunks, their vectors and their sentences' vectors."""
         self.remove_article(article.id)
         self.conn.execute(
             "INSERT INTO articles(id, title, published, source, url, text, file, added) "
@@ -393,10 +425,19 @@ class Writer:
             ),
         )
         ids: list[int] = []
-        for chunk in chunks:
+        for number, chunk in enumerate(chunks):
+            pooled = sentence_vectors[number] if sentence_vectors is not None else None
             cursor = self.conn.execute(
-                'INSERT INTO chunks(article_id, ordinal, start, "end", sentences) VALUES (?, ?, ?, ?, ?)',
-                (article.id, chunk.ordinal, chunk.start, chunk.end, json.dumps(chunk.sentences)),
+                'INSERT INTO chunks(article_id, ordinal, start, "end", sentences, sentence_vectors) '
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    article.id,
+                    chunk.ordinal,
+                    chunk.start,
+                    chunk.end,
+                    json.dumps(chunk.sentences),
+                    _pack_vectors(pooled, len(chunk.sentences)),
+                ),
             )
             chunk_id = int(cursor.lastrowid or 0)
             ids.append(chunk_id)

@@ -40,6 +40,15 @@ class HashEmbedder:
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-9)
 
+    def encode_passages(
+        self, texts: list[str], sentences: list[list[tuple[int, int]]], progress: Progress | None = None
+    ) -> tuple[Vectors, list[Vectors]]:
+        pooled = [
+            self.encode([text[a:b] for a, b in spans]) for text, spans in zip(texts, sentences, strict=True)
+        ]
+        self.encoded -= sum(len(spans) for spans in sentences)  # one pass per passage, as the real model
+        return self.encode(texts, progress), pooled
+
 
 @pytest.fixture
 def hash_engine(tmp_path: Path) -> Iterator[Engine]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa.config import Settings
@@ -140,3 +142,38 @@ def test_uploads_without_ids_never_collide(hash_engine: Engine) -> None:
     assert first[0].source == second[0].source == "upload:notes.json"
     hash_engine.add_articles(first + second)
     assert hash_engine.stats()["articles"] == 2
+
+
+def test_passages_carry_their_sentence_vectors(hash_engine: Engine, tmp_path: Path) -> None:
+    """Each stored passage has one vector per sentence, so a question encodes nothing but itself."""
+    write(tmp_path / "n" / "a.txt", "Alpha", "The alpha plant opened in March. It employs 300 people.")
+    hash_engine.index_paths([tmp_path / "n"])
+    passage = hash_engine.search("How many people work at the alpha plant?", k=1)[0]
+    vectors = passage.sentence_vectors
+    assert vectors is not None and vectors.shape == (len(passage.sentences), HashEmbedder.dimension)
+    for row, (start, end) in zip(vectors, passage.sentences, strict=True):
+        expected = HashEmbedder().encode([passage.text[start:end]])[0]
+        assert np.allclose(row, expected, atol=2e-3)  # stored as float16
+    before = embedder_of(hash_engine).encoded
+    assert hash_engine.ask("How many people does the alpha plant employ?").answers
+    assert embedder_of(hash_engine).encoded == before + 1  # the question only
+
+
+def test_index_from_before_sentence_vectors_still_answers(tmp_path: Path) -> None:
+    """An index without the sentence-vector column is upgraded in place; its sentences are encoded
+    when a question needs them, and the answers are the same."""
+    settings = Settings(index_dir=tmp_path / "index", seeds_dir=SEEDS)
+    engine = Engine(settings, embedder=HashEmbedder())
+    engine.ensure_index()
+    question = "When did the war start?"
+    expected = [a.text for a in engine.ask(question).answers]
+    engine.close()
+    with sqlite3.connect(settings.index_dir / "meta.sqlite") as conn:
+        conn.execute("ALTER TABLE chunks DROP COLUMN sentence_vectors")
+    old = Engine(settings, embedder=HashEmbedder())
+    assert old.search(question, k=1)[0].sentence_vectors is None
+    before = embedder_of(old).encoded
+    assert [a.text for a in old.ask(question).answers] == expected
+    assert embedder_of(old).encoded > before + 1  # sentences encoded on demand
+    old.add_articles(old.load_upload("n.txt", b"New\n\nA new article about ports. Ships dock there."))
+    assert old.search("ports ships dock", k=1)[0].sentence_vectors is not None
