@@ -130,15 +130,18 @@ def main() -> None:
     args = parser.parse_args()
     if args.index_dir == CACHE / "squad-index":
         ensure_index(args.index_dir)
-    items = questions(args.questions)
-    warm = questions(20)[::-1]
+    # Three disjoint sets: warm-up, one client, many clients. The product caches question vectors,
+    # so a question asked twice would cost it nothing and flatter the second pass.
+    spread = questions(args.questions * 2 + 20)
+    warm, rest = spread[::10][:20], [q for n, q in enumerate(spread) if n % 10 or n >= 200]
+    items, concurrent = rest[0::2][: args.questions], rest[1::2][: args.questions]
 
     logger.info("floor: %d questions, 1 and %d clients", len(items), args.clients)
     floor = Floor()
     floor_index(floor)
     timed_calls(floor.ask, warm, 1)
     floor_one, _ = timed_calls(floor.ask, items, 1)
-    floor_many, floor_wall = timed_calls(floor.ask, items, args.clients)
+    floor_many, floor_wall = timed_calls(floor.ask, concurrent, args.clients)
     del floor
 
     port = free_port()
@@ -147,7 +150,7 @@ def main() -> None:
     try:
         measure_product(port, warm, 1)
         one, _, answered = measure_product(port, items, 1)
-        many, wall, _ = measure_product(port, items, args.clients)
+        many, wall, _ = measure_product(port, concurrent, args.clients)
     finally:
         server.terminate()
         server.wait(30)
@@ -161,11 +164,16 @@ def main() -> None:
             f, p = percentile(floor_lat, q) * 1000, percentile(product_lat, q) * 1000
             rows.append([f"{label} p{q} (ms)", fmt(f), fmt(p), ratio(p, f)])
     rows.append(
-        [f"{args.clients} clients: questions/s", fmt(len(items) / floor_wall), fmt(len(items) / wall), ""]
+        [
+            f"{args.clients} clients: questions/s",
+            fmt(len(concurrent) / floor_wall),
+            fmt(len(concurrent) / wall),
+            "",
+        ]
     )
     rows.append(["questions answered", "-", f"{answered}/{len(items)}", ""])
     print_table(
-        f"POST /ask latency, {len(items)} SQuAD questions ({machine()})",
+        f"POST /ask latency, {len(items)} + {len(concurrent)} SQuAD questions ({machine()})",
         ["", "floor", "POST /ask", "ratio"],
         rows,
     )

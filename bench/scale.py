@@ -105,12 +105,13 @@ def build_store(index_dir: Path, size: int) -> None:
 
 
 def current(store: Store, size: int) -> bool:
-    """The cached store has ``size`` chunks and the sentence vectors the product stores."""
+    """The cached store has ``size`` chunks, the sentence vectors and the term counts the product keeps."""
     if store.stats()["chunks"] != size:
         return False
     with store.snapshot() as snap:
         row = snap.conn.execute("SELECT sentence_vectors IS NOT NULL FROM chunks LIMIT 1").fetchone()
-    return bool(row and row[0])
+        counted = snap.conn.execute("SELECT 1 FROM meta WHERE key = 'chunks'").fetchone()
+    return bool(row and row[0] and counted)
 
 
 def measure(size: int, count: int) -> dict[str, Any]:

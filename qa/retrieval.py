@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Literal
 
 import numpy as np
 
 from qa.models import Passage
 from qa.store import Snapshot, Store
-from qa.text import STOPWORDS, words
+from qa.text import STOPWORDS, stem_terms, stemmer, words
 from qa.vectors import Vectors
 
 Mode = Literal["hybrid", "dense", "bm25"]
+__all__ = ["DEFAULT_WEIGHTS", "FusionWeights", "Mode", "fts_query", "retrieve", "stem_terms"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,25 +30,10 @@ class FusionWeights:
 DEFAULT_WEIGHTS = FusionWeights()
 
 
-@lru_cache(maxsize=1)
-def _stemmer() -> object:
-    import Stemmer
-
-    return Stemmer.Stemmer("porter")
+KEYWORD_POSTINGS = 5_000  # index rows BM25 may score per question (large archives only)
 
 
-def stem_terms(text: str) -> list[str]:
-    """Lower-cased Porter stems of the content words, as SQLite's FTS5 porter tokenizer stores them."""
-    terms = [w.lower() for w in words(text) if w.lower() not in STOPWORDS]
-    stems: list[str] = _stemmer().stemWords(terms)  # type: ignore[attr-defined]
-    seen: set[str] = set()
-    return [s for s in stems if not (s in seen or seen.add(s))]  # type: ignore[func-returns-value]
-
-
-KEYWORD_POSTINGS = 40_000  # index rows BM25 may score per question (large archives only)
-
-
-def fts_query(text: str, frequencies: dict[str, int] | None = None, budget: int = KEYWORD_POSTINGS) -> str:
+def fts_query(text: str, frequencies: dict[str, int] | None = None, budget: int | None = None) -> str:
     """An FTS5 MATCH expression: any of the question's content words (quoted, so never syntax).
 
     BM25 costs time in proportion to the rows its terms occur in. Given the number of passages
@@ -57,8 +42,9 @@ def fts_query(text: str, frequencies: dict[str, int] | None = None, budget: int 
     the ranking (its IDF is near zero) but would make every search score a large part of the
     index. Below ``budget`` passages nothing is ever dropped."""
     terms = list(dict.fromkeys(w.lower() for w in words(text) if w.lower() not in STOPWORDS))
+    budget = KEYWORD_POSTINGS if budget is None else budget
     if frequencies is not None and terms:
-        stems: list[str] = _stemmer().stemWords(terms)  # type: ignore[attr-defined]
+        stems: list[str] = stemmer().stemWords(terms)
         ranked = sorted(zip(terms, stems, strict=True), key=lambda pair: frequencies.get(pair[1], 0))
         kept: list[str] = []
         rows = 0

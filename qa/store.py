@@ -19,7 +19,8 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from filelock import FileLock, Timeout
 
 from qa.errors import ConfigError, IndexBusyError, IndexCorruptError
 from qa.models import Article, ArticleMeta, Chunk, DocumentInfo
+from qa.text import stem_terms
 from qa.vectors import DEFAULT_THRESHOLD, IndexType, VectorIndex, Vectors
 
 logger = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     title, body, tokenize='porter unicode61 remove_diacritics 2');
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab(chunks_fts, 'row');
+CREATE TABLE IF NOT EXISTS terms (term TEXT PRIMARY KEY, chunks INTEGER NOT NULL) WITHOUT ROWID;
 """
 
 
@@ -157,6 +160,7 @@ class Store:
                     ("model", self.model_name),
                     ("dimension", str(self.dimension)),
                     ("version", "0"),
+                    ("chunks", "0"),  # kept by writers, with the terms table
                 ],
             )
             conn.execute("COMMIT")
@@ -238,12 +242,21 @@ class Store:
 
     @staticmethod
     def term_frequencies(snap: Snapshot, stems: list[str]) -> tuple[int, dict[str, int]]:
-        """Number of chunks and, per Porter-stemmed term, how many chunks hold it."""
-        total = int(snap.conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        """Number of chunks and, per Porter-stemmed term, how many chunks hold it.
+
+        Writers keep both in the ``terms`` table and the ``chunks`` meta key (a key lookup each);
+        an index from before they did is counted through FTS5, which costs time in proportion to
+        the index, until its next write fills the table."""
+        row = snap.conn.execute("SELECT value FROM meta WHERE key = 'chunks'").fetchone()
+        if row is None:
+            total = int(snap.conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+            query = "SELECT term, doc FROM chunks_vocab WHERE term IN ({})"
+        else:
+            total = int(row[0])
+            query = "SELECT term, chunks FROM terms WHERE term IN ({})"
         if not stems:
             return total, {}
-        marks = ",".join("?" * len(stems))
-        rows = snap.conn.execute(f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", stems)
+        rows = snap.conn.execute(query.format(",".join("?" * len(stems))), stems)
         return total, {str(t): int(d) for t, d in rows}
 
     @staticmethod
@@ -335,6 +348,7 @@ class Store:
                         self._load_vectors(version)
                     writer = Writer(conn, self._vectors.clone())
                     yield writer
+                    writer.save_term_counts()
                     if writer.changed:
                         self._commit(conn, writer, version)
                     else:
@@ -385,6 +399,44 @@ class Writer:
         self.conn = conn
         self.vectors = vectors
         self.changed = False
+        self._terms: Counter[str] = Counter()  # change in chunks per term
+        self._chunks = 0  # change in the number of chunks
+
+    def _count_terms(self, texts: Iterable[str], sign: int) -> None:
+        for text in texts:
+            self._chunks += sign
+            for stem in stem_terms(text):
+                self._terms[stem] += sign
+
+    def save_term_counts(self) -> None:
+        """Apply this write's changes to the per-term chunk counts (or count them all afresh for an
+        index written before the counts were kept)."""
+        if not self.changed:
+            return
+        if self.conn.execute("SELECT 1 FROM meta WHERE key = 'chunks'").fetchone() is None:
+            counts: Counter[str] = Counter()
+            rows = self.conn.execute("SELECT title, body FROM chunks_fts")
+            total = 0
+            for title, body in rows:
+                total += 1
+                counts.update(stem_terms(f"{title}\n{body}"))
+            self.conn.execute("DELETE FROM terms")
+            self.conn.executemany("INSERT INTO terms(term, chunks) VALUES (?, ?)", counts.items())
+            self.conn.execute("INSERT INTO meta(key, value) VALUES ('chunks', ?)", (str(total),))
+            return
+        changes = [(term, delta) for term, delta in self._terms.items() if delta]
+        self.conn.executemany(
+            "INSERT INTO terms(term, chunks) VALUES (?, ?) "
+            "ON CONFLICT(term) DO UPDATE SET chunks = chunks + excluded.chunks",
+            changes,
+        )
+        if any(delta < 0 for _, delta in changes):
+            self.conn.execute("DELETE FROM terms WHERE chunks <= 0")
+        self.conn.execute(
+            "UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'chunks'", (self._chunks,)
+        )
+        self._terms.clear()
+        self._chunks = 0
 
     def remove_article(self, article_id: str) -> bool:
         """Remove an article, its chunks and vectors; False if it was not indexed."""
@@ -394,6 +446,8 @@ class Writer:
         deleted = self.conn.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount
         if ids:
             marks = ",".join("?" * len(ids))
+            texts = self.conn.execute(f"SELECT title, body FROM chunks_fts WHERE rowid IN ({marks})", ids)
+            self._count_terms((f"{title}\n{body}" for title, body in texts), -1)
             self.conn.execute(f"DELETE FROM chunks WHERE id IN ({marks})", ids)
             self.conn.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({marks})", ids)
             self.vectors.remove(np.array(ids, dtype=np.int64))
@@ -445,6 +499,7 @@ class Writer:
                 "INSERT INTO chunks_fts(rowid, title, body) VALUES (?, ?, ?)",
                 (chunk_id, article.title, chunk.text),
             )
+        self._count_terms((f"{article.title}\n{chunk.text}" for chunk in chunks), +1)
         self.vectors.add(np.array(ids, dtype=np.int64), vectors)
         self.changed = True
 

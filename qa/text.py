@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -89,3 +89,18 @@ def split_sentences_many(texts: list[str]) -> list[list[tuple[int, int]]]:
                 start = offset + sent.start_char + (len(raw) - len(raw.lstrip()))
                 result[index].append((start, start + len(stripped)))
     return result
+
+
+@lru_cache(maxsize=1)
+def stemmer() -> Any:
+    """The Porter stemmer (PyStemmer), as SQLite's FTS5 ``porter`` tokenizer stems."""
+    import Stemmer
+
+    return Stemmer.Stemmer("porter")
+
+
+def stem_terms(text: str) -> list[str]:
+    """Lower-cased Porter stems of the content words, each once, in order of appearance."""
+    terms = [w.lower() for w in words(text) if w.lower() not in STOPWORDS]
+    stems: list[str] = stemmer().stemWords(terms)
+    return list(dict.fromkeys(stems))

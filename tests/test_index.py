@@ -177,3 +177,48 @@ def test_index_from_before_sentence_vectors_still_answers(tmp_path: Path) -> Non
     assert embedder_of(old).encoded > before + 1  # sentences encoded on demand
     old.add_articles(old.load_upload("n.txt", b"New\n\nA new article about ports. Ships dock there."))
     assert old.search("ports ships dock", k=1)[0].sentence_vectors is not None
+
+
+def vocab_counts(engine: Engine, stems: list[str]) -> tuple[int, dict[str, int]]:
+    """What FTS5 itself counts: the reference for the counts writers keep."""
+    with engine.store.snapshot() as snap:
+        total = int(snap.conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        marks = ",".join("?" * len(stems))
+        rows = snap.conn.execute(f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", stems)
+        return total, {str(t): int(d) for t, d in rows}
+
+
+def kept_counts(engine: Engine, stems: list[str]) -> tuple[int, dict[str, int]]:
+    with engine.store.snapshot() as snap:
+        return Store.term_frequencies(snap, stems)
+
+
+def test_writers_keep_per_term_chunk_counts(hash_engine: Engine, tmp_path: Path) -> None:
+    """The counts keyword search reads match FTS5's own through adds, replacements and removals."""
+    stems = ["alpha", "plant", "bridg", "repair", "march"]
+    write(tmp_path / "n" / "a.txt", "Alpha", "The alpha plant opened in March. It employs 300 people.")
+    write(
+        tmp_path / "n" / "b.txt", "Beta", "The beta bridge closed for repairs. The bridge reopened in March."
+    )
+    hash_engine.index_paths([tmp_path / "n"])
+    assert kept_counts(hash_engine, stems) == vocab_counts(hash_engine, stems)
+    write(tmp_path / "n" / "b.txt", "Beta", "The beta plant closed.")
+    hash_engine.index_paths([tmp_path / "n"])
+    assert kept_counts(hash_engine, stems) == vocab_counts(hash_engine, stems)
+    hash_engine.remove_document(hash_engine.documents()[0].id)
+    total, counts = kept_counts(hash_engine, stems)
+    assert (total, counts) == vocab_counts(hash_engine, stems) and "alpha" not in counts
+
+
+def test_an_index_without_term_counts_gets_them_on_next_write(hash_engine: Engine, tmp_path: Path) -> None:
+    write(tmp_path / "n" / "a.txt", "Alpha", "The alpha plant opened in March.")
+    hash_engine.index_paths([tmp_path / "n"])
+    with sqlite3.connect(hash_engine.settings.index_dir / "meta.sqlite") as conn:
+        conn.execute("DELETE FROM meta WHERE key = 'chunks'")
+        conn.execute("DELETE FROM terms")
+    stems = ["alpha", "plant", "ship"]
+    assert kept_counts(hash_engine, stems) == vocab_counts(hash_engine, stems)  # counted by FTS5
+    hash_engine.add_articles(hash_engine.load_upload("s.txt", b"Ships\n\nShips dock at the plant."))
+    assert kept_counts(hash_engine, stems) == vocab_counts(hash_engine, stems)
+    with sqlite3.connect(hash_engine.settings.index_dir / "meta.sqlite") as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'chunks'").fetchone() == ("2",)

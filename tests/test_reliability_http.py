@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from bots.http import create_app
 from qa.config import Settings
 from qa.embedding import Progress, Vectors
 from qa.engine import Engine
+from tests.conftest import free_port, wait_until_healthy
 
 API_KEY = "k-" + secrets.token_urlsafe(24)
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -61,12 +61,6 @@ class Server:
         raise AssertionError("no VmRSS line")
 
 
-def free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`python -m qa serve` with an API key and no rate limit, ready to answer."""
@@ -74,7 +68,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     cwd = root / "cwd"
     cwd.mkdir()
     index_dir = root / "index"
-    port = free_loopback_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
     env.update(
         HF_HUB_OFFLINE="1",
@@ -92,17 +86,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         stderr=subprocess.STDOUT,
     )
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT
     try:
-        while True:
-            assert proc.poll() is None, (root / "server.log").read_text()
-            assert time.monotonic() < deadline, "the server did not become ready"
-            try:
-                if httpx.get(f"{base_url}/health", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
+        wait_until_healthy(base_url, proc, root / "server.log", START_TIMEOUT)
         yield Server(base_url, proc, root, index_dir)
     finally:
         proc.terminate()
