@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     index_threshold: int = Field(50_000, ge=1, description="Vectors above which auto switches to IVF.")
     max_file_bytes: int = Field(50_000_000, ge=1, description="Larger files are skipped when indexing.")
     lock_timeout: float = Field(30.0, ge=0, description="Seconds to wait for another indexing run.")
-    batch_size: int = Field(64, ge=1, description="Texts per embedding batch.")
+    batch_size: int = Field(0, ge=0, description="Texts per embedding batch (0: 16 on a CPU, 256 on a GPU).")
     verify_model: bool = Field(True, description="Check the bundled model's files against SHA-256 sums.")
 
     # HTTP service
