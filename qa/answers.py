@@ -140,16 +140,11 @@ class Evidence:
 
 def gather_candidates(evidence: Evidence, weights: PickerWeights = DEFAULT_PICKER) -> list[Candidate]:
     """Every sentence of the top passages with its evidence."""
-    question, passages, question_stems, idf = (
-        evidence.question,
-        evidence.passages,
-        evidence.question_stems,
-        evidence.idf,
-    )
+    question, question_stems, idf = evidence.question, evidence.question_stems, evidence.idf
     kind = question_type(question)
     pool = [
         (rank, passage, number)
-        for rank, passage in enumerate(passages[: weights.passages])
+        for rank, passage in enumerate(evidence.passages[: weights.passages])
         for number in range(len(passage.sentences))
     ]
     if not pool:

@@ -32,6 +32,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a server process; kill it if it does not exit within 30 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=30)
+
+
 def wait_until_healthy(base: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 180) -> None:
     """Poll ``base``/health until it answers 200; fail with the server's log if it dies or never does."""
     deadline = time.monotonic() + timeout

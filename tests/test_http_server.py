@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.conftest import free_port, wait_until_healthy
+from tests.conftest import free_port, stop, wait_until_healthy
 
 QUESTION = "When did the war start?"
 
@@ -41,12 +41,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         wait_until_healthy(base, process, log)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def test_serve_answers_the_curl_example(server: str) -> None:

@@ -33,7 +33,7 @@ from bots.http import create_app
 from qa.config import Settings
 from qa.embedding import Progress, Vectors
 from qa.engine import Engine
-from tests.conftest import free_port, wait_until_healthy
+from tests.conftest import free_port, stop, wait_until_healthy
 
 API_KEY = "k-" + secrets.token_urlsafe(24)
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -90,12 +90,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         wait_until_healthy(base_url, proc, root / "server.log", START_TIMEOUT)
         yield Server(base_url, proc, root, index_dir)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+        stop(proc)
         log.close()
 
 
