@@ -11,6 +11,7 @@ import threading
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +31,13 @@ from qa.embedding import (
 )
 from qa.errors import DocumentError, DocumentNotFoundError, NoIndexError, QuestionError
 from qa.models import AnswerSet, Article, Chunk, DocumentInfo, IndexReport, Passage
-from qa.retrieval import DEFAULT_WEIGHTS, FusionWeights, Mode, retrieve, stem_terms
+from qa.retrieval import DEFAULT_WEIGHTS, FusionWeights, Mode, keyword_scores, retrieve, stem_terms
 from qa.store import Store
 
 logger = logging.getLogger(__name__)
 
 TEXT_CACHE_SIZE = 20_000  # question and sentence vectors kept (about 1.5 KB each)
+ENCODE_ALONGSIDE_FROM = 50_000  # chunks from which BM25 runs while the question is encoded
 MAX_ANSWERS = 10  # answers kept per question: the first top_k are shown, the rest serve "more"
 
 
@@ -67,6 +69,7 @@ class Engine:
         self._warm = False
         self._cache_lock = threading.Lock()
         self._text_vectors: OrderedDict[str, Vectors] = OrderedDict()
+        self._encoders: ThreadPoolExecutor | None = None
 
     # -- lazily loaded parts ---------------------------------------------------------------------
     @property
@@ -145,10 +148,7 @@ class Engine:
         """The ``k`` best passages for a query."""
         query = self.validate_question(query)
         self.ensure_index()
-        vector = self._vectors_for([query])[0]
-        with self.store.snapshot() as snap:
-            _, frequencies = Store.term_frequencies(snap, stem_terms(query))
-            return retrieve(snap, query, vector, k, mode or self.settings.mode, self.fusion, frequencies)
+        return self._retrieve(query, k, mode)[0]
 
     def ask(
         self,
@@ -184,19 +184,46 @@ class Engine:
 
     def _evidence(self, question: str, k: int, mode: Mode | None) -> Evidence:
         """The passages for a question, its terms with their IDF in this archive, and its vector."""
-        vector = self._vectors_for([question])[0]
+        passages, stems, idf, vector = self._retrieve(question, k, mode)
+        # Sentences of an index without stored sentence vectors are encoded (and cached).
+        return Evidence(question, passages, stems, idf, stem_terms, vector, self._vectors_for)
+
+    def _retrieve(
+        self, question: str, k: int, mode: Mode | None
+    ) -> tuple[list[Passage], list[str], dict[str, float], Vectors]:
+        """Passages, question stems, their IDF in this archive, and the question's vector.
+
+        In a large archive the question is encoded on a worker thread while BM25 searches on this
+        one (both release the GIL), so keyword search adds no time to the encoder's; in a small one
+        BM25 takes a millisecond and the hand-over would cost more than it saves."""
+        mode = mode or self.settings.mode
         stems = stem_terms(question)
         with self.store.snapshot() as snap:
+            alongside = mode != "dense" and len(snap.vectors) >= ENCODE_ALONGSIDE_FROM
+            encoding = self._encode_later(question) if alongside else self._encode_now(question)
             total, frequencies = Store.term_frequencies(snap, stems)
-            passages = retrieve(
-                snap, question, vector, k, mode or self.settings.mode, self.fusion, frequencies
-            )
+            keyword = keyword_scores(snap, question, k, self.fusion, frequencies) if mode != "dense" else None
+            vector = encoding.result()
+            passages = retrieve(snap, question, vector, k, mode, self.fusion, frequencies, keyword)
         idf = {
             s: math.log(1.0 + (total - frequencies.get(s, 0) + 0.5) / (frequencies.get(s, 0) + 0.5))
             for s in stems
         }
-        # Sentences of an index without stored sentence vectors are encoded (and cached).
-        return Evidence(question, passages, stems, idf, stem_terms, vector, self._vectors_for)
+        return passages, stems, idf, vector
+
+    def _encode_later(self, text: str) -> Future[Vectors]:
+        """The vector of one text, computed on the engine's encoder threads."""
+        with self._lock:
+            if self._encoders is None:
+                self._encoders = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qa-encode")
+            encoders = self._encoders
+        return encoders.submit(lambda: self._vectors_for([text])[0])
+
+    def _encode_now(self, text: str) -> Future[Vectors]:
+        """The vector of one text, computed on this thread (a finished future)."""
+        done: Future[Vectors] = Future()
+        done.set_result(self._vectors_for([text])[0])
+        return done
 
     def _vectors_for(self, texts: list[str]) -> Vectors:
         """Embeddings of questions and candidate sentences, each distinct text encoded once.

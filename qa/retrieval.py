@@ -14,7 +14,15 @@ from qa.text import STOPWORDS, stem_terms, stemmer, words
 from qa.vectors import Vectors
 
 Mode = Literal["hybrid", "dense", "bm25"]
-__all__ = ["DEFAULT_WEIGHTS", "FusionWeights", "Mode", "fts_query", "retrieve", "stem_terms"]
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "FusionWeights",
+    "Mode",
+    "fts_query",
+    "keyword_scores",
+    "retrieve",
+    "stem_terms",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +69,22 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
+def keyword_scores(
+    snap: Snapshot,
+    question: str,
+    k: int,
+    weights: FusionWeights = DEFAULT_WEIGHTS,
+    frequencies: dict[str, int] | None = None,
+) -> dict[int, float]:
+    """BM25's best passages for a question: chunk id → score relative to the best one (0..1].
+
+    Needs no question vector, so the engine runs it while the question is being encoded."""
+    pool = max(k, weights.candidates)
+    keyword = Store.keyword_search(snap, fts_query(question, frequencies), pool)
+    top = max((s for _, s in keyword), default=0.0)
+    return {i: s / top for i, s in keyword} if top > 0 else {}
+
+
 def retrieve(
     snap: Snapshot,
     question: str,
@@ -69,21 +93,21 @@ def retrieve(
     mode: Mode = "hybrid",
     weights: FusionWeights = DEFAULT_WEIGHTS,
     frequencies: dict[str, int] | None = None,
+    keyword: dict[int, float] | None = None,
 ) -> list[Passage]:
     """The ``k`` best passages for a question, best first, each with a score in 0..1.
 
     ``frequencies`` (passages per term stem, from ``Store.term_frequencies``) lets keyword search
-    skip the most common terms of a very large archive; see ``fts_query``."""
+    skip the most common terms of a very large archive; see ``fts_query``. ``keyword`` is the
+    result of ``keyword_scores`` when the caller has already run it."""
     pool = max(k, weights.candidates)
     dense: dict[int, float] = {}
-    keyword: dict[int, float] = {}
+    relative: dict[int, float] = {}
     if mode in ("hybrid", "dense"):
         scores, ids = snap.vectors.search(question_vector.reshape(1, -1), pool)
         dense = {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
     if mode in ("hybrid", "bm25"):
-        keyword = dict(Store.keyword_search(snap, fts_query(question, frequencies), pool))
-    top_keyword = max(keyword.values(), default=0.0)
-    relative = {i: s / top_keyword for i, s in keyword.items()} if top_keyword > 0 else {}
+        relative = keyword if keyword is not None else keyword_scores(snap, question, k, weights, frequencies)
     if mode == "hybrid":
         missing = np.array([i for i in relative if i not in dense], dtype=np.int64)
         if len(missing):

@@ -1,8 +1,14 @@
-"""Keyword search on a large archive: the most common terms are left out of BM25's work."""
+"""Keyword search: the most common terms of a large archive are left out of BM25's work; the
+keyword side runs apart from the dense side (while the question is encoded) with the same result."""
 
 from __future__ import annotations
 
-from qa.retrieval import fts_query
+import pytest
+
+import qa.engine as engine_module
+from qa.engine import Engine
+from qa.retrieval import DEFAULT_WEIGHTS, fts_query, keyword_scores, retrieve, stem_terms
+from qa.store import Store
 
 
 def test_fts_query_keeps_every_term_without_frequencies() -> None:
@@ -18,3 +24,40 @@ def test_fts_query_drops_the_commonest_terms_beyond_the_budget() -> None:
     assert fts_query(question, frequencies, budget=1_000) == '"normans" OR "conquer"'
     assert fts_query(question, frequencies, budget=10) == '"conquer"'  # the rarest always stays
     assert fts_query(question, frequencies, budget=10**7).count(" OR ") == 3
+
+
+def test_keyword_scores_are_bm25_relative_to_the_best_and_feed_retrieve(seed_engine: Engine) -> None:
+    question = "Which drones does Azerbaijan use?"
+    vector = seed_engine.embedder.encode([question])[0]
+    with seed_engine.store.snapshot() as snap:
+        _, frequencies = Store.term_frequencies(snap, stem_terms(question))
+        keyword = keyword_scores(snap, question, 10, DEFAULT_WEIGHTS, frequencies)
+        assert keyword and max(keyword.values()) == 1.0 and min(keyword.values()) > 0
+        raw = dict(Store.keyword_search(snap, fts_query(question, frequencies), 50))
+        assert set(keyword) == set(raw)
+        given = retrieve(snap, question, vector, 5, "hybrid", DEFAULT_WEIGHTS, frequencies, keyword)
+        computed = retrieve(snap, question, vector, 5, "hybrid", DEFAULT_WEIGHTS, frequencies)
+        assert [p.chunk_id for p in given] == [p.chunk_id for p in computed]
+        assert [p.keyword_score for p in given] == [p.keyword_score for p in computed]
+        assert any(p.keyword_score > 0 for p in given)
+
+
+@pytest.mark.parametrize("alongside_from", [0, 10**9])
+def test_encoding_alongside_bm25_or_before_it_gives_the_same_passages(
+    seed_engine: Engine, monkeypatch: pytest.MonkeyPatch, alongside_from: int
+) -> None:
+    # 0: the question is encoded on a worker thread while BM25 runs (as in a large archive).
+    monkeypatch.setattr(engine_module, "ENCODE_ALONGSIDE_FROM", alongside_from)
+    question = f"When did the war start? ({alongside_from})"
+    passages = seed_engine.search(question, k=5)
+    vector = seed_engine.embedder.encode([question])[0]
+    with seed_engine.store.snapshot() as snap:
+        _, frequencies = Store.term_frequencies(snap, stem_terms(question))
+        direct = retrieve(snap, question, vector, 5, "hybrid", DEFAULT_WEIGHTS, frequencies)
+    assert [p.chunk_id for p in passages] == [p.chunk_id for p in direct]
+    assert [round(p.score, 6) for p in passages] == [round(p.score, 6) for p in direct]
+
+
+def test_index_database_is_read_through_a_memory_map(seed_engine: Engine) -> None:
+    with seed_engine.store.snapshot() as snap:
+        assert snap.conn.execute("PRAGMA mmap_size").fetchone()[0] > 0
