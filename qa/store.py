@@ -408,10 +408,11 @@ class Writer:
         self._terms: Counter[str] = Counter()  # change in chunks per term
         self._chunks = 0  # change in the number of chunks
 
-    def _count_terms(self, texts: Iterable[str], sign: int) -> None:
-        for text in texts:
+    def _count_terms(self, chunks: Iterable[tuple[str, str]], sign: int) -> None:
+        """Count (``sign`` +1) or discount (-1) the terms of ``(title, body)`` chunks."""
+        for title, body in chunks:
             self._chunks += sign
-            for stem in stem_terms(text):
+            for stem in stem_terms(f"{title}\n{body}"):
                 self._terms[stem] += sign
 
     def save_term_counts(self) -> None:
@@ -420,16 +421,11 @@ class Writer:
         if not self.changed:
             return
         if self.conn.execute("SELECT 1 FROM meta WHERE key = 'chunks'").fetchone() is None:
-            counts: Counter[str] = Counter()
-            rows = self.conn.execute("SELECT title, body FROM chunks_fts")
-            total = 0
-            for title, body in rows:
-                total += 1
-                counts.update(stem_terms(f"{title}\n{body}"))
+            self._terms.clear()
+            self._chunks = 0
+            self._count_terms(self.conn.execute("SELECT title, body FROM chunks_fts"), +1)
             self.conn.execute("DELETE FROM terms")
-            self.conn.executemany("INSERT INTO terms(term, chunks) VALUES (?, ?)", counts.items())
-            self.conn.execute("INSERT INTO meta(key, value) VALUES ('chunks', ?)", (str(total),))
-            return
+            self.conn.execute("INSERT INTO meta(key, value) VALUES ('chunks', '0')")
         changes = [(term, delta) for term, delta in self._terms.items() if delta]
         self.conn.executemany(
             "INSERT INTO terms(term, chunks) VALUES (?, ?) "
@@ -453,7 +449,7 @@ class Writer:
         if ids:
             marks = ",".join("?" * len(ids))
             texts = self.conn.execute(f"SELECT title, body FROM chunks_fts WHERE rowid IN ({marks})", ids)
-            self._count_terms((f"{title}\n{body}" for title, body in texts), -1)
+            self._count_terms(texts, -1)
             self.conn.execute(f"DELETE FROM chunks WHERE id IN ({marks})", ids)
             self.conn.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({marks})", ids)
             self.vectors.remove(np.array(ids, dtype=np.int64))
@@ -505,7 +501,7 @@ class Writer:
                 "INSERT INTO chunks_fts(rowid, title, body) VALUES (?, ?, ?)",
                 (chunk_id, article.title, chunk.text),
             )
-        self._count_terms((f"{article.title}\n{chunk.text}" for chunk in chunks), +1)
+        self._count_terms(((article.title, chunk.text) for chunk in chunks), +1)
         self.vectors.add(np.array(ids, dtype=np.int64), vectors)
         self.changed = True
 
