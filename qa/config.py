@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     batch_size: int = Field(0, ge=0, description="Texts per embedding batch (0: 16 on a CPU, 256 on a GPU).")
     verify_model: bool = Field(True, description="Check the bundled model's files against SHA-256 sums.")
 
+    # Fetching feeds, sitemaps and pages
+    fetch_delay: float = Field(1.0, ge=0, description="Seconds between two requests to the same host.")
+    fetch_timeout: float = Field(20.0, gt=0, description="Seconds one request may take, body included.")
+    fetch_max_bytes: int = Field(10_000_000, ge=1, description="Larger responses are not read.")
+
     # HTTP service
     host: str = Field("127.0.0.1", description="HTTP bind address.")
     port: int = Field(8000, ge=0, le=65535, description="HTTP port.")
