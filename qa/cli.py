@@ -42,6 +42,13 @@ ModeOption = Annotated[
     typer.Option("--mode", help="Retrieval: hybrid (default), dense or bm25. [env: QA_MODE]"),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout (logs go to stderr).")]
+RefreshOption = Annotated[
+    str | None,
+    typer.Option(
+        "--refresh",
+        help="Poll the feeds (see `qa feeds`) this often while running: 30s, 15m, 1h. [env: QA_REFRESH]",
+    ),
+]
 
 
 class State:
@@ -292,11 +299,13 @@ def chat() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address. [env: QA_HOST; default: 127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option(help="Port. [env: QA_PORT; default: 8000]")] = None,
+    refresh: RefreshOption = None,
 ) -> None:
     """Run the HTTP API and web chat page (uvicorn)."""
     from bots.http import serve as serve_http  # the CLI is the one place that launches front ends
 
-    State.overrides |= {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    options = {"host": host, "port": port, "refresh": refresh}
+    State.overrides |= {k: v for k, v in options.items() if v is not None}
     try:
         serve_http(settings())
     except QAError as exc:
@@ -304,10 +313,12 @@ def serve(
 
 
 @app.command()
-def telegram() -> None:
+def telegram(refresh: RefreshOption = None) -> None:
     """Run the Telegram bot with long polling (token in QA_TELEGRAM_TOKEN or TELEGRAM_BOT_TOKEN)."""
     from bots.telegram import run_bot
 
+    if refresh is not None:
+        State.overrides["refresh"] = refresh
     try:
         run_bot(settings())
     except QAError as exc:

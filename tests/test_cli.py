@@ -79,6 +79,8 @@ def test_help_is_complete() -> None:
     assert "--json" in qa("ask", "--help", index_dir=Path("/nonexistent")).stdout
     assert "remove" in qa("docs", "--help", index_dir=Path("/nonexistent")).stdout
     assert "add" in qa("feeds", "--help", index_dir=Path("/nonexistent")).stdout
+    for command in ("serve", "telegram"):
+        assert "--refresh" in qa(command, "--help", index_dir=Path("/nonexistent")).stdout
 
 
 def test_index_docs_remove_and_exit_codes(tmp_path: Path) -> None:

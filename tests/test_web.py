@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.config import Settings
+from qa.config import Settings, parse_duration
 from qa.engine import Engine
 from qa.errors import DocumentError, FeedNotFoundError
 from qa.fetching import USER_AGENT, Fetcher
@@ -268,3 +268,19 @@ def test_failed_page_is_retried_at_the_next_refresh(web_engine: Engine, site: Si
     assert len(second.added) == 1 and web_engine.feeds()[0].error is None
     third = web_engine.refresh()
     assert third.added == [] and site.hits("/rss.xml")[-1].headers.get("If-None-Match") == '"feed-1"'
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30s", 30), ("15m", 900), ("1h", 3600), ("1.5h", 5400), ("45", 45), ("0", 0)]
+)
+def test_durations(text: str, seconds: float) -> None:
+    """`--refresh` and QA_REFRESH take 30s, 15m, 1h or seconds."""
+    assert parse_duration(text) == seconds
+    assert Settings(refresh=text).refresh == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "15 minutes", "-5m", ""])
+def test_bad_durations_are_refused(text: str) -> None:
+    """Anything else is an invalid setting."""
+    with pytest.raises(ValueError):
+        Settings(refresh=text)
