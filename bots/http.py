@@ -9,11 +9,13 @@ Endpoints (OpenAPI at ``/docs`` and ``/openapi.json``):
 * ``GET /search?q=&k=``: ranked passages with scores and article metadata.
 * ``GET /documents?offset=&limit=``, ``GET /documents/{id}``, ``POST /documents`` (a JSON article
   or a multipart upload in field ``file``), ``DELETE /documents/{id}``.
+* ``GET /feeds``, ``POST /feeds`` ``{"url"}``, ``DELETE /feeds`` (``?url=`` or ``{"url"}``): the
+  feeds and sitemaps polled by ``qa refresh`` and, with ``QA_REFRESH``, in the background.
 * ``GET /health`` (200 with article and chunk counts once the index is loaded, 503 before),
   ``GET /metrics`` (Prometheus text), ``GET /`` (the chat page; assets under ``/static/``).
 
 With ``QA_API_KEY`` set every path but ``/health`` and the static page needs
-``Authorization: Bearer <key>`` (401); document changes are refused (403) when no key is set.
+``Authorization: Bearer <key>`` (401).  Document and feed changes are refused (403) when no key is set.
 Errors are ``{"error": {"code", "message"}}`` with a 4xx status (503 while the index is loading).
 """
 
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -40,6 +42,7 @@ from bots.http_security import GuardMiddleware, RateLimiter
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import QAError
+from qa.refresher import Refresher
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +60,9 @@ PAGE_HEADERS = {
 class IndexLoader:
     """Loads (or builds from the seeds) the index in a background thread at startup."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, on_ready: Callable[[], None] | None = None) -> None:
         self.engine = engine
+        self.on_ready = on_ready
         self.error: Exception | None = None
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
@@ -82,6 +86,8 @@ class IndexLoader:
             self.engine.ensure_index(progress=_log_progress)
             stats = self.engine.stats()
             logger.info("index ready: %d articles, %d chunks", stats["articles"], stats["chunks"])
+            if self.on_ready is not None:
+                self.on_ready()
         except Exception as exc:  # a thread boundary: keep it for /health, log it, never lose it
             self.error = exc
             logger.error("loading the index failed: %s", exc, exc_info=not isinstance(exc, QAError))
@@ -97,7 +103,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The FastAPI app over ``engine`` (one is made from ``settings`` and closed when absent)."""
     owned = engine is None
     qa_engine = engine if engine is not None else Engine(settings)
-    loader = IndexLoader(qa_engine)
+    refresher = Refresher(qa_engine, settings.refresh) if settings.refresh > 0 else None
+    loader = IndexLoader(qa_engine, refresher.start if refresher is not None else None)
     metrics = Metrics()
 
     @asynccontextmanager
@@ -107,6 +114,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             yield
         finally:
             loader.wait()
+            if refresher is not None:
+                refresher.stop()
             if owned:
                 qa_engine.close()
 
@@ -128,6 +137,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     )
     app.state.engine = qa_engine
     app.state.loader = loader
+    app.state.refresher = refresher
     app.state.metrics = metrics
     app.state.conversations = Conversations()
     install_error_handlers(app)
@@ -185,4 +195,6 @@ def serve(settings: Settings) -> None:
     """Run the HTTP service on ``settings.host:settings.port`` until interrupted."""
     app = create_app(settings)
     logger.info("serving on http://%s:%d/", settings.host, settings.port)
+    if settings.refresh > 0:
+        logger.info("polling the feeds every %g s", settings.refresh)
     uvicorn.run(app, host=settings.host, port=settings.port, server_header=False)

@@ -15,6 +15,8 @@ from qa.errors import (
     ConfigError,
     DocumentError,
     DocumentNotFoundError,
+    FeedNotFoundError,
+    FetchError,
     IndexBusyError,
     IndexCorruptError,
     ModelError,
@@ -29,7 +31,9 @@ logger = logging.getLogger(__name__)
 QA_ERROR_STATUS: dict[type[QAError], tuple[int, str]] = {
     QuestionError: (422, "invalid_question"),
     DocumentError: (422, "invalid_document"),
+    FetchError: (422, "fetch_failed"),
     DocumentNotFoundError: (404, "document_not_found"),
+    FeedNotFoundError: (404, "feed_not_found"),
     NoIndexError: (503, "no_index"),
     IndexBusyError: (503, "index_busy"),
     IndexCorruptError: (503, "index_corrupt"),

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -24,6 +24,7 @@ from qa.articles import content_hash
 from qa.config import Settings
 from qa.conversation import Conversation, ConversationStore
 from qa.engine import Engine
+from qa.errors import QAError
 from qa.models import Article
 
 logger = logging.getLogger(__name__)
@@ -77,12 +78,12 @@ def build_api_router(settings: Settings, engine: Engine, conversations: Conversa
         )
 
     def require_write_access(request: Request, _: Credentials) -> None:
-        """Document changes need a configured key, and the request must carry it."""
+        """Document and feed changes need a configured key, and the request must carry it."""
         if not settings.api_key:
             raise APIError(
                 403,
                 "writes_disabled",
-                "Changing documents is disabled: the server has no QA_API_KEY configured.",
+                "Changing documents and feeds is disabled: the server has no QA_API_KEY configured.",
             )
         if not bearer_matches(request.headers.get("authorization"), settings.api_key):
             raise APIError(401, "unauthorized", "Send 'Authorization: Bearer <key>'.")
@@ -172,7 +173,51 @@ def build_api_router(settings: Settings, engine: Engine, conversations: Conversa
         engine.remove_document(doc_id)
         return Response(status_code=204)
 
+    @router.get("/feeds", response_model=schemas.FeedList, tags=["feeds"])
+    def list_feeds() -> dict[str, Any]:
+        """The feeds and sitemaps polled by `qa refresh` and `--refresh`."""
+        return {"feeds": [f.to_dict() for f in engine.feeds()]}
+
+    @router.post(
+        "/feeds",
+        status_code=201,
+        response_model=schemas.FeedOut,
+        dependencies=[Depends(require_write_access)],
+        tags=["feeds"],
+    )
+    def add_feed(body: schemas.FeedIn, background: BackgroundTasks) -> dict[str, Any]:
+        """Register a feed or sitemap (fetched once to check it is one); its articles are read
+        right after the response, and again at each refresh."""
+        feed = engine.add_feed(body.url)
+        background.add_task(_first_poll, engine, feed.url)
+        return feed.to_dict()
+
+    @router.delete(
+        "/feeds",
+        status_code=204,
+        dependencies=[Depends(require_write_access)],
+        tags=["feeds"],
+    )
+    def remove_feed(
+        url: Annotated[str | None, Query(max_length=2000, description="The feed's URL.")] = None,
+        body: schemas.FeedIn | None = None,
+    ) -> Response:
+        """Stop polling a feed (``?url=`` or a JSON body ``{"url"}``); its articles stay."""
+        target = url or (body.url if body is not None else None)
+        if not target:
+            raise APIError(422, "missing_url", 'Name the feed: ?url=... or a JSON body {"url": ...}.')
+        engine.remove_feed(target)
+        return Response(status_code=204)
+
     return router
+
+
+def _first_poll(engine: Engine, url: str) -> None:
+    """Read a newly added feed's articles (after the response; a failure is only logged)."""
+    try:
+        engine.refresh([url])
+    except QAError as exc:
+        logger.warning("reading the new feed %s failed: %s", url, exc)
 
 
 async def _articles_from_request(request: Request, engine: Engine, settings: Settings) -> list[Article]:

@@ -146,6 +146,35 @@ class DocumentsAdded(BaseModel):
     skipped: list[SkippedOut]
 
 
+class FeedIn(BaseModel):
+    """A feed or sitemap to poll (or to stop polling)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="An RSS or Atom feed, an XML sitemap or a sitemap index (http or https).",
+    )
+
+
+class FeedOut(BaseModel):
+    """A registered feed and how its last poll went."""
+
+    url: str
+    kind: str = Field(description="rss, atom, sitemap or sitemap-index.")
+    title: str | None
+    added: str = Field(description="When it was registered, ISO 8601 UTC.")
+    polled: str | None = Field(description="The last poll, ISO 8601 UTC; null before the first.")
+    error: str | None = Field(description="Why the last poll failed, if it did.")
+
+
+class FeedList(BaseModel):
+    """Every registered feed."""
+
+    feeds: list[FeedOut]
+
+
 class Health(BaseModel):
     """The service is up and its index is loaded."""
 

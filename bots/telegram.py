@@ -16,6 +16,7 @@ from bots.telegram_limits import RetryingRateLimiter
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import ConfigError
+from qa.refresher import Refresher
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,18 @@ def build_application(settings: Settings, engine: Engine) -> TelegramApp:
     """The python-telegram-bot Application for ``settings``, answering from ``engine``."""
     token = validate_token(settings.telegram_token)
     bot = TelegramBot(settings, engine)
+    refresher = Refresher(engine, settings.refresh) if settings.refresh > 0 else None
+
+    async def post_init(app: TelegramApp) -> None:
+        await bot.prepare(app)
+        if refresher is not None:  # polls on its own thread once the index is ready
+            logger.info("polling the feeds every %g s", refresher.interval)
+            refresher.start()
+
+    async def post_shutdown(_: TelegramApp) -> None:
+        if refresher is not None:
+            await asyncio.to_thread(refresher.stop)
+
     app = (
         ApplicationBuilder()
         .token(token)
@@ -55,7 +68,8 @@ def build_application(settings: Settings, engine: Engine) -> TelegramApp:
         )
         .rate_limiter(RetryingRateLimiter())
         .concurrent_updates(16)
-        .post_init(bot.prepare)
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
         .build()
     )
     bot.register(app)

@@ -1,14 +1,14 @@
-"""The ``qa`` command line: index, ask, chat, docs, serve, telegram, eval."""
+"""The ``qa`` command line: index, ask, chat, docs, serve, telegram, eval (feeds, refresh: cli_feeds)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 import typer
 from rich.console import Console
@@ -20,6 +20,7 @@ from qa.config import Settings
 from qa.embedding import Progress as ProgressCallback
 from qa.engine import Engine
 from qa.errors import QAError
+from qa.fetching import is_url
 from qa.models import IndexReport
 from qa.render import print_result
 
@@ -41,6 +42,13 @@ ModeOption = Annotated[
     typer.Option("--mode", help="Retrieval: hybrid (default), dense or bm25. [env: QA_MODE]"),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout (logs go to stderr).")]
+RefreshOption = Annotated[
+    str | None,
+    typer.Option(
+        "--refresh",
+        help="Poll the feeds (see `qa feeds`) this often while running: 30s, 15m, 1h. [env: QA_REFRESH]",
+    ),
+]
 
 
 class State:
@@ -165,27 +173,39 @@ def ask(
 @app.command()
 def index(
     paths: Annotated[
-        list[Path], typer.Argument(help="Files and folders (.txt .md .html .jsonl .json, the seed format).")
+        list[str],
+        typer.Argument(
+            help="Files and folders (.txt .md .html .jsonl .json, the seed format), and http(s) URLs "
+            "of RSS or Atom feeds, XML sitemaps and article pages.",
+            show_default=False,
+        ),
     ],
     as_json: JsonOption = False,
 ) -> None:
     """Add articles incrementally: unchanged files are skipped, changed ones replaced, vanished ones removed.
 
+    URLs are fetched politely (robots.txt, QA_FETCH_DELAY between requests to a host).
     Exit status: 0 all indexed, 3 some inputs skipped (each named in a warning), 1 failure.
     """
     engine = Engine(settings())
+    urls = [p for p in paths if is_url(p)]
     try:
         with progress_bar() as progress:
-            report = engine.index_paths(paths, progress)
+            report = engine.index_paths([Path(p) for p in paths if not is_url(p)], progress, urls=urls)
         stats = engine.stats()
     except QAError as exc:
         raise fail(exc) from None
+    finish_report(report, stats, as_json)
+
+
+def finish_report(report: IndexReport, stats: dict[str, int], as_json: bool) -> None:
+    """Print what an indexing run did (one line, or JSON) and exit 3 or 1 when inputs were skipped."""
     if as_json:
         sys.stdout.write(json.dumps(_report_dict(report, stats)) + "\n")
     else:
         out.print(
             f"indexed {len(report.added)} articles ({report.chunks_embedded} passages embedded), "
-            f"{report.unchanged} files unchanged, {len(report.removed)} removed, "
+            f"{report.unchanged} unchanged, {len(report.removed)} removed, "
             f"{len(report.skipped)} skipped; "
             f"the index holds {stats['articles']} articles, {stats['chunks']} passages"
         )
@@ -217,13 +237,24 @@ def docs_list(
         documents = engine.documents()
     except QAError as exc:
         raise fail(exc) from None
-    if as_json:
-        sys.stdout.write(json.dumps([d.to_dict() for d in documents], ensure_ascii=False) + "\n")
-        return
     table = Table("id", "title", "date", "source", "chunks", box=None)
     for d in documents:
         table.add_row(d.id, d.title, d.published or "", d.url or d.source, str(d.chunks))
-    out.print(table if documents else "The index is empty: `qa index PATH` adds articles.")
+    print_records(documents, table, as_json, "The index is empty: `qa index PATH` adds articles.")
+
+
+class Record(Protocol):
+    """Plain data that ``--json`` prints."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def print_records(records: Sequence[Record], table: Table, as_json: bool, empty: str) -> None:
+    """Records as one JSON list, or as the table made of them (``empty`` when there are none)."""
+    if as_json:
+        sys.stdout.write(json.dumps([r.to_dict() for r in records], ensure_ascii=False) + "\n")
+    else:
+        out.print(table if records else empty)
 
 
 @docs_app.command("remove")
@@ -268,11 +299,13 @@ def chat() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address. [env: QA_HOST; default: 127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option(help="Port. [env: QA_PORT; default: 8000]")] = None,
+    refresh: RefreshOption = None,
 ) -> None:
     """Run the HTTP API and web chat page (uvicorn)."""
     from bots.http import serve as serve_http  # the CLI is the one place that launches front ends
 
-    State.overrides |= {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    options = {"host": host, "port": port, "refresh": refresh}
+    State.overrides |= {k: v for k, v in options.items() if v is not None}
     try:
         serve_http(settings())
     except QAError as exc:
@@ -280,10 +313,12 @@ def serve(
 
 
 @app.command()
-def telegram() -> None:
+def telegram(refresh: RefreshOption = None) -> None:
     """Run the Telegram bot with long polling (token in QA_TELEGRAM_TOKEN or TELEGRAM_BOT_TOKEN)."""
     from bots.telegram import run_bot
 
+    if refresh is not None:
+        State.overrides["refresh"] = refresh
     try:
         run_bot(settings())
     except QAError as exc:
@@ -313,6 +348,9 @@ def evaluate(
         sys.stdout.write(json.dumps(metrics) + "\n")
     else:
         out.print(format_table(metrics))
+
+
+from qa import cli_feeds  # noqa: E402, F401  (adds `qa feeds` and `qa refresh` to the app)
 
 
 def main() -> None:

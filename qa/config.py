@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$", re.IGNORECASE)
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str | float) -> float:
+    """Seconds in a duration such as ``30s``, ``15m``, ``1h``, ``1d`` or a bare number of seconds."""
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 15m, 1h)")
+        seconds = float(match.group(1)) * _SECONDS[(match.group(2) or "s").lower()]
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
 
 
 def default_index_dir() -> Path:
@@ -58,6 +75,14 @@ class Settings(BaseSettings):
     batch_size: int = Field(0, ge=0, description="Texts per embedding batch (0: 16 on a CPU, 256 on a GPU).")
     verify_model: bool = Field(True, description="Check the bundled model's files against SHA-256 sums.")
 
+    # Fetching feeds, sitemaps and pages
+    fetch_delay: float = Field(1.0, ge=0, description="Seconds between two requests to the same host.")
+    fetch_timeout: float = Field(20.0, gt=0, description="Seconds one request may take, body included.")
+    fetch_max_bytes: int = Field(10_000_000, ge=1, description="Larger responses are not read.")
+    refresh: float = Field(
+        0.0, description="Poll the feeds this often while serving (30s, 15m, 1h; 0: never)."
+    )
+
     # HTTP service
     host: str = Field("127.0.0.1", description="HTTP bind address.")
     port: int = Field(8000, ge=0, le=65535, description="HTTP port.")
@@ -77,6 +102,11 @@ class Settings(BaseSettings):
     )
     telegram_allowed_chats: str = Field("", description="Comma-separated chat or user ids (all if empty).")
     telegram_rate_limit: int = Field(20, ge=0, description="Messages per minute per chat (0: no limit).")
+
+    @field_validator("refresh", mode="before")
+    @classmethod
+    def _duration(cls, value: str | float) -> float:
+        return parse_duration(value)
 
     def allowed_chat_ids(self) -> frozenset[int]:
         """The Telegram allowlist as integers (empty: everyone)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -30,9 +31,12 @@ from qa.embedding import (
     model_identity,
 )
 from qa.errors import DocumentError, DocumentNotFoundError, NoIndexError, QuestionError
-from qa.models import AnswerSet, Article, Chunk, DocumentInfo, IndexReport, Passage
+from qa.fetching import Fetcher
+from qa.models import AnswerSet, Article, Chunk, DocumentInfo, Feed, IndexReport, Passage
 from qa.retrieval import DEFAULT_WEIGHTS, FusionWeights, Mode, keyword_scores, retrieve, stem_terms
 from qa.store import Store
+from qa.web_sources import WebSources
+from qa.web_state import WebState
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +74,8 @@ class Engine:
         self._cache_lock = threading.Lock()
         self._text_vectors: OrderedDict[str, Vectors] = OrderedDict()
         self._encoders: ThreadPoolExecutor | None = None
+        self._web: WebSources | None = None
+        self._web_lock = threading.Lock()  # one run over URLs at a time (a refresh, an index)
 
     # -- lazily loaded parts ---------------------------------------------------------------------
     @property
@@ -110,10 +116,23 @@ class Engine:
                 )
             return self._store
 
+    @property
+    def web(self) -> WebSources:
+        """Fetching feeds, sitemaps and pages, and the feed registry of this index."""
+        with self._lock:
+            if self._web is None:
+                self._web = WebSources(
+                    Fetcher(self.settings), WebState(self.store.index_dir), self.store.file_hash
+                )
+            return self._web
+
     def close(self) -> None:
-        """Release the index (the model stays loaded)."""
+        """Release the index and the web connections (the model stays loaded)."""
         with self._lock:
             self._store = None
+            if self._web is not None:
+                self._web.fetcher.close()
+                self._web = None
 
     # -- questions -------------------------------------------------------------------------------
     def validate_question(self, question: str) -> str:
@@ -252,8 +271,15 @@ class Engine:
         return np.vstack(rows)
 
     # -- documents -------------------------------------------------------------------------------
-    def index_paths(self, paths: Sequence[Path], progress: Progress | None = None) -> IndexReport:
-        """Index files and folders incrementally; a folder's vanished files are removed."""
+    def index_paths(
+        self, paths: Sequence[Path], progress: Progress | None = None, urls: Sequence[str] = ()
+    ) -> IndexReport:
+        """Index files, folders and URLs (feeds, sitemaps, pages) incrementally; a folder's vanished
+        files are removed, and a URL's article is embedded again only when its text changed."""
+        with self._web_lock if urls else contextlib.nullcontext():
+            return self._index(paths, progress, urls)
+
+    def _index(self, paths: Sequence[Path], progress: Progress | None, urls: Sequence[str]) -> IndexReport:
         report = IndexReport()
         changed: list[tuple[str, str, list[Article]]] = []  # (file key, sha256, articles)
         vanished: list[str] = []
@@ -274,6 +300,9 @@ class Engine:
                     progress(number, len(files), "reading")
             if root.is_dir():
                 vanished.extend(f for f in self.store.files_under(str(root.resolve())) if f not in seen)
+        fetched = self.web.read(urls, report, progress) if urls else None
+        if fetched is not None:
+            changed.extend(fetched.changed)
         articles = [a for _, _, batch in changed for a in batch]
         vectors_by_article = self._embed_articles(articles, progress, report)
         with self.store.writer() as writer:
@@ -287,7 +316,25 @@ class Engine:
                     writer.add_article(article, embedded.chunks, embedded.vectors, key, embedded.sentences)
                     report.added.append(article.id)
                 writer.set_file(key, sha)
+        if fetched is not None:
+            self.web.remember(fetched)  # only now: an interrupted run fetches those pages again
         return report
+
+    def feeds(self) -> list[Feed]:
+        """The feeds and sitemaps ``refresh`` polls."""
+        return self.web.state.feeds()
+
+    def add_feed(self, url: str) -> Feed:
+        """Register a feed or sitemap (fetched once to check it is one); ``refresh`` reads it."""
+        return self.web.add_feed(url)
+
+    def remove_feed(self, url: str) -> None:
+        """Stop polling a feed; its articles stay."""
+        self.web.remove_feed(url)
+
+    def refresh(self, urls: Sequence[str] | None = None, progress: Progress | None = None) -> IndexReport:
+        """Poll every registered feed (or those of ``urls``) once: new or changed articles are embedded."""
+        return self.index_paths([], progress, urls=self.web.feed_urls(urls))
 
     def _read_file(self, path: Path, key: str, report: IndexReport) -> tuple[str, str, list[Article]] | None:
         """Load one file unless unchanged; problems are recorded as skips with a warning."""

@@ -8,7 +8,9 @@ Hierarchy::
     ├── IndexBusyError           another process is writing the index
     ├── IndexCorruptError        the index on disk cannot be read
     ├── DocumentError            one document could not be loaded (unreadable, binary, bad JSON)
+    │   └── FetchError           a URL could not be fetched (refused, robots.txt, HTTP error, too large)
     ├── DocumentNotFoundError    no indexed document has that id
+    ├── FeedNotFoundError        no registered feed has that URL
     ├── ModelError               the embedding model cannot be loaded or fails its checksum
     └── ConfigError              a setting is invalid (a bad token, a bad path)
 
@@ -48,12 +50,24 @@ class DocumentError(QAError):
         self.reason = reason
 
 
+class FetchError(DocumentError):
+    """A URL could not be fetched; ``path`` is the URL."""
+
+
 class DocumentNotFoundError(QAError):
     """No indexed document has the given id."""
 
     def __init__(self, doc_id: str) -> None:
         super().__init__(f"no document with id {doc_id!r}")
         self.doc_id = doc_id
+
+
+class FeedNotFoundError(QAError):
+    """No registered feed has the given URL."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"no feed {url!r} is registered (see `qa feeds list`)")
+        self.url = url
 
 
 class ModelError(QAError):

@@ -138,6 +138,22 @@ class DocumentInfo:
         return asdict(self)
 
 
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """A feed or sitemap that ``qa refresh`` polls."""
+
+    url: str
+    kind: str  # rss, atom, sitemap or sitemap-index
+    title: str | None
+    added: str  # ISO 8601, UTC
+    polled: str | None  # the last poll, ISO 8601 UTC (None before the first)
+    error: str | None  # why the last poll failed, if it did
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping."""
+        return asdict(self)
+
+
 @dataclass(slots=True)
 class IndexReport:
     """What one indexing run did."""

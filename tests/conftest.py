@@ -18,6 +18,7 @@ import pytest
 from qa.config import Settings
 from qa.embedding import Progress, Vectors
 from qa.engine import Engine
+from tests.web_site import Site, serve_site
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -106,3 +107,25 @@ def seed_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
 def seed_index_dir(seed_engine: Engine) -> Path:
     """The directory of the seed index (for CLI subprocess tests)."""
     return seed_engine.settings.index_dir
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    """A news site on 127.0.0.1 (feeds, sitemaps, robots.txt, pages); no test reaches the internet."""
+    with serve_site() as running:
+        yield running
+
+
+@pytest.fixture
+def web_engine(tmp_path: Path) -> Iterator[Engine]:
+    """An engine with the deterministic embedder that fetches without delay and with small limits."""
+    settings = Settings(
+        index_dir=tmp_path / "index",
+        seeds_dir=SEEDS,
+        fetch_delay=0,
+        fetch_timeout=1.0,
+        fetch_max_bytes=200_000,
+    )
+    engine = Engine(settings, embedder=HashEmbedder())
+    yield engine
+    engine.close()

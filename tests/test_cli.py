@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.web_site import Site, publish
+
 
 def qa(
     *args: str, index_dir: Path, stdin: str | None = None, timeout: float = 240
@@ -70,12 +72,15 @@ def test_help_is_complete() -> None:
     """`qa --help` and every subcommand's help work and describe their options."""
     top = qa("--help", index_dir=Path("/nonexistent"))
     assert top.returncode == 0
-    for command in ("ask", "index", "chat", "docs", "serve", "telegram", "eval"):
+    for command in ("ask", "index", "chat", "docs", "serve", "telegram", "eval", "feeds", "refresh"):
         assert command in top.stdout
         sub = qa(command, "--help", index_dir=Path("/nonexistent"))
         assert sub.returncode == 0 and "Usage" in sub.stdout, command
     assert "--json" in qa("ask", "--help", index_dir=Path("/nonexistent")).stdout
     assert "remove" in qa("docs", "--help", index_dir=Path("/nonexistent")).stdout
+    assert "add" in qa("feeds", "--help", index_dir=Path("/nonexistent")).stdout
+    for command in ("serve", "telegram"):
+        assert "--refresh" in qa(command, "--help", index_dir=Path("/nonexistent")).stdout
 
 
 def test_index_docs_remove_and_exit_codes(tmp_path: Path) -> None:
@@ -107,3 +112,37 @@ def test_chat_follow_up_more_and_sources(seed_index_dir: Path) -> None:
     assert "imported from Israel" in done.stdout
     assert "[1]" in done.stdout  # /sources lists passages with their sources
     assert "Traceback" not in done.stderr
+
+
+def test_urls_feeds_and_refresh(tmp_path: Path, site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`qa index URL FILE`, `qa feeds add|list|remove`, `qa refresh` on a local site, then `qa ask`."""
+    monkeypatch.setenv("QA_FETCH_DELAY", "0")
+    feed = publish(site)
+    note = tmp_path / "note.txt"
+    note.write_text("Tram line\n\nThe new tram line to the airport opens in June.\n", encoding="utf-8")
+    index_dir = tmp_path / "index"
+    done = qa("index", "--json", site.url("/news/museum.html"), str(note), index_dir=index_dir)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["added"]) == 2
+
+    added = qa("feeds", "add", feed, index_dir=index_dir)
+    assert added.returncode == 0, added.stderr
+    assert f"added rss feed {feed} (The Gazette)" in added.stdout and "indexed 2 articles" in added.stdout
+    (listed,) = json.loads(qa("feeds", "--json", index_dir=index_dir).stdout)
+    assert listed["url"] == feed and listed["error"] is None
+    again = qa("refresh", "--json", index_dir=index_dir)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["added"] == [] and json.loads(again.stdout)["articles"] == 4
+
+    asked = qa(
+        "ask", "--json", "How many steel cables were replaced on the harbour bridge?", index_dir=index_dir
+    )
+    best = json.loads(asked.stdout)["answers"][0]
+    assert "forty steel cables" in best["text"]
+    assert best["article"]["url"] == "https://gazette.example/bridge"
+
+    assert qa("feeds", "remove", feed, index_dir=index_dir).returncode == 0
+    missing = qa("feeds", "remove", feed, index_dir=index_dir)
+    assert missing.returncode == 1 and missing.stderr.startswith("qa: error: no feed")
+    broken = qa("index", site.url("/nothing.html"), index_dir=index_dir)
+    assert broken.returncode == 1 and "/nothing.html: skipped, HTTP 404" in broken.stderr

@@ -29,6 +29,7 @@ from qa.engine import Engine
 from qa.errors import ConfigError
 from qa.models import Article
 from tests.fake_bot_api import BOT_USER, Call, FakeBotApi
+from tests.web_site import Site, publish
 
 WAR_QUESTION = "When did the war start?"
 OFF_TOPIC = "What is the boiling point of mercury?"
@@ -102,6 +103,8 @@ class BotRunner:
         await self.app.updater.stop()
         await self.app.stop()
         await self.app.shutdown()
+        if self.app.post_shutdown is not None:
+            await self.app.post_shutdown(self.app)
 
     def start(self) -> None:
         self.thread.start()
@@ -400,3 +403,25 @@ def test_split_message_keeps_parts_short_and_tags_balanced(text: str) -> None:
         assert not re.search(r"&[a-z#0-9]*$", part)
     visible = "".join(re.sub(r"<[^>]+>|\s", "", p) for p in parts)
     assert visible == re.sub(r"<[^>]+>|\s", "", text)
+
+
+def test_telegram_refreshes_feeds_in_the_background(web_engine: Engine, site: Site) -> None:
+    """With QA_REFRESH (``qa telegram --refresh``) the bot polls the feeds while it runs, then stops."""
+    web_engine.add_feed(publish(site))
+    api = FakeBotApi().start()
+    runner = BotRunner(build_application(_settings(web_engine, api, refresh="0.2s"), web_engine))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 30
+        while web_engine.stats()["articles"] < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert web_engine.stats()["articles"] == 3  # the seed article and the feed's two items
+        while len(site.hits("/rss.xml")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        runner.stop()
+        api.stop()
+    polls = len(site.hits("/rss.xml"))
+    assert polls >= 2
+    time.sleep(0.6)
+    assert len(site.hits("/rss.xml")) == polls
