@@ -21,7 +21,7 @@ import argparse
 import numpy as np
 import numpy.typing as npt
 
-from bench.common import EVAL, logger, setup_logging
+from bench.common import EVAL, fit_logistic, logger, setup_logging
 from bench.fit_picker import engine_for
 from qa.answers import DEFAULT_PICKER, FEATURES, score
 from qa.evaluate import contains_answer, load_queries
@@ -65,17 +65,6 @@ def best_threshold(values: Matrix, impossible: Matrix, hit: Matrix) -> tuple[flo
     candidates = np.unique(np.quantile(values, np.linspace(0, 1, 401)))
     scored = [(accuracy(values, t, impossible, hit), float(t)) for t in candidates]
     return max(scored)
-
-
-def fit_logistic(x: Matrix, y: Matrix, l2: float = 1.0, iterations: int = 30) -> Matrix:
-    """L2-regularized logistic regression by Newton's method (last column of ``x`` is the bias)."""
-    w = np.zeros(x.shape[1])
-    for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-(x @ w)))
-        grad = x.T @ (p - y) + l2 * w
-        hess = (x * (p * (1 - p))[:, None]).T @ x + l2 * np.eye(len(w))
-        w -= np.linalg.solve(hess, grad)
-    return w
 
 
 def cross_validated(x: Matrix, impossible: Matrix, hit: Matrix, groups: list[str], folds: int) -> float:

@@ -112,6 +112,39 @@ class Floor:
         return self.index.search(self.encode([question]), k)
 
 
+class ReaderFloor(Floor):
+    """The floor plus what a reader cannot skip: one batched forward of the bare model over the top
+    passages (the question paired with each, as a reader sees them), through transformers directly."""
+
+    def __init__(self, texts: list[str], passages: int = 5, max_length: int = 192) -> None:
+        super().__init__()
+        from transformers import AutoModel, AutoTokenizer
+
+        from qa.embedding import bundled_model_path
+
+        path = str(bundled_model_path())
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.bare = AutoModel.from_pretrained(path).to(self.device).eval()
+        self.texts, self.passages, self.max_length = texts, passages, max_length
+
+    def ask(self, question: str, k: int = 10) -> Any:
+        """One question: encode, search, read the top passages."""
+        import torch
+
+        _, ids = super().ask(question, k)
+        top = [self.texts[i] for i in ids[0][: self.passages]]
+        batch = self.tokenizer(
+            [question] * len(top),
+            top,
+            truncation="only_second",
+            max_length=self.max_length,
+            padding=True,
+            return_tensors="pt",
+        ).to(self.device)
+        with torch.inference_mode():
+            return self.bare(**batch).last_hidden_state
+
+
 @contextmanager
 def timed() -> Iterator[list[float]]:
     """``with timed() as t:`` leaves the elapsed seconds in ``t[0]``."""
@@ -217,3 +250,14 @@ def machine() -> str:
         mem_kb = int(handle.readline().split()[1])
     load = os.getloadavg()[0]
     return f"{cores} cores, {mem_kb / 2**20:.0f} GiB RAM, load {load:.1f}, encoder on {device()}"
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 30) -> np.ndarray:
+    """L2-regularized logistic regression by Newton's method (last column of ``x`` is the bias)."""
+    w = np.zeros(x.shape[1])
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-(x @ w)))
+        grad = x.T @ (p - y) + l2 * w
+        hess = (x * (p * (1 - p))[:, None]).T @ x + l2 * np.eye(len(w))
+        w -= np.linalg.solve(hess, grad)
+    return w

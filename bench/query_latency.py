@@ -1,4 +1,7 @@
-"""Benchmark 2, query latency: POST /ask on a running ``qa serve`` vs the floor (encode + search).
+"""Benchmark 2, query latency: POST /ask on a running ``qa serve`` vs two floors measured in the same run.
+
+The floor is encode + flat search; the reader floor adds one batched forward of the bare model over
+the top five passages (what any reader must pay), so the second ratio is the reader's overhead.
 
 Usage: ``python -m bench.query_latency [--questions 100] [--clients 8] [--index-dir DIR]``.  The
 index defaults to SQuAD v1.1 in the benchmark cache (built, or brought up to date, first).  The
@@ -16,6 +19,7 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -25,6 +29,7 @@ from bench.common import (
     QA,
     SQUAD_DOCS,
     Floor,
+    ReaderFloor,
     ensure_index,
     fmt,
     logger,
@@ -117,7 +122,24 @@ def floor_index(floor: Floor) -> None:
         floor.index.add(vectors)
     else:
         logger.info("floor: encoding the corpus (run bench.indexing first to cache this)")
-        floor.build([str(r["text"]) for r in read_jsonl(SQUAD_DOCS)])
+        floor.build(squad_texts())
+        np.save(cached, floor.index.reconstruct_n(0, floor.index.ntotal))
+
+
+def squad_texts() -> list[str]:
+    """The benchmark's articles, in index order."""
+    return [str(r["text"]) for r in read_jsonl(SQUAD_DOCS)]
+
+
+def measure_floor(
+    floor: Floor, warm: list[str], items: list[str], concurrent: list[str], clients: int
+) -> Any:
+    """One floor's latencies: one client, then ``clients`` threads, and the latter's wall time."""
+    floor_index(floor)
+    timed_calls(floor.ask, warm, 1)
+    one, _ = timed_calls(floor.ask, items, 1)
+    many, wall = timed_calls(floor.ask, concurrent, clients)
+    return one, many, wall
 
 
 def main() -> None:
@@ -137,12 +159,11 @@ def main() -> None:
     items, concurrent = rest[0::2][: args.questions], rest[1::2][: args.questions]
 
     logger.info("floor: %d questions, 1 and %d clients", len(items), args.clients)
-    floor = Floor()
-    floor_index(floor)
-    timed_calls(floor.ask, warm, 1)
-    floor_one, _ = timed_calls(floor.ask, items, 1)
-    floor_many, floor_wall = timed_calls(floor.ask, concurrent, args.clients)
-    del floor
+    floor_one, floor_many, floor_wall = measure_floor(Floor(), warm, items, concurrent, args.clients)
+    logger.info("reader floor: the same plus one batched forward of the bare model over 5 passages")
+    reader_one, reader_many, reader_wall = measure_floor(
+        ReaderFloor(squad_texts()), warm, items, concurrent, args.clients
+    )
 
     port = free_port()
     logger.info("product: qa serve on port %d", port)
@@ -156,25 +177,29 @@ def main() -> None:
         server.wait(30)
 
     rows = []
-    for label, floor_lat, product_lat in (
-        ("1 client", floor_one, one),
-        (f"{args.clients} clients", floor_many, many),
+    for label, floor_lat, reader_lat, product_lat in (
+        ("1 client", floor_one, reader_one, one),
+        (f"{args.clients} clients", floor_many, reader_many, many),
     ):
         for q in (50, 95):
-            f, p = percentile(floor_lat, q) * 1000, percentile(product_lat, q) * 1000
-            rows.append([f"{label} p{q} (ms)", fmt(f), fmt(p), ratio(p, f)])
+            f, r = percentile(floor_lat, q) * 1000, percentile(reader_lat, q) * 1000
+            p = percentile(product_lat, q) * 1000
+            rows.append([f"{label} p{q} (ms)", fmt(f), fmt(r), fmt(p), ratio(p, f), ratio(p, r)])
+    n = len(concurrent)
     rows.append(
         [
             f"{args.clients} clients: questions/s",
-            fmt(len(concurrent) / floor_wall),
-            fmt(len(concurrent) / wall),
+            fmt(n / floor_wall),
+            fmt(n / reader_wall),
+            fmt(n / wall),
+            "",
             "",
         ]
     )
-    rows.append(["questions answered", "-", f"{answered}/{len(items)}", ""])
+    rows.append(["questions answered", "-", "-", f"{answered}/{len(items)}", "", ""])
     print_table(
         f"POST /ask latency, {len(items)} + {len(concurrent)} SQuAD questions ({machine()})",
-        ["", "floor", "POST /ask", "ratio"],
+        ["", "floor", "reader floor", "POST /ask", "ratio to floor", "ratio to reader floor"],
         rows,
     )
 

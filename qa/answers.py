@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from qa.models import Answer, Passage
+from qa.reader import Reading
 from qa.spans import find_span, question_type
 
 Encoder = Callable[[list[str]], npt.NDArray[np.float32]]
@@ -203,6 +204,77 @@ def pick_answers(
                 passage=cand.passage.text,
                 article=cand.passage.article,
                 passage_offset=cand.start,
+            )
+        )
+    return answers
+
+
+# -- the trained reader's answers ------------------------------------------------------------------
+READER_FEATURES = ("margin", "span", "null", "retrieval", "first")
+
+
+def reading_features(reading: Reading, passage: Passage, rank: int) -> dict[str, float]:
+    """What calibrates a reading: the reader's two scores, the passage's retrieval score and rank."""
+    return {
+        "margin": reading.margin,
+        "span": reading.span_logit,
+        "null": reading.null_logit,
+        "retrieval": passage.score,
+        "first": float(rank == 0),
+    }
+
+
+def calibrated(features: dict[str, float], calibration: dict[str, float]) -> float:
+    """The chance that the answer is right: a logistic fitted on dev by ``bench.calibrate_reader``."""
+    z = calibration.get("bias", 0.0) + sum(calibration.get(k, 0.0) * v for k, v in features.items())
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+
+def sentence_around(passage: Passage, start: int, end: int) -> tuple[int, int]:
+    """The passage's sentence (or run of sentences) that holds the characters ``start..end``."""
+    bounds = passage.sentences or ((0, len(passage.text)),)
+    first = next((s for s in bounds if s[0] <= start < s[1]), None)
+    last = next((s for s in bounds if s[0] < end <= s[1]), None)
+    begin = first[0] if first is not None else min(start, bounds[0][0])
+    finish = last[1] if last is not None else max(end, bounds[-1][1])
+    return min(begin, start), max(finish, end)
+
+
+def read_answers(
+    passages: Sequence[Passage],
+    readings: Sequence[Reading],
+    calibration: dict[str, float],
+    threshold: float,
+    limit: int,
+) -> list[Answer]:
+    """The reader's answers best first (one per passage and sentence), none scoring below ``threshold``.
+
+    Each answer quotes the sentence holding the reader's span; its score is the calibrated chance that
+    it is right."""
+    scored = sorted(
+        ((calibrated(reading_features(r, passages[r.passage], r.passage), calibration), r) for r in readings),
+        key=lambda x: x[0],
+        reverse=True,
+    )
+    answers: list[Answer] = []
+    seen: set[str] = set()
+    for value, reading in scored:
+        if value < threshold or len(answers) >= limit:
+            break
+        passage = passages[reading.passage]
+        begin, end = sentence_around(passage, reading.start, reading.end)
+        text = passage.text[begin:end]
+        if text in seen:
+            continue
+        seen.add(text)
+        answers.append(
+            Answer(
+                text=text,
+                span=(reading.start - begin, reading.end - begin),
+                score=value,
+                passage=passage.text,
+                article=passage.article,
+                passage_offset=begin,
             )
         )
     return answers

@@ -332,15 +332,33 @@ def evaluate(
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many questions.")] = None,
     as_json: JsonOption = False,
     mode: ModeOption = None,
+    absent: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Leave this share of the articles out of the index (by a stable hash of the article id) "
+            "and count how often their questions are refused. Use an empty --index-dir.",
+        ),
+    ] = None,
+    reader: Annotated[
+        Literal["on", "off"] | None,
+        typer.Option(help="on: the trained reader; off: the sentence picker. [env: QA_READER]"),
+    ] = None,
 ) -> None:
     """Measure retrieval and answers on a benchmark (SQuAD, SciFact format), through `qa ask`'s code path."""
     from qa.evaluate import evaluate_dataset, format_table
 
-    engine = Engine(settings())
+    config = settings()
+    if reader == "off":
+        config = config.model_copy(update={"reader": "off"})
+    elif reader == "on" and config.reader == "off":
+        config = config.model_copy(update={"reader": "default"})
+    engine = Engine(config)
     try:
         with progress_bar() as progress:
             metrics = evaluate_dataset(
-                engine, directory, split=split, limit=limit, mode=mode, progress=progress
+                engine, directory, split=split, limit=limit, mode=mode, progress=progress, absent=absent
             )
     except QAError as exc:
         raise fail(exc) from None

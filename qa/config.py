@@ -62,8 +62,17 @@ class Settings(BaseSettings):
     )
     top_k: int = Field(3, ge=1, le=50, description="Answers returned per question.")
     mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="Retrieval mode.")
-    abstain_threshold: float = Field(
-        0.015, ge=0.0, le=1.0, description="Answers scoring below this are withheld."
+    reader: str = Field(
+        "default",
+        description="Answer reader: default (the trained reader shipped in qa/weights), off (the sentence "
+        "picker), or a folder holding reader.json and reader.safetensors.",
+    )
+    abstain_threshold: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Answers scoring below this are withheld (unset: the reader's calibrated default, "
+        "0.015 for the picker).",
     )
     max_question_chars: int = Field(1000, ge=10, description="Longest question accepted.")
     index_type: Literal["auto", "flat", "ivf", "ivf-sq8"] = Field(

@@ -17,7 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answers import DEFAULT_PICKER, Candidate, Evidence, PickerWeights, gather_candidates, pick_answers
+from qa.answers import (
+    DEFAULT_PICKER,
+    Candidate,
+    Evidence,
+    PickerWeights,
+    gather_candidates,
+    pick_answers,
+    read_answers,
+)
 from qa.articles import SUPPORTED_SUFFIXES, content_hash, iter_files, parse_document
 from qa.chunking import embedding_text, split_into_chunks
 from qa.config import Settings
@@ -29,10 +37,13 @@ from qa.embedding import (
     SentenceTransformerEmbedder,
     Vectors,
     model_identity,
+    pick_device,
+    resolve_model,
 )
-from qa.errors import DocumentError, DocumentNotFoundError, NoIndexError, QuestionError
+from qa.errors import ConfigError, DocumentError, DocumentNotFoundError, NoIndexError, QuestionError
 from qa.fetching import Fetcher
 from qa.models import AnswerSet, Article, Chunk, DocumentInfo, Feed, IndexReport, Passage
+from qa.reader import Reader, Reading
 from qa.retrieval import DEFAULT_WEIGHTS, FusionWeights, Mode, keyword_scores, retrieve, stem_terms
 from qa.store import Store
 from qa.web_sources import WebSources
@@ -43,6 +54,8 @@ logger = logging.getLogger(__name__)
 TEXT_CACHE_SIZE = 20_000  # question and sentence vectors kept (about 1.5 KB each)
 ENCODE_ALONGSIDE_FROM = 50_000  # chunks from which BM25 runs while the question is encoded
 MAX_ANSWERS = 10  # answers kept per question: the first top_k are shown, the rest serve "more"
+PICKER_THRESHOLD = 0.015  # the sentence picker's default abstention threshold (bench/fit_picker.py)
+READ_PASSAGES = 5  # passages the reader reads per question (one batched forward pass)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -68,6 +81,7 @@ class Engine:
         self.fusion = fusion
         self.picker = picker
         self._embedder = embedder
+        self._reader: Reader | None = None
         self._store: Store | None = None
         self._lock = threading.RLock()
         self._warm = False
@@ -90,6 +104,23 @@ class Engine:
                     self.settings.verify_model,
                 )
             return self._embedder
+
+    @property
+    def reader(self) -> Reader | None:
+        """The trained answer reader, loaded once per engine; None when ``QA_READER=off``."""
+        with self._lock:
+            if self._reader is None and self.settings.reader != "off":
+                base, _ = resolve_model("default", self.settings.verify_model)
+                self._reader = Reader(self.settings.reader, base, pick_device(self.settings.device))
+            return self._reader
+
+    @property
+    def abstain_threshold(self) -> float:
+        """Answers scoring below this are withheld: the setting, else the answerer's calibrated default."""
+        if self.settings.abstain_threshold is not None:
+            return self.settings.abstain_threshold
+        reader = self.reader
+        return reader.config.threshold if reader is not None else PICKER_THRESHOLD
 
     @property
     def store(self) -> Store:
@@ -181,19 +212,35 @@ class Engine:
         self.ensure_index()
         searched = rewrite_question(question, conversation.context()) if conversation else question
         top_k = top_k or self.settings.top_k
-        evidence = self._evidence(searched, max(10, top_k), mode)
         limit = max(MAX_ANSWERS, top_k)
-        answers = pick_answers(evidence, self.settings.abstain_threshold, limit, self.picker)
+        if self.reader is not None:
+            passages, readings = self.read(searched, max(10, top_k), mode)
+            calibration = self.reader.config.calibration
+            answers = read_answers(passages, readings, calibration, self.abstain_threshold, limit)
+        else:
+            evidence = self._evidence(searched, max(10, top_k), mode)
+            passages = list(evidence.passages)
+            answers = pick_answers(evidence, self.abstain_threshold, limit, self.picker)
         result = AnswerSet(
             question=question,
             answers=tuple(answers[:top_k]),
-            passages=tuple(evidence.passages),
+            passages=tuple(passages),
             more_answers=tuple(answers[top_k:]),
             rewritten_question=searched if searched != question else None,
         )
         if conversation is not None:
             conversation.record(question, searched, result)
         return result
+
+    def read(
+        self, question: str, k: int = 10, mode: Mode | None = None
+    ) -> tuple[list[Passage], list[Reading]]:
+        """The ``k`` best passages and the reader's verdict on the first few (``ask`` and calibration)."""
+        reader = self.reader
+        if reader is None:
+            raise ConfigError("the reader is off (QA_READER=off)")
+        passages = self._retrieve(question, k, mode)[0]
+        return passages, reader.read(question, [p.text for p in passages[:READ_PASSAGES]])
 
     def candidates(self, question: str, mode: Mode | None = None) -> list[Candidate]:
         """Every candidate sentence ``ask`` weighs for a question, with its evidence (for fitting)."""

@@ -7,11 +7,13 @@ of the first passage taken from it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
 import re
 import string
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -134,6 +136,41 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 
 # -- the dataset --------------------------------------------------------------------------------
+def article_of(doc_id: str) -> str:
+    """The article a document belongs to: a SQuAD paragraph id without its ``_NNN`` suffix."""
+    return doc_id.rsplit("_", 1)[0] if "_" in doc_id else doc_id
+
+
+def is_absent(article: str, fraction: float) -> bool:
+    """Whether ``--absent fraction`` leaves this article out: a stable hash of its id, not chance."""
+    value = int.from_bytes(hashlib.sha256(article.encode("utf-8")).digest()[:8], "big") / 2.0**64
+    return value < fraction
+
+
+def documents_without(docs: Path, fraction: float) -> tuple[Path, set[str]]:
+    """A copy of ``docs.jsonl`` without the absent articles' documents, and the left-out ids.
+
+    The copy lives at a stable temporary path, so a later run with the same fraction reuses its index."""
+    kept: list[str] = []
+    dropped: set[str] = set()
+    for line in docs.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        doc_id = str(json.loads(line).get("id", ""))
+        if is_absent(article_of(doc_id), fraction):
+            dropped.add(doc_id)
+        else:
+            kept.append(line)
+    digest = hashlib.sha256(str(docs.resolve()).encode()).hexdigest()[:12]
+    folder = Path(tempfile.gettempdir()) / "qa-eval" / f"{docs.parent.name}-{digest}-absent-{fraction:g}"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "docs.jsonl"
+    text = "\n".join(kept) + "\n"
+    if not target.is_file() or target.read_text(encoding="utf-8") != text:
+        target.write_text(text, encoding="utf-8")
+    return target, dropped
+
+
 def load_queries(path: Path, split: Split = "dev", limit: int | None = None) -> list[Query]:
     """Questions of one split; ``limit`` keeps that many, evenly spread over the split."""
     queries: list[Query] = []
@@ -181,15 +218,20 @@ class Tally:
     abstain: list[float] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
 
-    def add(self, query: Query, result: AnswerSet, ranking: list[str], seconds: float) -> None:
-        """Record one question."""
+    def add(
+        self, query: Query, result: AnswerSet, ranking: list[str], seconds: float, absent: bool = False
+    ) -> None:
+        """Record one question; ``absent``: its articles were left out of the index on purpose."""
         self.questions += 1
         self.latencies.append(seconds * 1000.0)
+        first = result.answers[0] if result.answers else None
+        if absent:  # only the refusal counts: there is nothing to rank or quote
+            self.abstain.append(float(first is None))
+            return
         self.ranks.append(first_gold_rank(ranking, query.doc_ids))
         if not self.has_answers:
             self.ndcg.append(ndcg_at(ranking, query.doc_ids, 10))
             self.recall100.append(recall_at(ranking, query.doc_ids, 100))
-        first = result.answers[0] if result.answers else None
         if first is not None:
             self.chars.append(len(first.text))
         if query.answers:
@@ -245,18 +287,29 @@ def evaluate_dataset(
     limit: int | None = None,
     mode: Mode | None = None,
     progress: ProgressCallback | None = None,
+    absent: float | None = None,
 ) -> Metrics:
     """Index ``directory/docs.jsonl`` (reused when unchanged), ask every question of ``split``
-    through ``Engine.ask`` and return the metrics (None where the dataset has no data for one)."""
+    through ``Engine.ask`` and return the metrics (None where the dataset has no data for one).
+
+    ``absent`` (0..1) leaves that share of the articles out of the index, chosen by a stable hash of
+    the article id: their questions must then be refused, which ``abstain_accuracy`` counts."""
     docs, queries_path = directory / "docs.jsonl", directory / "queries.jsonl"
     if not docs.is_file() or not queries_path.is_file():
         raise ConfigError(f"{directory} needs docs.jsonl and queries.jsonl")
     queries = load_queries(queries_path, split, limit)
+    dropped: set[str] = set()
+    if absent is not None:
+        if not 0.0 < absent < 1.0:
+            raise ConfigError(f"--absent takes a share between 0 and 1, not {absent}")
+        docs, dropped = documents_without(docs, absent)
     report = engine.index_paths([docs], progress)
     logger.info("indexed %s: %d added, %d unchanged", docs, len(report.added), report.unchanged)
+    if any(engine.store.document(doc_id) is not None for doc_id in dropped):
+        raise ConfigError("the index holds articles that --absent leaves out: use an empty index directory")
     tally = Tally(
         has_answers=any(q.answers for q in queries),
-        has_impossible=any(q.impossible is not None for q in queries),
+        has_impossible=absent is not None or any(q.impossible is not None for q in queries),
     )
     depth = 20 if tally.has_answers else 100  # deepest rank a metric looks at
     if queries:
@@ -276,7 +329,8 @@ def evaluate_dataset(
             except QAError:
                 deeper = []
             ranking = list(dict.fromkeys([*ranking, *document_ranking(deeper)]))
-        tally.add(query, result, ranking, elapsed)
+        gone = bool(dropped) and all(d in dropped for d in query.doc_ids)
+        tally.add(query, result, ranking, elapsed, gone or (bool(query.impossible) and absent is not None))
         if progress is not None:
             progress(number, len(queries), "asking")
     return tally.metrics()

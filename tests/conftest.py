@@ -90,7 +90,9 @@ class HashEmbedder:
 @pytest.fixture
 def hash_engine(tmp_path: Path) -> Iterator[Engine]:
     """An engine with the deterministic embedder on an empty index (plumbing tests)."""
-    engine = Engine(Settings(index_dir=tmp_path / "index", seeds_dir=SEEDS), embedder=HashEmbedder())
+    # The reader is the real one only where a test is about answers (seed_engine); plumbing uses the picker.
+    settings = Settings(index_dir=tmp_path / "index", seeds_dir=SEEDS, reader="off")
+    engine = Engine(settings, embedder=HashEmbedder())
     yield engine
     engine.close()
 

@@ -13,12 +13,15 @@ from qa.evaluate import (
     METRIC_KEYS,
     Query,
     Tally,
+    article_of,
     contains_answer,
     document_ranking,
+    documents_without,
     exact_match,
     f1_score,
     first_gold_rank,
     format_table,
+    is_absent,
     load_queries,
     ndcg_at,
     normalize_answer,
@@ -140,3 +143,32 @@ def test_load_queries_filters_the_split_and_spreads_the_limit(tmp_path: Path) ->
     path.write_text('{"id": 1}\n', encoding="utf-8")
     with pytest.raises(ConfigError):
         load_queries(path)
+
+
+def test_absent_articles_are_chosen_by_a_stable_hash(tmp_path: Path) -> None:
+    """`--absent` leaves out whole articles (all their paragraphs), the same ones on every run."""
+    rows = [
+        {"id": f"{article}_{n}", "title": article, "text": "x"} for article in "ABCDEFGH" for n in range(3)
+    ]
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    kept_file, dropped = documents_without(docs, 0.5)
+    again, dropped_again = documents_without(docs, 0.5)
+    assert (kept_file, dropped) == (again, dropped_again)
+    kept = {json.loads(line)["id"] for line in kept_file.read_text().splitlines()}
+    assert kept | dropped == {r["id"] for r in rows} and not kept & dropped
+    assert {article_of(d) for d in kept}.isdisjoint({article_of(d) for d in dropped})
+    assert 0 < len(dropped) < len(rows)
+    assert all(is_absent(article_of(d), 0.5) for d in dropped)
+    assert not is_absent("A", 0.0) and is_absent("A", 1.0)
+
+
+def test_a_question_about_an_absent_article_counts_only_its_refusal() -> None:
+    """Refusing it is right, answering it is wrong; it adds nothing to ranking or answer metrics."""
+    tally = Tally(has_answers=True, has_impossible=True)
+    query = Query("q1", "When?", ("1932",), ("d9",), "test", None)
+    tally.add(query, AnswerSet("When?", ()), [], 0.01, absent=True)
+    tally.add(query, AnswerSet("When?", (answer("It opened in 1932."),)), ["d1"], 0.01, absent=True)
+    metrics = tally.metrics()
+    assert metrics["abstain_accuracy"] == 0.5
+    assert metrics["recall@1"] is None and metrics["exact_match"] is None

@@ -1,0 +1,145 @@
+"""Calibrate the trained reader's scores and choose its abstention threshold, on dev splits only.
+
+    python -m bench.calibrate_reader [--limit 2000]
+
+Runs after ``python -m bench.train_reader``. The questions are SQuAD dev questions that the reader
+never trained on (their articles are in a test split of the other SQuAD folder, so training left
+them out; their own split is dev): squad-v2.0's, with its unanswerable ones, over the whole
+squad-v2.0 archive, and squad-v1.1's over an archive that holds only half of its articles
+(``qa eval --absent 0.5``'s choice), so that a question about a missing article must be refused.
+Every question goes through ``Engine.read`` (retrieval, then the reader over the top passages).
+
+1. A logistic over each reading's evidence (``qa.answers.READER_FEATURES``) is fitted with the
+   label "the sentence holding the span holds a gold answer": the answer's score is that chance.
+2. The threshold on it maximizes ``abstain_accuracy`` where the archive lacks the article (the
+   refusal a news reader needs); squad-v2.0's is printed beside it.
+Both are written into ``reader.json`` beside the weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import CACHE, EVAL, fit_logistic, logger, setup_logging
+from bench.train_reader import dev_questions
+from qa.answers import READER_FEATURES, reading_features, sentence_around
+from qa.config import Settings
+from qa.engine import Engine
+from qa.evaluate import article_of, contains_answer, documents_without, is_absent
+from qa.reader import CONFIG_FILE, WEIGHTS_DIR
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """One question's readings: evidence rows, whether each is right, and what abstaining would be."""
+
+    setting: str
+    features: np.ndarray  # one row per reading, READER_FEATURES order
+    right: np.ndarray  # the reading's sentence holds a gold answer
+    must_abstain: bool
+
+
+def ask_all(engine: Engine, questions: list[tuple[str, list[str], bool]], setting: str) -> list[Asked]:
+    """Readings of every question: (question, gold answers, whether it must be refused)."""
+    out = []
+    engine.ensure_index()
+    for number, (question, answers, refuse) in enumerate(questions, start=1):
+        passages, readings = engine.read(question, 10)
+        rows, right = [], []
+        for reading in readings:
+            passage = passages[reading.passage]
+            features = reading_features(reading, passage, reading.passage)
+            rows.append([features[name] for name in READER_FEATURES])
+            begin, end = sentence_around(passage, reading.start, reading.end)
+            right.append(not refuse and contains_answer(passage.text[begin:end], answers))
+        out.append(
+            Asked(setting, np.array(rows).reshape(-1, len(READER_FEATURES)), np.array(right, bool), refuse)
+        )
+        if number % 200 == 0:
+            logger.info("%s: %d/%d questions read", setting, number, len(questions))
+    return out
+
+
+def accuracy(data: list[Asked], w: np.ndarray, threshold: float) -> float:
+    """``abstain_accuracy`` of ``qa eval`` with these calibration weights and this threshold."""
+    right = 0
+    for asked in data:
+        if not len(asked.features):
+            right += asked.must_abstain
+            continue
+        z = asked.features @ w[:-1] + w[-1]
+        best = int(np.argmax(z))
+        probability = 1.0 / (1.0 + np.exp(-z[best]))
+        answered = probability >= threshold
+        right += (not answered) if asked.must_abstain else bool(answered and asked.right[best])
+    return right / len(data)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--limit", type=int, default=2000, help="questions per setting")
+    parser.add_argument("--reader", type=Path, default=WEIGHTS_DIR)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    setup_logging()
+    rng = random.Random(args.seed)
+    held_out = dev_questions(EVAL, trainable=False)
+    v2 = [
+        (q["question"], q["answers"], bool(q.get("is_impossible")))
+        for q, _ in held_out
+        if "is_impossible" in q
+    ]
+    v1 = [
+        (q["question"], q["answers"], is_absent(article_of(q["doc_ids"][0]), 0.5))
+        for q, _ in held_out
+        if "is_impossible" not in q
+    ]
+    v2, v1 = rng.sample(v2, min(args.limit, len(v2))), rng.sample(v1, min(args.limit, len(v1)))
+
+    data = []
+    for name, questions, docs in (
+        ("squad-v2.0", v2, EVAL / "squad-v2.0" / "docs.jsonl"),
+        ("squad-v1.1 absent 0.5", v1, documents_without(EVAL / "squad-v1.1" / "docs.jsonl", 0.5)[0]),
+    ):
+        folder = CACHE / f"calibrate-{name.replace(' ', '-')}"
+        engine = Engine(Settings(index_dir=folder, reader=str(args.reader), abstain_threshold=0.0))
+        engine.index_paths([docs])
+        data.extend(ask_all(engine, questions, name))
+
+    x = np.vstack([a.features for a in data])
+    y = np.concatenate([a.right for a in data]).astype(float)
+    w = fit_logistic(np.hstack([x, np.ones((len(x), 1))]), y, l2=1.0)
+    settings = sorted({a.setting for a in data})
+    grid = np.linspace(0.02, 0.9, 89)
+    scores = {t: [accuracy([a for a in data if a.setting == s], w, t) for s in settings] for t in grid}
+    # The refusal a news reader needs is "not in the archive": the threshold is the best one there;
+    # SQuAD 2.0's near-miss questions are reported beside it.
+    absent = settings.index("squad-v1.1 absent 0.5")
+    threshold = max(grid, key=lambda t: scores[t][absent])
+    print("| threshold | " + " | ".join(settings) + " |")
+    for t in grid[::4]:
+        print(f"| {t:.2f} | " + " | ".join(f"{v:.3f}" for v in scores[t]) + " |")
+    print(
+        f"chosen threshold {threshold:.2f}: "
+        + ", ".join(f"{s} {v:.3f}" for s, v in zip(settings, scores[threshold], strict=True))
+    )
+
+    path = args.reader / CONFIG_FILE
+    config = json.loads(path.read_text())
+    config["calibration"] = {
+        name: round(float(v), 4) for name, v in zip(READER_FEATURES, w[:-1], strict=True)
+    }
+    config["calibration"]["bias"] = round(float(w[-1]), 4)
+    config["threshold"] = round(float(threshold), 2)
+    path.write_text(json.dumps(config, indent=2) + "\n")
+    print(json.dumps(config["calibration"]))
+
+
+if __name__ == "__main__":
+    main()

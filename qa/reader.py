@@ -1,0 +1,252 @@
+"""The trained reader: question + passages in, the best answer span of each passage and a no-answer score out.
+
+The one module that imports transformers for reading. The model is the bundled all-MiniLM-L6-v2
+encoder with its transformer layers fine-tuned for extractive QA (SQuAD 2.0 style: a start and an
+end score for every passage token, the ``[CLS]`` token standing for "no answer") by
+``bench/train_reader.py``; only the trained layers and the span head are shipped (fp16, pinned by
+SHA-256), loaded over the packaged base model, whose embeddings they were trained against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from qa.errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT_READER = "default"
+WEIGHTS_FILE = "reader.safetensors"
+CONFIG_FILE = "reader.json"
+MAX_ANSWER_TOKENS = 30  # longest span considered, in word pieces
+# The reader shipped in qa/weights (bench/train_reader.py, then bench/calibrate_reader.py): a changed
+# file is an error, never a silently different model. Another reader folder is checked against the
+# SHA-256 its own reader.json records.
+SHIPPED_WEIGHTS_SHA256 = "2bea082efc7d7cd6e4e8c199f8191789d04fe332ca321edd6b21c9e2a932364a"
+
+Logits = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderConfig:
+    """How the shipped weights were trained and how their scores are calibrated (``reader.json``)."""
+
+    base_model: str
+    max_length: int
+    stride: int
+    weights_sha256: str
+    calibration: dict[str, float]  # logistic weights over a reading's evidence, see ``qa.answers``
+    threshold: float  # default abstention threshold on the calibrated probability
+    trained_on: str = ""
+
+    @classmethod
+    def load(cls, folder: Path) -> ReaderConfig:
+        """Read ``reader.json`` from a reader folder; ``ModelError`` when missing or malformed."""
+        path = folder / CONFIG_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(
+                base_model=str(data["base_model"]),
+                max_length=int(data["max_length"]),
+                stride=int(data["stride"]),
+                weights_sha256=str(data["weights_sha256"]),
+                calibration={str(k): float(v) for k, v in data["calibration"].items()},
+                threshold=float(data["threshold"]),
+                trained_on=str(data.get("trained_on", "")),
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ModelError(f"cannot read the reader's settings {path}: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """The reader's verdict on one passage: its best span (characters) and the two scores."""
+
+    passage: int  # index into the passages read
+    start: int
+    end: int
+    span_logit: float  # start + end score of the best span
+    null_logit: float  # start + end score of "no answer" ([CLS])
+
+    @property
+    def margin(self) -> float:
+        """How much the span beats "no answer" (a log-odds difference)."""
+        return self.span_logit - self.null_logit
+
+
+def reader_folder(setting: str) -> Path:
+    """The folder of a reader setting: ``default`` is the one shipped in the package, else a path."""
+    folder = WEIGHTS_DIR if setting == DEFAULT_READER else Path(setting).expanduser()
+    if not (folder / CONFIG_FILE).is_file():
+        raise ModelError(f"no reader in {folder} (it needs {CONFIG_FILE} and {WEIGHTS_FILE})")
+    return folder
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in blocks."""
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def build_model(base_path: str) -> Any:
+    """The base encoder with a fresh span head (two scores per token): training and loading share it."""
+    import torch
+    from transformers import AutoModel
+
+    class SpanReader(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = AutoModel.from_pretrained(base_path, add_pooling_layer=False)
+            self.head = torch.nn.Linear(self.encoder.config.hidden_size, 2)
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            hidden = self.encoder(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            logits = self.head(hidden)
+            return logits[..., 0], logits[..., 1]
+
+    return SpanReader()
+
+
+def trained_parameters(model: Any) -> dict[str, Any]:
+    """The parameters training changes (transformer layers and head), by name: what is shipped."""
+    return {name: p for name, p in model.named_parameters() if not name.startswith("encoder.embeddings.")}
+
+
+def encode_pairs(
+    tokenizer: Any, questions: Sequence[str], contexts: Sequence[str], max_length: int, stride: int
+) -> Any:
+    """Tokenize (question, context) pairs into windows with character offsets (long contexts overlap)."""
+    return tokenizer(
+        list(questions),
+        list(contexts),
+        truncation="only_second",
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding=False,
+    )
+
+
+def best_span(
+    start: Logits, end: Logits, offsets: Sequence[tuple[int, int] | None], max_tokens: int = MAX_ANSWER_TOKENS
+) -> tuple[int, int, float] | None:
+    """``(start char, end char, score)`` of the best span over context tokens, None when there is none.
+
+    ``offsets[i]`` is the token's character range in the context, None for question and special tokens."""
+    context = np.array([o is not None for o in offsets])
+    if not context.any():
+        return None
+    s = np.where(context, start, -np.inf)
+    e = np.where(context, end, -np.inf)
+    n = len(offsets)
+    # scores[i, j] = s[i] + e[j] for i <= j < i + max_tokens
+    scores = s[:, None] + e[None, :]
+    band = np.triu(np.ones((n, n), dtype=bool)) & ~np.triu(np.ones((n, n), dtype=bool), k=max_tokens)
+    scores = np.where(band, scores, -np.inf)
+    flat = int(np.argmax(scores))
+    i, j = divmod(flat, n)
+    value = float(scores[i, j])
+    if not np.isfinite(value):
+        return None
+    first, last = offsets[i], offsets[j]
+    assert first is not None and last is not None
+    return first[0], last[1], value
+
+
+def context_offsets(encoding: Any, window: int) -> list[tuple[int, int] | None]:
+    """The character offsets of a window's context tokens (None for question and special tokens)."""
+    sequence_ids = encoding.sequence_ids(window)
+    return [
+        (int(a), int(b)) if sid == 1 and b > a else None
+        for sid, (a, b) in zip(sequence_ids, encoding["offset_mapping"][window], strict=True)
+    ]
+
+
+class Reader:
+    """The trained span reader over the bundled base model; thread-safe, loaded once."""
+
+    def __init__(self, setting: str, base_path: str, device: str = "cpu") -> None:
+        folder = reader_folder(setting)
+        self.config = ReaderConfig.load(folder)
+        weights = folder / WEIGHTS_FILE
+        if not weights.is_file():
+            raise ModelError(f"reader weights missing: {weights}")
+        digest = file_sha256(weights)
+        pinned = SHIPPED_WEIGHTS_SHA256 if folder.resolve() == WEIGHTS_DIR else self.config.weights_sha256
+        if digest != pinned:
+            raise ModelError(
+                f"reader weights {weights} do not match their pinned SHA-256 "
+                f"(expected {pinned[:12]}…, got {digest[:12]}…)"
+            )
+        import torch
+        from safetensors.torch import load_file
+        from transformers import AutoTokenizer
+
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(base_path)
+            model = build_model(base_path)
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot load the reader's base model {base_path}: {exc}") from exc
+        state = {k: v.float() for k, v in load_file(str(weights)).items()}
+        expected = set(trained_parameters(model))
+        if set(state) != expected:
+            raise ModelError(f"reader weights {weights} do not fit the base model {self.config.base_model}")
+        model.load_state_dict(state, strict=False)
+        self._model = model.to(device).eval()
+        self._device = device
+        self._torch = torch
+        self._lock = threading.Lock()
+        logger.info("loaded reader %s on %s", folder, device)
+
+    def read(self, question: str, passages: Sequence[str]) -> list[Reading]:
+        """One reading per passage (its best span across its windows), in one batched forward pass."""
+        if not passages:
+            return []
+        encoding = encode_pairs(
+            self._tokenizer, [question] * len(passages), passages, self.config.max_length, self.config.stride
+        )
+        starts, ends = self._forward(encoding)
+        best: dict[int, Reading] = {}
+        for window, owner in enumerate(encoding["overflow_to_sample_mapping"]):
+            length = len(encoding["input_ids"][window])
+            start, end = starts[window, :length], ends[window, :length]
+            span = best_span(start, end, context_offsets(encoding, window))
+            null = float(start[0] + end[0])
+            if span is None:
+                continue
+            reading = Reading(int(owner), span[0], span[1], span[2], null)
+            kept = best.get(int(owner))
+            if kept is None or reading.margin > kept.margin:
+                best[int(owner)] = reading
+        return [best[i] for i in sorted(best)]
+
+    def _forward(self, encoding: Any) -> tuple[Logits, Logits]:
+        """Start and end scores for every window (padded to the longest)."""
+        torch = self._torch
+        ids = encoding["input_ids"]
+        width = max(len(row) for row in ids)
+
+        def padded(key: str) -> Any:
+            rows = [row + [0] * (width - len(row)) for row in encoding[key]]
+            return torch.tensor(rows, dtype=torch.long, device=self._device)
+
+        with self._lock, torch.inference_mode():
+            start, end = self._model(padded("input_ids"), padded("attention_mask"), padded("token_type_ids"))
+        return start.float().cpu().numpy(), end.float().cpu().numpy()

@@ -1,0 +1,138 @@
+"""The trained reader: span decoding, answers built from its readings, and the shipped weights' checks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.answers import calibrated, read_answers, sentence_around
+from qa.config import Settings
+from qa.embedding import bundled_model_path
+from qa.engine import Engine
+from qa.errors import ModelError
+from qa.models import ArticleMeta, Passage
+from qa.reader import (
+    CONFIG_FILE,
+    SHIPPED_WEIGHTS_SHA256,
+    WEIGHTS_DIR,
+    WEIGHTS_FILE,
+    Reader,
+    Reading,
+    best_span,
+    file_sha256,
+)
+from tests.conftest import SEEDS
+
+META = ArticleMeta(id="a1", title="T", published=None, source="s.txt", url=None)
+TEXT = "The bridge opened in 1932. It cost ten million dollars. Engineers praised it."
+SENTENCES = ((0, 26), (27, 55), (56, 78))
+
+
+def passage(
+    text: str = TEXT, sentences: tuple[tuple[int, int], ...] = SENTENCES, score: float = 0.5
+) -> Passage:
+    return Passage(chunk_id=1, text=text, score=score, article=META, sentences=sentences)
+
+
+def test_best_span_picks_the_best_pair_inside_the_context() -> None:
+    """The best start/end pair wins, with start <= end, only over context tokens and within the length cap."""
+    offsets = [None, None, (0, 3), (4, 10), (11, 17), None]
+    start = np.array([9.0, 9.0, 0.0, 5.0, 1.0, 9.0], dtype=np.float32)
+    end = np.array([9.0, 9.0, 0.0, 1.0, 4.0, 9.0], dtype=np.float32)
+    assert best_span(start, end, offsets) == (4, 17, 9.0)
+    assert best_span(start, end, offsets, max_tokens=1) == (4, 10, 6.0)
+    assert best_span(start, end, [None] * 6) is None
+
+
+def test_best_span_never_ends_before_it_starts() -> None:
+    """A high end score before a high start score does not make a backwards span."""
+    offsets = [None, (0, 1), (2, 3), (4, 5)]
+    start = np.array([0.0, 0.0, 0.0, 5.0], dtype=np.float32)
+    end = np.array([0.0, 5.0, 0.0, 0.5], dtype=np.float32)
+    begin, finish, _ = best_span(start, end, offsets) or (0, 0, 0.0)
+    assert begin <= finish and (begin, finish) == (4, 5)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [(21, 25, (0, 26)), (35, 46, (27, 55)), (21, 40, (0, 55)), (60, 77, (56, 78))],
+)
+def test_sentence_around_covers_the_span(start: int, end: int, expected: tuple[int, int]) -> None:
+    """The quoted sentence is the one holding the span; a span across sentences quotes both."""
+    assert sentence_around(passage(), start, end) == expected
+
+
+def test_read_answers_rank_by_calibrated_chance_and_abstain_below_the_threshold() -> None:
+    """Answers come best first, each quoting its sentence with the span inside it; weak ones are withheld."""
+    readings = [
+        Reading(passage=0, start=21, end=25, span_logit=8.0, null_logit=1.0),
+        Reading(passage=1, start=35, end=46, span_logit=2.0, null_logit=4.0),
+    ]
+    calibration = {"margin": 1.0, "bias": 0.0}
+    answers = read_answers([passage(), passage()], readings, calibration, 0.05, 10)
+    assert [a.text for a in answers] == [TEXT[0:26], TEXT[27:55]]
+    assert answers[0].span_text == "1932"
+    assert answers[0].score == pytest.approx(calibrated({"margin": 7.0}, calibration))
+    assert answers[0].score > answers[1].score
+    assert read_answers([passage(), passage()], readings, calibration, 0.5, 10)[-1].span_text == "1932"
+    assert read_answers([passage(), passage()], readings, calibration, 0.9999, 10) == []
+
+
+def test_read_answers_quote_a_sentence_once() -> None:
+    """The same sentence read in two overlapping passages is one answer, not two."""
+    readings = [Reading(0, 21, 25, 8.0, 1.0), Reading(1, 21, 25, 7.0, 1.0)]
+    answers = read_answers([passage(), passage()], readings, {"margin": 1.0}, 0.0, 10)
+    assert len(answers) == 1
+
+
+def test_shipped_weights_match_their_pinned_sha256() -> None:
+    """The reader in the package is the one its settings file pins, small enough to ship."""
+    config = json.loads((WEIGHTS_DIR / CONFIG_FILE).read_text())
+    weights = WEIGHTS_DIR / WEIGHTS_FILE
+    assert file_sha256(weights) == config["weights_sha256"] == SHIPPED_WEIGHTS_SHA256
+    assert weights.stat().st_size <= 25_000_000
+    assert 0.0 < config["threshold"] < 1.0
+
+
+def test_a_changed_weights_file_is_refused(tmp_path: Path) -> None:
+    """Weights that do not match their pinned SHA-256 stop the reader with a ModelError."""
+    folder = tmp_path / "reader"
+    shutil.copytree(WEIGHTS_DIR, folder)
+    with (folder / WEIGHTS_FILE).open("r+b") as handle:
+        handle.seek(-4, 2)
+        handle.write(b"\x00\x01\x02\x03")
+    base = bundled_model_path()
+    assert base is not None
+    with pytest.raises(ModelError, match="SHA-256"):
+        Reader(str(folder), str(base))
+    with pytest.raises(ModelError, match="no reader"):
+        Reader(str(tmp_path / "missing"), str(base))
+
+
+def test_reader_finds_the_span_in_real_text() -> None:
+    """The shipped reader, on plain text it never saw, points at the answer and not at the question."""
+    base = bundled_model_path()
+    assert base is not None
+    reader = Reader("default", str(base))
+    texts = [
+        "The city council met on Tuesday. The new library will open in March 2027, the mayor said.",
+        "Rainfall was heavy across the region. Farmers expect a good harvest this year.",
+    ]
+    readings = reader.read("When will the new library open?", texts)
+    best = max(readings, key=lambda r: r.margin)
+    assert best.passage == 0
+    assert texts[0][best.start : best.end] in ("March 2027", "in March 2027")
+    assert best.margin > max(r.margin for r in readings if r.passage == 1)
+
+
+def test_reader_off_falls_back_to_the_sentence_picker(tmp_path: Path) -> None:
+    """QA_READER=off answers with the picker: no reader is loaded, answers still quote the archive."""
+    engine = Engine(Settings(index_dir=tmp_path / "index", reader="off"))
+    engine.index_paths([SEEDS])
+    result = engine.ask("When did the war start?")
+    assert engine.reader is None
+    assert result.answers and result.answers[0].text in result.answers[0].passage
