@@ -183,6 +183,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
 def serve(settings: Settings) -> None:
     """Run the HTTP service on ``settings.host:settings.port`` until interrupted."""
-    app = create_app(settings)
+    engine = Engine(settings)
+    engine.require_index()  # a chosen folder without an index stops here, before the port opens
+    app = create_app(settings, engine)
     logger.info("serving on http://%s:%d/", settings.host, settings.port)
     uvicorn.run(app, host=settings.host, port=settings.port, server_header=False)

@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     telegram_allowed_chats: str = Field("", description="Comma-separated chat or user ids (all if empty).")
     telegram_rate_limit: int = Field(20, ge=0, description="Messages per minute per chat (0: no limit).")
 
+    def index_dir_chosen(self) -> bool:
+        """True when the index directory was chosen (``--index-dir``, ``QA_INDEX_DIR``, ``.env``).
+
+        Only the default location may build itself from the seeds: a chosen one that holds no index
+        is most likely mistyped, and is created by ``qa index`` alone.
+        """
+        return "index_dir" in self.model_fields_set
+
     def allowed_chat_ids(self) -> frozenset[int]:
         """The Telegram allowlist as integers (empty: everyone)."""
         return frozenset(int(p) for p in self.telegram_allowed_chats.replace(" ", "").split(",") if p)

@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import math
 import os
+import shlex
 import stat
 import threading
 import unicodedata
@@ -126,13 +127,25 @@ class Engine:
             raise QuestionError(f"the question is too long ({len(cleaned)} characters; the limit is {limit})")
         return " ".join(cleaned.split())
 
+    def require_index(self) -> None:
+        """``NoIndexError`` when a chosen index directory holds no index (the default may self-build)."""
+        folder = self.settings.index_dir
+        if self.settings.index_dir_chosen() and not Store.exists(folder):
+            raise NoIndexError(f"no index in {folder}: build it with `{_index_command(folder)}`")
+
     def ensure_index(self, progress: Progress | None = None) -> None:
-        """Build the index from the bundled seeds when it is empty."""
+        """Build the index from the bundled seeds when it is empty (only at the default location)."""
+        self.require_index()
         if not self.store.is_empty():
             if not self._warm:
                 self._warm = True
                 self.embedder.encode(["warm up"])  # the first question should not pay for lazy setup
             return
+        if self.settings.index_dir_chosen():
+            folder = self.settings.index_dir
+            raise NoIndexError(
+                f"the index in {folder} is empty: add articles with `{_index_command(folder)}`"
+            )
         seeds = self.settings.seeds_dir
         if seeds is None or not Path(seeds).is_dir():
             raise NoIndexError(
@@ -402,10 +415,12 @@ class Engine:
 
     def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentInfo]:
         """Indexed articles, in the order they were added."""
+        self.require_index()
         return self.store.documents(offset, limit)
 
     def document(self, doc_id: str) -> tuple[DocumentInfo, str]:
         """One article's info and its full text."""
+        self.require_index()
         found = self.store.document(doc_id)
         if found is None:
             raise DocumentNotFoundError(doc_id)
@@ -413,10 +428,18 @@ class Engine:
 
     def remove_document(self, doc_id: str) -> None:
         """Remove one article from the index."""
+        self.require_index()
         with self.store.writer() as writer:
             if not writer.remove_article(doc_id):
                 raise DocumentNotFoundError(doc_id)
 
     def stats(self) -> dict[str, int]:
-        """``{"articles": n, "chunks": m}``."""
+        """``{"articles": n, "chunks": m}`` (zeros where a chosen index directory holds no index)."""
+        if self.settings.index_dir_chosen() and not Store.exists(self.settings.index_dir):
+            return {"articles": 0, "chunks": 0}
         return self.store.stats()
+
+
+def _index_command(folder: Path) -> str:
+    """The command that builds the index in ``folder``."""
+    return f"qa --index-dir {shlex.quote(str(folder))} index FOLDER"

@@ -109,6 +109,11 @@ class Store:
         return VectorIndex(self.dimension, index_type=self.index_type, threshold=self.index_threshold)
 
     @staticmethod
+    def exists(index_dir: Path) -> bool:
+        """True when ``index_dir`` holds an index (of any age or size)."""
+        return (index_dir / "meta.sqlite").is_file()
+
+    @staticmethod
     def recorded_model(index_dir: Path) -> tuple[str, int] | None:
         """``(model, dimension)`` an existing index was built with, or None when there is none yet."""
         path = index_dir / "meta.sqlite"

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from bots.http import create_app
 from qa.config import Settings
 from qa.engine import Engine
+from tests.conftest import SEEDS
 
 QUESTION = "When did the war start?"
 SENTENCE_START = "This war initially started on September 27"
@@ -28,7 +29,7 @@ ARTICLE_KEYS = {"id", "title", "published", "source", "url"}
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """One real engine (real model, real FAISS) over the seed article, shared by the module."""
     qa_engine = Engine(Settings(index_dir=tmp_path_factory.mktemp("http") / "index"))
-    qa_engine.ensure_index()
+    qa_engine.index_paths([SEEDS])
     yield qa_engine
     qa_engine.close()
 

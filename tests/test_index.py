@@ -101,7 +101,7 @@ def test_failed_write_leaves_the_previous_index_whole(tmp_path: Path) -> None:
     """An exception in the middle of a write rolls back: the old articles and vectors are intact."""
     settings = Settings(index_dir=tmp_path / "index", seeds_dir=SEEDS)
     engine = Engine(settings, embedder=HashEmbedder())
-    engine.ensure_index()
+    engine.index_paths([SEEDS])
     before = engine.stats()
     article = engine.load_upload("extra.txt", b"Extra\n\nAn extra article about ships.")[0]
     with pytest.raises(RuntimeError), engine.store.writer() as writer:
@@ -119,7 +119,7 @@ def test_crash_between_vector_file_and_commit_keeps_old_version(tmp_path: Path) 
     """A vectors file written by a run that died before its commit is ignored, then cleaned up."""
     settings = Settings(index_dir=tmp_path / "index", seeds_dir=SEEDS)
     engine = Engine(settings, embedder=HashEmbedder())
-    engine.ensure_index()
+    engine.index_paths([SEEDS])
     index_dir = settings.index_dir
     current = sorted(index_dir.glob("vectors-*.faiss"))[-1]
     version = int(current.stem.split("-")[1])
@@ -164,7 +164,7 @@ def test_index_from_before_sentence_vectors_still_answers(tmp_path: Path) -> Non
     when a question needs them, and the answers are the same."""
     settings = Settings(index_dir=tmp_path / "index", seeds_dir=SEEDS)
     engine = Engine(settings, embedder=HashEmbedder())
-    engine.ensure_index()
+    engine.index_paths([SEEDS])
     question = "When did the war start?"
     expected = [a.text for a in engine.ask(question).answers]
     engine.close()
