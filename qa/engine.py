@@ -325,6 +325,10 @@ class Engine:
         except DocumentError as exc:
             self._skip(report, str(path), exc.reason)
             return None
+        except Exception as exc:  # a parser's failure on one file must not cost the rest of the run
+            logger.debug("%s: parser failed", path, exc_info=True)
+            self._skip(report, str(path), f"could not be parsed ({type(exc).__name__}: {exc})")
+            return None
         for where, reason in problems:
             self._skip(report, where, reason)
         return key, sha, articles
