@@ -22,6 +22,7 @@ from qa.engine import Engine
 from qa.errors import QAError
 from qa.models import IndexReport
 from qa.render import print_result
+from qa.selection import FileSelection
 
 logger = logging.getLogger("qa")
 app = typer.Typer(
@@ -168,15 +169,30 @@ def index(
         list[Path], typer.Argument(help="Files and folders (.txt .md .html .jsonl .json, the seed format).")
     ],
     as_json: JsonOption = False,
+    include: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--include", metavar="GLOB", help="In folders, index only files matching GLOB (repeatable)."
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude", metavar="GLOB", help="In folders, leave out files matching GLOB (repeatable)."
+        ),
+    ] = None,
 ) -> None:
     """Add articles incrementally: unchanged files are skipped, changed ones replaced, vanished ones removed.
 
+    In folders, hidden files and README, LICENSE, COPYING, CHANGELOG and NOTICE files are left out
+    (name one directly to index it). Globs match a file's path below the folder or its name.
     Exit status: 0 all indexed, 3 some inputs skipped (each named in a warning), 1 failure.
     """
     engine = Engine(settings())
+    selection = FileSelection(tuple(include or ()), tuple(exclude or ()))
     try:
         with progress_bar() as progress:
-            report = engine.index_paths(paths, progress)
+            report = engine.index_paths(paths, progress, selection)
         stats = engine.stats()
     except QAError as exc:
         raise fail(exc) from None
@@ -200,6 +216,7 @@ def _report_dict(report: IndexReport, stats: dict[str, int]) -> dict[str, Any]:
         "removed": report.removed,
         "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
         "chunks_embedded": report.chunks_embedded,
+        "left_out": [{"path": p, "reason": r} for p, r in report.left_out],
         **stats,
     }
 

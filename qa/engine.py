@@ -33,12 +33,14 @@ from qa.embedding import (
 from qa.errors import DocumentError, DocumentNotFoundError, NoIndexError, QuestionError
 from qa.models import AnswerSet, Article, Chunk, DocumentInfo, IndexReport, Passage
 from qa.retrieval import DEFAULT_WEIGHTS, FusionWeights, Mode, keyword_scores, retrieve, stem_terms
+from qa.selection import FileSelection
 from qa.store import Store
 
 logger = logging.getLogger(__name__)
 
 TEXT_CACHE_SIZE = 20_000  # question and sentence vectors kept (about 1.5 KB each)
 ENCODE_ALONGSIDE_FROM = 50_000  # chunks from which BM25 runs while the question is encoded
+ALL_ARTICLES = FileSelection()
 MAX_ANSWERS = 10  # answers kept per question: the first top_k are shown, the rest serve "more"
 
 
@@ -265,8 +267,10 @@ class Engine:
         return np.vstack(rows)
 
     # -- documents -------------------------------------------------------------------------------
-    def index_paths(self, paths: Sequence[Path], progress: Progress | None = None) -> IndexReport:
-        """Index files and folders incrementally; a folder's vanished files are removed."""
+    def index_paths(
+        self, paths: Sequence[Path], progress: Progress | None = None, selection: FileSelection = ALL_ARTICLES
+    ) -> IndexReport:
+        """Index files and folders incrementally; a folder's vanished (or now left out) files are removed."""
         report = IndexReport()
         changed: list[tuple[str, str, list[Article]]] = []  # (file key, sha256, articles)
         vanished: list[str] = []
@@ -276,7 +280,7 @@ class Engine:
                 self._skip(report, str(root), reason)
                 continue
             seen: set[str] = set()
-            files = list(iter_files(root))
+            files = self._select(root, selection, report)
             for number, path in enumerate(files, start=1):
                 key = str(path.resolve()) if path.exists() else str(path.absolute())
                 seen.add(key)
@@ -287,6 +291,14 @@ class Engine:
                     progress(number, len(files), "reading")
             if root.is_dir():
                 vanished.extend(f for f in self.store.files_under(str(root.resolve())) if f not in seen)
+        not_articles = [p for p, why in report.left_out if why == "not an article"]
+        if not_articles:
+            logger.warning(
+                "left out %d file(s) that are not articles (%s%s); name one on the command line to index it",
+                len(not_articles),
+                ", ".join(Path(p).name for p in not_articles[:5]),
+                ", ..." if len(not_articles) > 5 else "",
+            )
         articles = [a for _, _, batch in changed for a in batch]
         vectors_by_article = self._embed_articles(articles, progress, report)
         with self.store.writer() as writer:
@@ -301,6 +313,20 @@ class Engine:
                     report.added.append(article.id)
                 writer.set_file(key, sha)
         return report
+
+    @staticmethod
+    def _select(root: Path, selection: FileSelection, report: IndexReport) -> list[Path]:
+        """The files of ``root`` to read; the others are recorded in ``report.left_out``."""
+        if not root.is_dir():
+            return [root]  # a file named directly is always read
+        files: list[Path] = []
+        for path in iter_files(root):
+            reason = selection.leave_out(path, root)
+            if reason is None:
+                files.append(path)
+            else:
+                report.left_out.append((str(path), reason))
+        return files
 
     def _read_file(self, path: Path, key: str, report: IndexReport) -> tuple[str, str, list[Article]] | None:
         """Load one file unless unchanged; problems are recorded as skips with a warning."""

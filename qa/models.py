@@ -146,6 +146,7 @@ class IndexReport:
     unchanged: int = 0  # files skipped because their content hash matched
     removed: list[str] = field(default_factory=list)  # article ids removed (files gone)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    left_out: list[tuple[str, str]] = field(default_factory=list)  # (path, why): not articles, --exclude
     chunks_embedded: int = 0
 
     @property

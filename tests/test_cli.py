@@ -139,6 +139,8 @@ def test_help_is_complete() -> None:
         sub = qa(command, "--help", index_dir=Path("/nonexistent"))
         assert sub.returncode == 0 and "Usage" in sub.stdout, command
     assert "--json" in qa("ask", "--help", index_dir=Path("/nonexistent")).stdout
+    index_help = qa("index", "--help", index_dir=Path("/nonexistent")).stdout
+    assert "--include" in index_help and "--exclude" in index_help
     assert "remove" in qa("docs", "--help", index_dir=Path("/nonexistent")).stdout
 
 
