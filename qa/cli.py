@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
+from rich.text import Text
 
 from qa import __version__
 from qa.config import Settings
@@ -21,8 +21,9 @@ from qa.embedding import Progress as ProgressCallback
 from qa.engine import Engine
 from qa.errors import QAError
 from qa.models import IndexReport
-from qa.render import print_result
+from qa.render import documents_table, print_result
 from qa.selection import FileSelection
+from qa.store import DocumentOrder
 
 logger = logging.getLogger("qa")
 app = typer.Typer(
@@ -225,22 +226,49 @@ def _report_dict(report: IndexReport, stats: dict[str, int]) -> dict[str, Any]:
 def docs_list(
     ctx: typer.Context,
     as_json: JsonOption = False,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit", min=0, help="Articles to list (0: all). [default: one screen; all with --json]"
+        ),
+    ] = None,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="Articles to pass over first.")] = 0,
+    search: Annotated[
+        str, typer.Option("--search", metavar="TEXT", help="Only articles whose title or source holds TEXT.")
+    ] = "",
+    sort: Annotated[
+        DocumentOrder, typer.Option("--sort", help="Order: added (oldest first), date (newest first), title.")
+    ] = "added",
 ) -> None:
-    """List indexed articles: id, title, date, source, passages."""
+    """List indexed articles, a screen at a time: id, title, date, source, passages."""
     if ctx.invoked_subcommand is not None:
         return
     engine = Engine(settings())
+    if limit is None:
+        limit = 0 if as_json else max(5, out.size.height - 4)
     try:
-        documents = engine.documents()
+        documents, total = engine.document_page(offset, limit or None, search, sort)
     except QAError as exc:
         raise fail(exc) from None
     if as_json:
         sys.stdout.write(json.dumps([d.to_dict() for d in documents], ensure_ascii=False) + "\n")
         return
-    table = Table("id", "title", "date", "source", "chunks", box=None)
-    for d in documents:
-        table.add_row(d.id, d.title, d.published or "", d.url or d.source, str(d.chunks))
-    out.print(table if documents else "The index is empty: `qa index PATH` adds articles.")
+    if not documents:
+        out.print(_empty_listing(total, search), markup=False, highlight=False)
+        return
+    out.print(documents_table(documents, out.size.width))
+    shown_to = offset + len(documents)
+    more = f"; --offset {shown_to} for the next" if shown_to < total else ""
+    matching = f" matching {search!r}" if search else ""
+    out.print(f"{offset + 1}-{shown_to} of {total} articles{matching}{more}", markup=False, style="dim")
+
+
+def _empty_listing(total: int, search: str) -> str:
+    if search:
+        return f"No article's title or source holds {search!r}."
+    if total:
+        return f"The index holds {total} articles; none at that offset."
+    return "The index is empty: `qa index PATH` adds articles."
 
 
 @docs_app.command("remove")
@@ -256,14 +284,19 @@ def docs_remove(doc_ids: Annotated[list[str], typer.Argument(help="Ids shown by 
 
 
 @docs_app.command("show")
-def docs_show(doc_id: Annotated[str, typer.Argument(help="An id shown by `qa docs`.")]) -> None:
+def docs_show(
+    ref: Annotated[
+        str, typer.Argument(help="An id shown by `qa docs`, a source it lists, or a file's path.")
+    ],
+) -> None:
     """Print one article's metadata and text."""
     engine = Engine(settings())
     try:
-        info, text = engine.document(doc_id)
+        info, text = engine.find_document(ref)
     except QAError as exc:
         raise fail(exc) from None
-    out.print(f"{info.title}\n{info.published or ''}  {info.url or info.source}\n\n{text}", markup=False)
+    where = "  ".join(p for p in (info.published, info.url, info.path or info.source) if p)
+    out.print(Text(f"{info.title}\n{where}\n\n{text}"))
 
 
 @app.command()

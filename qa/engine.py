@@ -13,7 +13,7 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from qa.errors import DocumentError, DocumentNotFoundError, NoIndexError, Questi
 from qa.models import AnswerSet, Article, Chunk, DocumentInfo, IndexReport, Passage
 from qa.retrieval import DEFAULT_WEIGHTS, FusionWeights, Mode, keyword_scores, retrieve, stem_terms
 from qa.selection import FileSelection
-from qa.store import Store
+from qa.store import DocumentOrder, Store
 
 logger = logging.getLogger(__name__)
 
@@ -281,10 +281,11 @@ class Engine:
                 continue
             seen: set[str] = set()
             files = self._select(root, selection, report)
+            shown_from = root if root.is_dir() else root.parent  # sources are shown relative to it
             for number, path in enumerate(files, start=1):
                 key = str(path.resolve()) if path.exists() else str(path.absolute())
                 seen.add(key)
-                loaded = self._read_file(path, key, report)
+                loaded = self._read_file(path, key, report, shown_from)
                 if loaded is not None:
                     changed.append(loaded)
                 if progress is not None:
@@ -328,8 +329,13 @@ class Engine:
                 report.left_out.append((str(path), reason))
         return files
 
-    def _read_file(self, path: Path, key: str, report: IndexReport) -> tuple[str, str, list[Article]] | None:
-        """Load one file unless unchanged; problems are recorded as skips with a warning."""
+    def _read_file(
+        self, path: Path, key: str, report: IndexReport, folder: Path
+    ) -> tuple[str, str, list[Article]] | None:
+        """Load one file unless unchanged; problems are recorded as skips with a warning.
+
+        Ids come from the full path, as before; the source shown is ``folder-name/path-below-it``.
+        """
         suffix = path.suffix.lower()
         if suffix not in SUPPORTED_SUFFIXES:
             self._skip(report, str(path), f"unsupported file type {suffix!r}")
@@ -357,7 +363,8 @@ class Engine:
             return None
         for where, reason in problems:
             self._skip(report, where, reason)
-        return key, sha, articles
+        shown = PurePosixPath(folder.resolve().name, path.relative_to(folder).as_posix()).as_posix()
+        return key, sha, [dataclasses.replace(a, source=shown) for a in articles]
 
     def _read_bytes(self, path: Path) -> bytes:
         """A regular file's bytes, at most ``max_file_bytes``; ``DocumentError`` for anything else."""
@@ -445,8 +452,14 @@ class Engine:
 
     def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentInfo]:
         """Indexed articles, in the order they were added."""
+        return self.document_page(offset, limit)[0]
+
+    def document_page(
+        self, offset: int = 0, limit: int | None = None, search: str = "", order: DocumentOrder = "added"
+    ) -> tuple[list[DocumentInfo], int]:
+        """A page of indexed articles, those whose title or source holds ``search``, and their total."""
         self.require_index()
-        return self.store.documents(offset, limit)
+        return self.store.documents(offset, limit, search, order)
 
     def document(self, doc_id: str) -> tuple[DocumentInfo, str]:
         """One article's info and its full text."""
@@ -455,6 +468,20 @@ class Engine:
         if found is None:
             raise DocumentNotFoundError(doc_id)
         return found
+
+    def find_document(self, ref: str) -> tuple[DocumentInfo, str]:
+        """One article by its id, its source as listed, or the path of the file it was read from."""
+        self.require_index()
+        found = self.store.document(ref)
+        if found is not None:
+            return found
+        ids = self.store.article_ids_from(ref) or self.store.article_ids_from(str(Path(ref).resolve()))
+        if len(ids) > 1:
+            listed = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+            raise DocumentNotFoundError(
+                ref, f"{ref} holds {len(ids)} articles ({listed}): name one by its id"
+            )
+        return self.document(ids[0]) if ids else self.document(ref)
 
     def remove_document(self, doc_id: str) -> None:
         """Remove one article from the index."""

@@ -8,7 +8,7 @@ Hierarchy::
     ├── IndexBusyError           another process is writing the index
     ├── IndexCorruptError        the index on disk cannot be read
     ├── DocumentError            one document could not be loaded (unreadable, binary, bad JSON)
-    ├── DocumentNotFoundError    no indexed document has that id
+    ├── DocumentNotFoundError    no indexed document has that id (or source)
     ├── ModelError               the embedding model cannot be loaded or fails its checksum
     └── ConfigError              a setting is invalid (a bad token, a bad path)
 
@@ -51,8 +51,8 @@ class DocumentError(QAError):
 class DocumentNotFoundError(QAError):
     """No indexed document has the given id."""
 
-    def __init__(self, doc_id: str) -> None:
-        super().__init__(f"no document with id {doc_id!r}")
+    def __init__(self, doc_id: str, message: str | None = None) -> None:
+        super().__init__(message or f"no document with id {doc_id!r}")
         self.doc_id = doc_id
 
 

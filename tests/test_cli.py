@@ -173,3 +173,17 @@ def test_chat_follow_up_more_and_sources(seed_index_dir: Path) -> None:
     assert "imported from Israel" in done.stdout
     assert "[1]" in done.stdout  # /sources lists passages with their sources
     assert "Traceback" not in done.stderr
+
+
+def test_docs_pages_searches_and_shows_by_source(seed_index_dir: Path) -> None:
+    """`qa docs` pages with the total, searches titles and sources, and `docs show` takes a source."""
+    listed = qa("docs", "--limit", "1", "--sort", "date", index_dir=seed_index_dir, COLUMNS="200")
+    assert listed.returncode == 0, listed.stderr
+    assert "seeds/000_30a3e569ce88eb0e.txt" in listed.stdout and "1-1 of 1 articles" in listed.stdout
+    narrow = qa("docs", index_dir=seed_index_dir, COLUMNS="70").stdout
+    assert "…ce88eb0e.txt" in narrow  # cut at the start, never the end
+    found = qa("docs", "--search", "NAGORNO", index_dir=seed_index_dir, COLUMNS="200")
+    assert "Nagorno-Karabakh" in found.stdout and "matching 'NAGORNO'" in found.stdout
+    assert "holds 'no such words'" in qa("docs", "--search", "no such words", index_dir=seed_index_dir).stdout
+    shown = qa("docs", "show", "seeds/000_30a3e569ce88eb0e.txt", index_dir=seed_index_dir)
+    assert shown.returncode == 0 and shown.stdout.startswith("Israeli regime pours gas on the fire")
