@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -469,6 +470,39 @@ def test_openapi_describes_every_endpoint(client: TestClient) -> None:
     }
     assert "AskResponse" in schema["components"]["schemas"]
     assert client.get("/docs").status_code == 200
+
+
+# Where an HTML page or stylesheet makes the browser fetch or go: src/href attributes, CSS url(),
+# and the URLs Swagger UI is configured with (url: '...').
+_REFERENCE = re.compile(
+    r"""(?:src|href|action)\s*=\s*["']([^"']*)["']|url\(\s*["']?([^"')]+)|\burl:\s*["']([^"']+)"""
+)
+_OTHER_HOST = re.compile(r"(?:https?:)?//[\w.-]+", re.IGNORECASE)
+
+
+def test_no_page_references_another_host(client: TestClient) -> None:
+    """The chat page and /docs, and every file they load, reference nothing but this server."""
+    pending, seen = ["/", "/docs"], set()
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        response = client.get(path)
+        assert response.status_code == 200, path
+        kind = response.headers["content-type"]
+        if not kind.startswith(("text/html", "text/css")):
+            continue
+        for match in _REFERENCE.finditer(response.text):
+            target = next(g for g in match.groups() if g is not None).strip()
+            assert not _OTHER_HOST.match(target), f"{path} references {target}"
+            if target.startswith("/") and not target.startswith("//"):
+                pending.append(target.split("#")[0].split("?")[0])
+    assert {"/static/app.js", "/static/app.css", "/openapi.json"} <= seen
+    assert any(p.endswith("swagger-ui-bundle.js") for p in seen), seen
+    for own in ("/static/app.js", "/static/app.css"):
+        assert not re.search(r"https?://", client.get(own).text), own
+    assert client.get("/redoc").status_code == 404  # ReDoc would load from a CDN
 
 
 def test_queries_run_while_documents_change(keyed: tuple[FastAPI, TestClient]) -> None:
