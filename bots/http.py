@@ -1,6 +1,6 @@
 """The HTTP front end: FastAPI over the engine, plus the web chat page.
 
-Endpoints (OpenAPI at ``/docs`` and ``/openapi.json``):
+Endpoints (OpenAPI at ``/docs``, served from the package with no other host, and ``/openapi.json``):
 
 * ``POST /ask`` ``{"question", "top_k"?, "conversation_id"?}``: the answer object of
   ``qa ask --json`` plus ``conversation_id`` (a new one when absent; pass it back for follow-ups).
@@ -30,8 +30,10 @@ from pathlib import Path
 import uvicorn
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 import qa
 from bots import http_schemas as schemas
@@ -47,6 +49,7 @@ from qa.refresher import Refresher
 logger = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
+SWAGGER_PREFIX = "/static/swagger-ui"
 PAGE_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -133,6 +136,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         version=qa.__version__,
         summary="Extractive question answering over a news archive.",
         lifespan=lifespan,
+        docs_url=None,  # served below from the package's own Swagger UI files, not a CDN
+        redoc_url=None,
         responses={400: {"model": schemas.ErrorBody}, 422: {"model": schemas.ErrorBody}},
     )
     app.state.engine = qa_engine
@@ -169,6 +174,19 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     def chat_page() -> FileResponse:
         return FileResponse(WEB_DIR / "index.html", headers=PAGE_HEADERS)
 
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="qa-bot API",
+            swagger_js_url=f"{SWAGGER_PREFIX}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_PREFIX}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_PREFIX}/favicon-32x32.png",
+            swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from validator.swagger.io
+        )
+
+    # Swagger UI's files come with the swagger-ui-bundle package: /docs works offline.
+    app.mount(SWAGGER_PREFIX, StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
     # Added innermost first: CORS answers preflights before the guard, metrics see everything.
@@ -193,7 +211,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
 def serve(settings: Settings) -> None:
     """Run the HTTP service on ``settings.host:settings.port`` until interrupted."""
-    app = create_app(settings)
+    engine = Engine(settings)
+    engine.require_index()  # a chosen folder without an index stops here, before the port opens
+    app = create_app(settings, engine)
     logger.info("serving on http://%s:%d/", settings.host, settings.port)
     if settings.refresh > 0:
         logger.info("polling the feeds every %g s", settings.refresh)

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from qa import __version__
 from qa.config import Settings
@@ -22,7 +23,9 @@ from qa.engine import Engine
 from qa.errors import QAError
 from qa.fetching import is_url
 from qa.models import IndexReport
-from qa.render import print_result
+from qa.render import documents_table, print_result
+from qa.selection import FileSelection
+from qa.store import DocumentOrder
 
 logger = logging.getLogger("qa")
 app = typer.Typer(
@@ -181,17 +184,33 @@ def index(
         ),
     ],
     as_json: JsonOption = False,
+    include: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--include", metavar="GLOB", help="In folders, index only files matching GLOB (repeatable)."
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude", metavar="GLOB", help="In folders, leave out files matching GLOB (repeatable)."
+        ),
+    ] = None,
 ) -> None:
     """Add articles incrementally: unchanged files are skipped, changed ones replaced, vanished ones removed.
 
     URLs are fetched politely (robots.txt, QA_FETCH_DELAY between requests to a host).
+    In folders, hidden files and README, LICENSE, COPYING, CHANGELOG and NOTICE files are left out
+    (name one directly to index it). Globs match a file's path below the folder or its name.
     Exit status: 0 all indexed, 3 some inputs skipped (each named in a warning), 1 failure.
     """
     engine = Engine(settings())
     urls = [p for p in paths if is_url(p)]
+    selection = FileSelection(tuple(include or ()), tuple(exclude or ()))
     try:
         with progress_bar() as progress:
-            report = engine.index_paths([Path(p) for p in paths if not is_url(p)], progress, urls=urls)
+            files = [Path(p) for p in paths if not is_url(p)]
+            report = engine.index_paths(files, progress, selection, urls=urls)
         stats = engine.stats()
     except QAError as exc:
         raise fail(exc) from None
@@ -220,6 +239,7 @@ def _report_dict(report: IndexReport, stats: dict[str, int]) -> dict[str, Any]:
         "removed": report.removed,
         "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
         "chunks_embedded": report.chunks_embedded,
+        "left_out": [{"path": p, "reason": r} for p, r in report.left_out],
         **stats,
     }
 
@@ -228,19 +248,41 @@ def _report_dict(report: IndexReport, stats: dict[str, int]) -> dict[str, Any]:
 def docs_list(
     ctx: typer.Context,
     as_json: JsonOption = False,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit", min=0, help="Articles to list (0: all). [default: one screen; all with --json]"
+        ),
+    ] = None,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="Articles to pass over first.")] = 0,
+    search: Annotated[
+        str, typer.Option("--search", metavar="TEXT", help="Only articles whose title or source holds TEXT.")
+    ] = "",
+    sort: Annotated[
+        DocumentOrder, typer.Option("--sort", help="Order: added (oldest first), date (newest first), title.")
+    ] = "added",
 ) -> None:
-    """List indexed articles: id, title, date, source, passages."""
+    """List indexed articles, a screen at a time: id, title, date, source, passages."""
     if ctx.invoked_subcommand is not None:
         return
     engine = Engine(settings())
+    if limit is None:
+        limit = 0 if as_json else max(5, out.size.height - 4)
     try:
-        documents = engine.documents()
+        documents, total = engine.document_page(offset, limit or None, search, sort)
     except QAError as exc:
         raise fail(exc) from None
-    table = Table("id", "title", "date", "source", "chunks", box=None)
-    for d in documents:
-        table.add_row(d.id, d.title, d.published or "", d.url or d.source, str(d.chunks))
-    print_records(documents, table, as_json, "The index is empty: `qa index PATH` adds articles.")
+    if as_json:
+        sys.stdout.write(json.dumps([d.to_dict() for d in documents], ensure_ascii=False) + "\n")
+        return
+    if not documents:
+        out.print(_empty_listing(total, search), markup=False, highlight=False)
+        return
+    out.print(documents_table(documents, out.size.width))
+    shown_to = offset + len(documents)
+    more = f"; --offset {shown_to} for the next" if shown_to < total else ""
+    matching = f" matching {search!r}" if search else ""
+    out.print(f"{offset + 1}-{shown_to} of {total} articles{matching}{more}", markup=False, style="dim")
 
 
 class Record(Protocol):
@@ -257,6 +299,14 @@ def print_records(records: Sequence[Record], table: Table, as_json: bool, empty:
         out.print(table if records else empty)
 
 
+def _empty_listing(total: int, search: str) -> str:
+    if search:
+        return f"No article's title or source holds {search!r}."
+    if total:
+        return f"The index holds {total} articles; none at that offset."
+    return "The index is empty: `qa index PATH` adds articles."
+
+
 @docs_app.command("remove")
 def docs_remove(doc_ids: Annotated[list[str], typer.Argument(help="Ids shown by `qa docs`.")]) -> None:
     """Remove articles from the index."""
@@ -270,14 +320,19 @@ def docs_remove(doc_ids: Annotated[list[str], typer.Argument(help="Ids shown by 
 
 
 @docs_app.command("show")
-def docs_show(doc_id: Annotated[str, typer.Argument(help="An id shown by `qa docs`.")]) -> None:
+def docs_show(
+    ref: Annotated[
+        str, typer.Argument(help="An id shown by `qa docs`, a source it lists, or a file's path.")
+    ],
+) -> None:
     """Print one article's metadata and text."""
     engine = Engine(settings())
     try:
-        info, text = engine.document(doc_id)
+        info, text = engine.find_document(ref)
     except QAError as exc:
         raise fail(exc) from None
-    out.print(f"{info.title}\n{info.published or ''}  {info.url or info.source}\n\n{text}", markup=False)
+    where = "  ".join(p for p in (info.published, info.url, info.path or info.source) if p)
+    out.print(Text(f"{info.title}\n{where}\n\n{text}"))
 
 
 @app.command()

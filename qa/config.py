@@ -117,6 +117,14 @@ class Settings(BaseSettings):
     def _duration(cls, value: str | float) -> float:
         return parse_duration(value)
 
+    def index_dir_chosen(self) -> bool:
+        """True when the index directory was chosen (``--index-dir``, ``QA_INDEX_DIR``, ``.env``).
+
+        Only the default location may build itself from the seeds: a chosen one that holds no index
+        is most likely mistyped, and is created by ``qa index`` alone.
+        """
+        return "index_dir" in self.model_fields_set
+
     def allowed_chat_ids(self) -> frozenset[int]:
         """The Telegram allowlist as integers (empty: everyone)."""
         return frozenset(int(p) for p in self.telegram_allowed_chats.replace(" ", "").split(",") if p)

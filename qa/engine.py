@@ -7,13 +7,14 @@ import dataclasses
 import logging
 import math
 import os
+import shlex
 import stat
 import threading
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -45,7 +46,8 @@ from qa.fetching import Fetcher
 from qa.models import AnswerSet, Article, Chunk, DocumentInfo, Feed, IndexReport, Passage
 from qa.reader import Reader, Reading
 from qa.retrieval import DEFAULT_WEIGHTS, FusionWeights, Mode, keyword_scores, retrieve, stem_terms
-from qa.store import Store
+from qa.selection import FileSelection
+from qa.store import DocumentOrder, Store
 from qa.web_sources import WebSources
 from qa.web_state import WebState
 
@@ -53,6 +55,7 @@ logger = logging.getLogger(__name__)
 
 TEXT_CACHE_SIZE = 20_000  # question and sentence vectors kept (about 1.5 KB each)
 ENCODE_ALONGSIDE_FROM = 50_000  # chunks from which BM25 runs while the question is encoded
+ALL_ARTICLES = FileSelection()
 MAX_ANSWERS = 10  # answers kept per question: the first top_k are shown, the rest serve "more"
 PICKER_THRESHOLD = 0.015  # the sentence picker's default abstention threshold (bench/fit_picker.py)
 READ_PASSAGES = 5  # passages the reader reads per question (one batched forward pass)
@@ -176,13 +179,25 @@ class Engine:
             raise QuestionError(f"the question is too long ({len(cleaned)} characters; the limit is {limit})")
         return " ".join(cleaned.split())
 
+    def require_index(self) -> None:
+        """``NoIndexError`` when a chosen index directory holds no index (the default may self-build)."""
+        folder = self.settings.index_dir
+        if self.settings.index_dir_chosen() and not Store.exists(folder):
+            raise NoIndexError(f"no index in {folder}: build it with `{_index_command(folder)}`")
+
     def ensure_index(self, progress: Progress | None = None) -> None:
-        """Build the index from the bundled seeds when it is empty."""
+        """Build the index from the bundled seeds when it is empty (only at the default location)."""
+        self.require_index()
         if not self.store.is_empty():
             if not self._warm:
                 self._warm = True
                 self.embedder.encode(["warm up"])  # the first question should not pay for lazy setup
             return
+        if self.settings.index_dir_chosen():
+            folder = self.settings.index_dir
+            raise NoIndexError(
+                f"the index in {folder} is empty: add articles with `{_index_command(folder)}`"
+            )
         seeds = self.settings.seeds_dir
         if seeds is None or not Path(seeds).is_dir():
             raise NoIndexError(
@@ -319,14 +334,21 @@ class Engine:
 
     # -- documents -------------------------------------------------------------------------------
     def index_paths(
-        self, paths: Sequence[Path], progress: Progress | None = None, urls: Sequence[str] = ()
+        self,
+        paths: Sequence[Path],
+        progress: Progress | None = None,
+        selection: FileSelection = ALL_ARTICLES,
+        urls: Sequence[str] = (),
     ) -> IndexReport:
         """Index files, folders and URLs (feeds, sitemaps, pages) incrementally; a folder's vanished
-        files are removed, and a URL's article is embedded again only when its text changed."""
+        (or now left out) files are removed, and a URL's article is embedded again only when its text
+        changed."""
         with self._web_lock if urls else contextlib.nullcontext():
-            return self._index(paths, progress, urls)
+            return self._index(paths, progress, selection, urls)
 
-    def _index(self, paths: Sequence[Path], progress: Progress | None, urls: Sequence[str]) -> IndexReport:
+    def _index(
+        self, paths: Sequence[Path], progress: Progress | None, selection: FileSelection, urls: Sequence[str]
+    ) -> IndexReport:
         report = IndexReport()
         changed: list[tuple[str, str, list[Article]]] = []  # (file key, sha256, articles)
         vanished: list[str] = []
@@ -336,17 +358,26 @@ class Engine:
                 self._skip(report, str(root), reason)
                 continue
             seen: set[str] = set()
-            files = list(iter_files(root))
+            files = self._select(root, selection, report)
+            shown_from = root if root.is_dir() else root.parent  # sources are shown relative to it
             for number, path in enumerate(files, start=1):
                 key = str(path.resolve()) if path.exists() else str(path.absolute())
                 seen.add(key)
-                loaded = self._read_file(path, key, report)
+                loaded = self._read_file(path, key, report, shown_from)
                 if loaded is not None:
                     changed.append(loaded)
                 if progress is not None:
                     progress(number, len(files), "reading")
             if root.is_dir():
                 vanished.extend(f for f in self.store.files_under(str(root.resolve())) if f not in seen)
+        not_articles = [p for p, why in report.left_out if why == "not an article"]
+        if not_articles:
+            logger.warning(
+                "left out %d file(s) that are not articles (%s%s); name one on the command line to index it",
+                len(not_articles),
+                ", ".join(Path(p).name for p in not_articles[:5]),
+                ", ..." if len(not_articles) > 5 else "",
+            )
         fetched = self.web.read(urls, report, progress) if urls else None
         if fetched is not None:
             changed.extend(fetched.changed)
@@ -383,8 +414,27 @@ class Engine:
         """Poll every registered feed (or those of ``urls``) once: new or changed articles are embedded."""
         return self.index_paths([], progress, urls=self.web.feed_urls(urls))
 
-    def _read_file(self, path: Path, key: str, report: IndexReport) -> tuple[str, str, list[Article]] | None:
-        """Load one file unless unchanged; problems are recorded as skips with a warning."""
+    @staticmethod
+    def _select(root: Path, selection: FileSelection, report: IndexReport) -> list[Path]:
+        """The files of ``root`` to read; the others are recorded in ``report.left_out``."""
+        if not root.is_dir():
+            return [root]  # a file named directly is always read
+        files: list[Path] = []
+        for path in iter_files(root):
+            reason = selection.leave_out(path, root)
+            if reason is None:
+                files.append(path)
+            else:
+                report.left_out.append((str(path), reason))
+        return files
+
+    def _read_file(
+        self, path: Path, key: str, report: IndexReport, folder: Path
+    ) -> tuple[str, str, list[Article]] | None:
+        """Load one file unless unchanged; problems are recorded as skips with a warning.
+
+        Ids come from the full path, as before; the source shown is ``folder-name/path-below-it``.
+        """
         suffix = path.suffix.lower()
         if suffix not in SUPPORTED_SUFFIXES:
             self._skip(report, str(path), f"unsupported file type {suffix!r}")
@@ -406,9 +456,14 @@ class Engine:
         except DocumentError as exc:
             self._skip(report, str(path), exc.reason)
             return None
+        except Exception as exc:  # a parser's failure on one file must not cost the rest of the run
+            logger.debug("%s: parser failed", path, exc_info=True)
+            self._skip(report, str(path), f"could not be parsed ({type(exc).__name__}: {exc})")
+            return None
         for where, reason in problems:
             self._skip(report, where, reason)
-        return key, sha, articles
+        shown = PurePosixPath(folder.resolve().name, path.relative_to(folder).as_posix()).as_posix()
+        return key, sha, [dataclasses.replace(a, source=shown) for a in articles]
 
     def _read_bytes(self, path: Path) -> bytes:
         """A regular file's bytes, at most ``max_file_bytes``; ``DocumentError`` for anything else."""
@@ -496,21 +551,51 @@ class Engine:
 
     def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentInfo]:
         """Indexed articles, in the order they were added."""
-        return self.store.documents(offset, limit)
+        return self.document_page(offset, limit)[0]
+
+    def document_page(
+        self, offset: int = 0, limit: int | None = None, search: str = "", order: DocumentOrder = "added"
+    ) -> tuple[list[DocumentInfo], int]:
+        """A page of indexed articles, those whose title or source holds ``search``, and their total."""
+        self.require_index()
+        return self.store.documents(offset, limit, search, order)
 
     def document(self, doc_id: str) -> tuple[DocumentInfo, str]:
         """One article's info and its full text."""
+        self.require_index()
         found = self.store.document(doc_id)
         if found is None:
             raise DocumentNotFoundError(doc_id)
         return found
 
+    def find_document(self, ref: str) -> tuple[DocumentInfo, str]:
+        """One article by its id, its source as listed, or the path of the file it was read from."""
+        self.require_index()
+        found = self.store.document(ref)
+        if found is not None:
+            return found
+        ids = self.store.article_ids_from(ref) or self.store.article_ids_from(str(Path(ref).resolve()))
+        if len(ids) > 1:
+            listed = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+            raise DocumentNotFoundError(
+                ref, f"{ref} holds {len(ids)} articles ({listed}): name one by its id"
+            )
+        return self.document(ids[0]) if ids else self.document(ref)
+
     def remove_document(self, doc_id: str) -> None:
         """Remove one article from the index."""
+        self.require_index()
         with self.store.writer() as writer:
             if not writer.remove_article(doc_id):
                 raise DocumentNotFoundError(doc_id)
 
     def stats(self) -> dict[str, int]:
-        """``{"articles": n, "chunks": m}``."""
+        """``{"articles": n, "chunks": m}`` (zeros where a chosen index directory holds no index)."""
+        if self.settings.index_dir_chosen() and not Store.exists(self.settings.index_dir):
+            return {"articles": 0, "chunks": 0}
         return self.store.stats()
+
+
+def _index_command(folder: Path) -> str:
+    """The command that builds the index in ``folder``."""
+    return f"qa --index-dir {shlex.quote(str(folder))} index FOLDER"

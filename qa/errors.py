@@ -9,7 +9,7 @@ Hierarchy::
     ├── IndexCorruptError        the index on disk cannot be read
     ├── DocumentError            one document could not be loaded (unreadable, binary, bad JSON)
     │   └── FetchError           a URL could not be fetched (refused, robots.txt, HTTP error, too large)
-    ├── DocumentNotFoundError    no indexed document has that id
+    ├── DocumentNotFoundError    no indexed document has that id (or source)
     ├── FeedNotFoundError        no registered feed has that URL
     ├── ModelError               the embedding model cannot be loaded or fails its checksum
     └── ConfigError              a setting is invalid (a bad token, a bad path)
@@ -57,8 +57,8 @@ class FetchError(DocumentError):
 class DocumentNotFoundError(QAError):
     """No indexed document has the given id."""
 
-    def __init__(self, doc_id: str) -> None:
-        super().__init__(f"no document with id {doc_id!r}")
+    def __init__(self, doc_id: str, message: str | None = None) -> None:
+        super().__init__(message or f"no document with id {doc_id!r}")
         self.doc_id = doc_id
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import PurePath, PurePosixPath, PureWindowsPath
 from typing import Any
 
 
@@ -24,19 +25,38 @@ class Article:
         )
 
 
+def public_source(source: str) -> str:
+    """A source as shown to others: relative to the folder it was indexed from, never a full path.
+
+    Articles indexed before sources were stored that way keep their absolute path in the index;
+    they are shown as ``folder/file`` too.
+    """
+    path = PurePath(source)
+    if not path.is_absolute() and not PureWindowsPath(source).is_absolute():
+        return source
+    return PurePosixPath(path.parent.name, path.name).as_posix() if path.parent.name else path.name
+
+
 @dataclass(frozen=True, slots=True)
 class ArticleMeta:
-    """What an answer says about where it came from."""
+    """What an answer says about where it came from (``path``: the local file, for the CLI only)."""
 
     id: str
     title: str
     published: str | None
     source: str
     url: str | None
+    path: str | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready mapping with the keys of the answer object."""
-        return asdict(self)
+        """JSON-ready mapping with the keys of the answer object (no local path)."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "published": self.published,
+            "source": self.source,
+            "url": self.url,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,10 +152,13 @@ class DocumentInfo:
     source: str
     url: str | None
     chunks: int
+    path: str | None = field(default=None, compare=False)  # the local file, for the CLI only
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready mapping."""
-        return asdict(self)
+        """JSON-ready mapping (no local path)."""
+        data = asdict(self)
+        del data["path"]
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +185,7 @@ class IndexReport:
     unchanged: int = 0  # files skipped because their content hash matched
     removed: list[str] = field(default_factory=list)  # article ids removed (files gone)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    left_out: list[tuple[str, str]] = field(default_factory=list)  # (path, why): not articles, --exclude
     chunks_embedded: int = 0
 
     @property

@@ -3,20 +3,52 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
-from qa.models import Answer, AnswerSet, ArticleMeta, Passage
+from qa.models import Answer, AnswerSet, ArticleMeta, DocumentInfo, Passage
 
 NOT_FOUND = "I couldn't find that in the archive."
 
 
 def source_line(article: ArticleMeta) -> str:
-    """``title · date · file-or-URL``."""
+    """``title · date · URL-or-file`` (the full path of a local file: the terminal is the user's own)."""
     parts = [article.title]
     if article.published:
         parts.append(article.published.replace("T", " "))
-    parts.append(article.url or article.source)
+    parts.append(article.url or article.path or article.source)
     return " · ".join(parts)
+
+
+def keep_end(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters from the left, so the end that tells sources apart stays."""
+    return text if len(text) <= width else "…" + text[len(text) - width + 1 :]
+
+
+def documents_table(documents: list[DocumentInfo], width: int) -> Table:
+    """Indexed articles as a table; every field is shown as text, never read as markup.
+
+    Every column keeps its width but the title's, which is cut (with an ellipsis) on a narrow screen.
+    """
+    dated = any(d.published for d in documents)
+    others = max(len(d.id) for d in documents) + (19 if dated else 0) + len("passages")
+    room = width - others - 2 * (4 if dated else 3)  # what the title and source share (with padding)
+    longest = max(len(d.url or d.source) for d in documents)
+    source_width = max(12, min(longest, room - max(10, room // 3)))
+    sources = [keep_end(d.url or d.source, source_width) for d in documents]
+    title_width = max(8, room - max(len(s) for s in sources))
+    table = Table(box=None, pad_edge=False)
+    for name in ["id", "title", *(["date"] if dated else []), "source", "passages"]:
+        table.add_column(name, no_wrap=True, justify="right" if name == "passages" else "left")
+    for d, source in zip(documents, sources, strict=True):
+        title = Text(d.title)
+        title.truncate(title_width, overflow="ellipsis")
+        cells = [Text(d.id), title]
+        if dated:
+            cells.append(Text((d.published or "").replace("T", " ")))
+        cells += [Text(source), Text(str(d.chunks))]
+        table.add_row(*cells)
+    return table
 
 
 def answer_text(answer: Answer, number: int | None = None) -> Text:

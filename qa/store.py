@@ -24,16 +24,19 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 from filelock import FileLock, Timeout
 
 from qa.errors import ConfigError, IndexBusyError, IndexCorruptError
-from qa.models import Article, ArticleMeta, Chunk, DocumentInfo
+from qa.models import Article, ArticleMeta, Chunk, DocumentInfo, public_source
 from qa.text import stem_terms
 from qa.vectors import DEFAULT_THRESHOLD, IndexType, VectorIndex, Vectors
 
 logger = logging.getLogger(__name__)
+
+DocumentOrder = Literal["added", "date", "title"]
 
 MMAP_BYTES = 2**31  # SQLite reads the index database through a memory map up to this size
 
@@ -107,6 +110,11 @@ class Store:
 
     def _new_vectors(self) -> VectorIndex:
         return VectorIndex(self.dimension, index_type=self.index_type, threshold=self.index_threshold)
+
+    @staticmethod
+    def exists(index_dir: Path) -> bool:
+        """True when ``index_dir`` holds an index (of any age or size)."""
+        return (index_dir / "meta.sqlite").is_file()
 
     @staticmethod
     def recorded_model(index_dir: Path) -> tuple[str, int] | None:
@@ -273,7 +281,7 @@ class Store:
         marks = ",".join("?" * len(ids))
         rows = snap.conn.execute(
             f"SELECT c.id, f.body, c.sentences, a.id, a.title, a.published, a.source, a.url, "
-            f"c.sentence_vectors "
+            f"c.sentence_vectors, a.file "
             f"FROM chunks c JOIN chunks_fts f ON f.rowid = c.id JOIN articles a ON a.id = c.article_id "
             f"WHERE c.id IN ({marks})",
             ids,
@@ -283,25 +291,26 @@ class Store:
                 id=int(r[0]),
                 text=r[1],
                 sentences=tuple((int(s[0]), int(s[1])) for s in json.loads(r[2])),
-                article=ArticleMeta(id=r[3], title=r[4], published=r[5], source=r[6], url=r[7]),
+                article=ArticleMeta(r[3], r[4], r[5], public_source(r[6]), r[7], r[9]),
                 sentence_vectors=_unpack_vectors(r[8], len(json.loads(r[2]))),
             )
             for r in rows
         }
 
-    def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentInfo]:
-        """Indexed articles, oldest first, with their chunk counts."""
-        rows = (
-            self._conn()
-            .execute(
-                "SELECT a.id, a.title, a.published, a.source, a.url, count(c.id) FROM articles a "
-                "LEFT JOIN chunks c ON c.article_id = a.id GROUP BY a.id ORDER BY a.added, a.id "
-                "LIMIT ? OFFSET ?",
-                (-1 if limit is None else limit, offset),
-            )
-            .fetchall()
-        )
-        return [DocumentInfo(*r) for r in rows]
+    def documents(
+        self, offset: int = 0, limit: int | None = None, search: str = "", order: DocumentOrder = "added"
+    ) -> tuple[list[DocumentInfo], int]:
+        """A page of indexed articles (``search``: in title or source) and how many match in all."""
+        where, params = _document_filter(search)
+        conn = self._conn()
+        total = int(conn.execute(f"SELECT count(*) FROM articles a {where}", params).fetchone()[0])
+        rows = conn.execute(
+            "SELECT a.id, a.title, a.published, a.source, a.url, "
+            "(SELECT count(*) FROM chunks c WHERE c.article_id = a.id), a.file "
+            f"FROM articles a {where} ORDER BY {_ORDER_BY[order]} LIMIT ? OFFSET ?",
+            [*params, -1 if limit is None else limit, offset],
+        ).fetchall()
+        return [_document_info(r) for r in rows], total
 
     def document(self, doc_id: str) -> tuple[DocumentInfo, str] | None:
         """One article's info and full text, or None."""
@@ -309,13 +318,24 @@ class Store:
             self._conn()
             .execute(
                 "SELECT a.id, a.title, a.published, a.source, a.url, "
-                "(SELECT count(*) FROM chunks c WHERE c.article_id = a.id), a.text "
+                "(SELECT count(*) FROM chunks c WHERE c.article_id = a.id), a.file, a.text "
                 "FROM articles a WHERE a.id = ?",
                 (doc_id,),
             )
             .fetchone()
         )
-        return None if row is None else (DocumentInfo(*row[:6]), row[6])
+        return None if row is None else (_document_info(row[:7]), row[7])
+
+    def article_ids_from(self, source: str) -> list[str]:
+        """Ids of the articles read from a file, named by its source or its full path."""
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT id FROM articles WHERE source = ? OR file = ? ORDER BY added, id", (source, source)
+            )
+            .fetchall()
+        )
+        return [str(r[0]) for r in rows]
 
     def file_hash(self, path: str) -> str | None:
         """The content hash recorded for a file, or None if never indexed."""
@@ -520,3 +540,23 @@ class Writer:
         self.conn.execute("DELETE FROM files WHERE path = ?", (path,))
         self.changed = True
         return removed
+
+
+_ORDER_BY: dict[DocumentOrder, str] = {
+    "added": "a.added, a.id",
+    "date": "a.published IS NULL, a.published DESC, a.added, a.id",  # newest first, undated last
+    "title": "a.title COLLATE NOCASE, a.id",
+}
+
+
+def _document_filter(search: str) -> tuple[str, list[str]]:
+    """The WHERE clause that finds ``search`` in an article's title or source (case-insensitive)."""
+    if not search.strip():
+        return "", []
+    pattern = "%" + search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return "WHERE a.title LIKE ? ESCAPE '\\' OR a.source LIKE ? ESCAPE '\\'", [pattern, pattern]
+
+
+def _document_info(row: Sequence[Any]) -> DocumentInfo:
+    """A DocumentInfo from ``id, title, published, source, url, chunks, file``."""
+    return DocumentInfo(row[0], row[1], row[2], public_source(row[3]), row[4], int(row[5]), row[6])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from functools import lru_cache
@@ -74,20 +75,77 @@ def paragraphs(text: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in _PARAGRAPH.finditer(text)]
 
 
+# A line that starts a list item: a bullet, a dash or a number with "." or ")", then a space.
+_LIST_ITEM = re.compile(r"\n(?=[ \t]*(?:[-*•‣◦▪–—·]|\d{1,3}[.)])[ \t]+\S)")
+# What the sentencizer leaves at a sentence's end that opens the next one: after the final
+# punctuation (and any closing quotes or brackets glued to it), a space, then only punctuation
+# such as an opening quote or bracket ("... said. \"[Nobody]").
+_OPENER_AT_END = re.compile(r"[.!?…][\"'”’»)\]]*(\s+)[^\w\s”’»)\]][^\w\s]*\Z")
+# Closing quotes or brackets that start a sentence belong to the one before ("It is over. ” Then").
+_CLOSER_AT_START = re.compile(r"\A[\"'”’»)\]]+(?=\s|\Z)")
+_MARKER_ONLY = re.compile(r"\A(?:[-*•‣◦▪–—·]|\d{1,3}[.)])\Z")
+
+
+def blocks_of(text: str) -> list[tuple[int, int]]:
+    """Offsets of the parts no sentence crosses: paragraphs, and each list item inside one."""
+    out: list[tuple[int, int]] = []
+    for start, end in paragraphs(text):
+        cuts = [start] + [start + m.start() for m in _LIST_ITEM.finditer(text, start, end)] + [end]
+        for a, b in itertools.pairwise(cuts):
+            piece = text[a:b]
+            lead = len(piece) - len(piece.lstrip())
+            if piece.strip():
+                out.append((a + lead, a + len(piece.rstrip())))
+    return out
+
+
+def mend_boundaries(text: str, sentences: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sentence offsets with quotes and brackets on the side of the sentence they belong to.
+
+    An opening quote or bracket left at a sentence's end moves to the next sentence, a closing one
+    at a sentence's start moves to the previous, and a lone list marker joins its item.
+    """
+    spans = [list(s) for s in sentences]
+    for i in range(len(spans) - 1):
+        start, end = spans[i]
+        opener = _OPENER_AT_END.search(text, start, end)
+        if opener is not None:
+            spans[i][1] = opener.start(1)
+            spans[i + 1][0] = opener.end(1)
+    for i in range(1, len(spans)):
+        start, end = spans[i]
+        closer = _CLOSER_AT_START.match(text, start, end)
+        if closer is not None:
+            spans[i - 1][1] = closer.end()
+            rest = text[closer.end() : end]
+            spans[i][0] = closer.end() + len(rest) - len(rest.lstrip())
+    merged: list[list[int]] = []
+    for span in spans:
+        if span[1] <= span[0]:
+            continue
+        if merged and _MARKER_ONLY.match(text[merged[-1][0] : merged[-1][1]]):
+            merged[-1][1] = span[1]
+        else:
+            merged.append(span)
+    return [(a, b) for a, b in merged]
+
+
 def split_sentences_many(texts: list[str]) -> list[list[tuple[int, int]]]:
-    """Sentence offsets for many texts at once; a paragraph break always ends a sentence."""
+    """Sentence offsets for many texts at once; a paragraph break or a list item starts a sentence."""
     blocks: list[tuple[int, int, int]] = []  # (text index, start, end)
     for index, text in enumerate(texts):
-        blocks.extend((index, start, end) for start, end in paragraphs(text))
+        blocks.extend((index, start, end) for start, end in blocks_of(text))
     result: list[list[tuple[int, int]]] = [[] for _ in texts]
     pieces = (texts[i][s:e] for i, s, e in blocks)
     for (index, offset, _), doc in zip(blocks, sentence_splitter().pipe(pieces, batch_size=256), strict=True):
+        found: list[tuple[int, int]] = []
         for sent in doc.sents:
             raw = sent.text
             stripped = raw.strip()
             if stripped:
                 start = offset + sent.start_char + (len(raw) - len(raw.lstrip()))
-                result[index].append((start, start + len(stripped)))
+                found.append((start, start + len(stripped)))
+        result[index].extend(mend_boundaries(texts[index], found) if len(found) > 1 else found)
     return result
 
 

@@ -101,7 +101,7 @@ def hash_engine(tmp_path: Path) -> Iterator[Engine]:
 def seed_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     """The real model over an index built once from the bundled seeds, shared by the answer tests."""
     engine = Engine(Settings(index_dir=tmp_path_factory.mktemp("seed-index"), seeds_dir=SEEDS))
-    engine.ensure_index()
+    engine.index_paths([SEEDS])
     return engine
 
 

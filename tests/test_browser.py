@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_play
 from bots.http import create_app
 from qa.config import Settings
 from qa.engine import Engine
-from tests.conftest import free_port
+from tests.conftest import SEEDS, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -43,7 +43,7 @@ pytestmark = [
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """A real engine over the seed article."""
     qa_engine = Engine(Settings(index_dir=tmp_path_factory.mktemp("browser") / "index"))
-    qa_engine.ensure_index()
+    qa_engine.index_paths([SEEDS])
     yield qa_engine
     qa_engine.close()
 

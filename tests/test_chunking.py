@@ -5,9 +5,12 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import pytest
+
 from qa.articles import parse_document
 from qa.chunking import split_into_chunks
 from qa.models import Article
+from qa.text import split_sentences
 
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "000_30a3e569ce88eb0e.txt"
 
@@ -59,3 +62,26 @@ def test_a_run_on_sentence_is_split_into_pieces() -> None:
     chunks = split_into_chunks([Article(id="a", title="t", text=text, source="s")])[0]
     assert len(chunks) > 3
     assert max(len(c.text) for c in chunks) <= 1200
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            'The council met on Monday. "We will not wait," the mayor said. It rained.',
+            ["The council met on Monday.", '"We will not wait," the mayor said.', "It rained."],
+        ),
+        (
+            'The vote passed." The speaker [a farmer] spoke. "[Nobody] knew." Then it ended.',
+            ['The vote passed."', "The speaker [a farmer] spoke.", '"[Nobody] knew."', "Then it ended."],
+        ),
+        (
+            "The plan has three parts:\n- Prices rise 5%\n- Wages fall\n1. Rents stay\n2) Taxes go",
+            ["The plan has three parts:", "- Prices rise 5%", "- Wages fall", "1. Rents stay", "2) Taxes go"],
+        ),
+        ("It is over. \u201d Then we left.", ["It is over. \u201d", "Then we left."]),
+    ],
+)
+def test_quotes_brackets_and_list_items_end_on_the_right_side(text: str, expected: list[str]) -> None:
+    """An opening quote or bracket starts the next sentence, a closing one ends its own; list items split."""
+    assert [text[a:b] for a, b in split_sentences(text)] == expected

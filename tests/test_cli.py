@@ -14,9 +14,17 @@ from tests.web_site import Site, publish
 
 
 def qa(
-    *args: str, index_dir: Path, stdin: str | None = None, timeout: float = 240
+    *args: str,
+    index_dir: Path | None,
+    stdin: str | None = None,
+    timeout: float = 240,
+    **extra_env: str,
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "QA_INDEX_DIR": str(index_dir), "HF_HUB_OFFLINE": "1"}
+    """Run ``python -m qa`` on ``index_dir`` (None: the default location, under ``XDG_DATA_HOME``)."""
+    env = {k: v for k, v in os.environ.items() if k != "QA_INDEX_DIR"}
+    env.update(HF_HUB_OFFLINE="1", **extra_env)
+    if index_dir is not None:
+        env["QA_INDEX_DIR"] = str(index_dir)
     return subprocess.run(
         [sys.executable, "-m", "qa", *args],
         input=stdin,
@@ -39,14 +47,70 @@ def test_ask_json_prints_only_the_answer_object(seed_index_dir: Path) -> None:
     assert first["article"]["source"] == "seeds/000_30a3e569ce88eb0e.txt"
 
 
-def test_first_ask_builds_the_index_from_seeds(tmp_path: Path) -> None:
-    """With no index yet, `qa ask` builds one from the bundled seeds, then answers; later runs reuse it."""
-    done = qa("ask", "When did the war start?", index_dir=tmp_path / "fresh")
+def test_first_ask_builds_the_default_index_from_seeds(tmp_path: Path) -> None:
+    """With no index at the default location, `qa ask` builds one from the seeds; later runs reuse it."""
+    done = qa("ask", "When did the war start?", index_dir=None, XDG_DATA_HOME=str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert "September 27" in done.stdout and "seeds/000_30a3e569ce88eb0e.txt" in done.stdout
-    assert (tmp_path / "fresh" / "meta.sqlite").exists()
-    again = qa("docs", "--json", index_dir=tmp_path / "fresh")
+    assert (tmp_path / "qa-bot" / "index" / "meta.sqlite").exists()
+    again = qa("docs", "--json", index_dir=None, XDG_DATA_HOME=str(tmp_path))
     assert [d["chunks"] > 0 for d in json.loads(again.stdout)] == [True]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ask", "What share of the company does the bank hold?"],
+        ["chat"],
+        ["docs"],
+        ["docs", "show", "1ae005b486a4"],
+        ["serve", "--port", "0"],
+        ["telegram"],
+    ],
+)
+@pytest.mark.parametrize("how", ["option", "env"])
+def test_chosen_index_dir_without_an_index_stops(tmp_path: Path, command: list[str], how: str) -> None:
+    """A chosen index directory with no index: one line naming it and `qa index`, exit 1, nothing created."""
+    missing = tmp_path / "does" / "not" / "exist"
+    if how == "option":
+        done = qa(
+            "--index-dir",
+            str(missing),
+            *command,
+            index_dir=None,
+            XDG_DATA_HOME=str(tmp_path / "xdg"),
+            stdin="",
+            timeout=60,
+            QA_TELEGRAM_TOKEN="123:abc",
+        )
+    else:
+        done = qa(
+            *command,
+            index_dir=missing,
+            XDG_DATA_HOME=str(tmp_path / "xdg"),
+            stdin="",
+            timeout=60,
+            QA_TELEGRAM_TOKEN="123:abc",
+        )
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("qa: error: no index in"), done.stderr
+    assert str(missing) in lines[0] and "index FOLDER" in lines[0]
+    assert not missing.exists() and not (tmp_path / "xdg").exists()
+
+
+def test_only_qa_index_creates_a_chosen_index_dir(tmp_path: Path) -> None:
+    """`qa index` creates a chosen directory; an empty one is then reported as empty, not seeded."""
+    chosen = tmp_path / "chosen"
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "ferry.txt").write_text("Ferry service resumes\n\nThe ferry to the island resumed on Friday.\n")
+    assert qa("index", str(folder), index_dir=chosen).returncode == 0
+    assert json.loads(qa("docs", "--json", index_dir=chosen).stdout)[0]["title"] == "Ferry service resumes"
+    (folder / "ferry.txt").unlink()
+    assert qa("index", str(folder), index_dir=chosen).returncode == 0  # removes the vanished file
+    done = qa("ask", "When did the war start?", index_dir=chosen)
+    assert done.returncode == 1 and "is empty" in done.stderr and "index FOLDER" in done.stderr
 
 
 def test_not_found_is_said_plainly(seed_index_dir: Path) -> None:
@@ -77,6 +141,8 @@ def test_help_is_complete() -> None:
         sub = qa(command, "--help", index_dir=Path("/nonexistent"))
         assert sub.returncode == 0 and "Usage" in sub.stdout, command
     assert "--json" in qa("ask", "--help", index_dir=Path("/nonexistent")).stdout
+    index_help = qa("index", "--help", index_dir=Path("/nonexistent")).stdout
+    assert "--include" in index_help and "--exclude" in index_help
     assert "remove" in qa("docs", "--help", index_dir=Path("/nonexistent")).stdout
     assert "add" in qa("feeds", "--help", index_dir=Path("/nonexistent")).stdout
     for command in ("serve", "telegram"):
@@ -146,3 +212,17 @@ def test_urls_feeds_and_refresh(tmp_path: Path, site: Site, monkeypatch: pytest.
     assert missing.returncode == 1 and missing.stderr.startswith("qa: error: no feed")
     broken = qa("index", site.url("/nothing.html"), index_dir=index_dir)
     assert broken.returncode == 1 and "/nothing.html: skipped, HTTP 404" in broken.stderr
+
+
+def test_docs_pages_searches_and_shows_by_source(seed_index_dir: Path) -> None:
+    """`qa docs` pages with the total, searches titles and sources, and `docs show` takes a source."""
+    listed = qa("docs", "--limit", "1", "--sort", "date", index_dir=seed_index_dir, COLUMNS="200")
+    assert listed.returncode == 0, listed.stderr
+    assert "seeds/000_30a3e569ce88eb0e.txt" in listed.stdout and "1-1 of 1 articles" in listed.stdout
+    narrow = qa("docs", index_dir=seed_index_dir, COLUMNS="70").stdout
+    assert "…ce88eb0e.txt" in narrow  # cut at the start, never the end
+    found = qa("docs", "--search", "NAGORNO", index_dir=seed_index_dir, COLUMNS="200")
+    assert "Nagorno-Karabakh" in found.stdout and "matching 'NAGORNO'" in found.stdout
+    assert "holds 'no such words'" in qa("docs", "--search", "no such words", index_dir=seed_index_dir).stdout
+    shown = qa("docs", "show", "seeds/000_30a3e569ce88eb0e.txt", index_dir=seed_index_dir)
+    assert shown.returncode == 0 and shown.stdout.startswith("Israeli regime pours gas on the fire")

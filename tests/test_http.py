@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 from bots.http import create_app
 from qa.config import Settings
 from qa.engine import Engine
+from tests.conftest import SEEDS
 
 QUESTION = "When did the war start?"
 SENTENCE_START = "This war initially started on September 27"
@@ -28,7 +30,7 @@ ARTICLE_KEYS = {"id", "title", "published", "source", "url"}
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """One real engine (real model, real FAISS) over the seed article, shared by the module."""
     qa_engine = Engine(Settings(index_dir=tmp_path_factory.mktemp("http") / "index"))
-    qa_engine.ensure_index()
+    qa_engine.index_paths([SEEDS])
     yield qa_engine
     qa_engine.close()
 
@@ -468,6 +470,39 @@ def test_openapi_describes_every_endpoint(client: TestClient) -> None:
     }
     assert "AskResponse" in schema["components"]["schemas"]
     assert client.get("/docs").status_code == 200
+
+
+# Where an HTML page or stylesheet makes the browser fetch or go: src/href attributes, CSS url(),
+# and the URLs Swagger UI is configured with (url: '...').
+_REFERENCE = re.compile(
+    r"""(?:src|href|action)\s*=\s*["']([^"']*)["']|url\(\s*["']?([^"')]+)|\burl:\s*["']([^"']+)"""
+)
+_OTHER_HOST = re.compile(r"(?:https?:)?//[\w.-]+", re.IGNORECASE)
+
+
+def test_no_page_references_another_host(client: TestClient) -> None:
+    """The chat page and /docs, and every file they load, reference nothing but this server."""
+    pending, seen = ["/", "/docs"], set()
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        response = client.get(path)
+        assert response.status_code == 200, path
+        kind = response.headers["content-type"]
+        if not kind.startswith(("text/html", "text/css")):
+            continue
+        for match in _REFERENCE.finditer(response.text):
+            target = next(g for g in match.groups() if g is not None).strip()
+            assert not _OTHER_HOST.match(target), f"{path} references {target}"
+            if target.startswith("/") and not target.startswith("//"):
+                pending.append(target.split("#")[0].split("?")[0])
+    assert {"/static/app.js", "/static/app.css", "/openapi.json"} <= seen
+    assert any(p.endswith("swagger-ui-bundle.js") for p in seen), seen
+    for own in ("/static/app.js", "/static/app.css"):
+        assert not re.search(r"https?://", client.get(own).text), own
+    assert client.get("/redoc").status_code == 404  # ReDoc would load from a CDN
 
 
 def test_queries_run_while_documents_change(keyed: tuple[FastAPI, TestClient]) -> None:

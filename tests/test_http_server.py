@@ -23,11 +23,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     env = {
         **os.environ,
-        "QA_INDEX_DIR": str(root / "index"),
+        "XDG_DATA_HOME": str(root),  # the default index location, which builds itself from seeds/
         "HF_HUB_OFFLINE": "1",
         "QA_RATE_LIMIT": "0",
     }
     env.pop("QA_API_KEY", None)
+    env.pop("QA_INDEX_DIR", None)
     log = root / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

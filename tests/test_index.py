@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sqlite3
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import DocumentNotFoundError
+from qa.selection import FileSelection
 from qa.store import Store
 from tests.conftest import SEEDS, HashEmbedder
 
@@ -101,7 +103,7 @@ def test_failed_write_leaves_the_previous_index_whole(tmp_path: Path) -> None:
     """An exception in the middle of a write rolls back: the old articles and vectors are intact."""
     settings = Settings(index_dir=tmp_path / "index", seeds_dir=SEEDS)
     engine = Engine(settings, embedder=HashEmbedder())
-    engine.ensure_index()
+    engine.index_paths([SEEDS])
     before = engine.stats()
     article = engine.load_upload("extra.txt", b"Extra\n\nAn extra article about ships.")[0]
     with pytest.raises(RuntimeError), engine.store.writer() as writer:
@@ -119,7 +121,7 @@ def test_crash_between_vector_file_and_commit_keeps_old_version(tmp_path: Path) 
     """A vectors file written by a run that died before its commit is ignored, then cleaned up."""
     settings = Settings(index_dir=tmp_path / "index", seeds_dir=SEEDS)
     engine = Engine(settings, embedder=HashEmbedder())
-    engine.ensure_index()
+    engine.index_paths([SEEDS])
     index_dir = settings.index_dir
     current = sorted(index_dir.glob("vectors-*.faiss"))[-1]
     version = int(current.stem.split("-")[1])
@@ -164,7 +166,7 @@ def test_index_from_before_sentence_vectors_still_answers(tmp_path: Path) -> Non
     when a question needs them, and the answers are the same."""
     settings = Settings(index_dir=tmp_path / "index", seeds_dir=SEEDS)
     engine = Engine(settings, embedder=HashEmbedder())
-    engine.ensure_index()
+    engine.index_paths([SEEDS])
     question = "When did the war start?"
     expected = [a.text for a in engine.ask(question).answers]
     engine.close()
@@ -222,3 +224,53 @@ def test_an_index_without_term_counts_gets_them_on_next_write(hash_engine: Engin
     assert kept_counts(hash_engine, stems) == vocab_counts(hash_engine, stems)
     with sqlite3.connect(hash_engine.settings.index_dir / "meta.sqlite") as conn:
         assert conn.execute("SELECT value FROM meta WHERE key = 'chunks'").fetchone() == ("2",)
+
+
+def _archive_with_extras(folder: Path) -> None:
+    """Articles beside the files a downloaded dataset carries with it."""
+    for name in ("news/001.txt", "news/002.txt", "drafts/003.txt", "notes/004.md"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(f"Article {name}\n\nThe harbour of {name} opened on Friday.\n")
+    for name in ("README.TXT", "LICENSE", "news/CHANGELOG.md", "Copying", "NOTICE.txt", ".hidden.txt"):
+        (folder / name).write_text("About this dataset\n\nThe articles are from a news site.\n")
+
+
+def test_files_that_are_not_articles_are_left_out_once(
+    hash_engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """README, LICENSE, COPYING, CHANGELOG, NOTICE and hidden files are left out, in one log line."""
+    _archive_with_extras(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        report = hash_engine.index_paths([tmp_path])
+    titles = sorted(d.title for d in hash_engine.documents())
+    assert titles == [
+        f"Article {n}" for n in ("drafts/003.txt", "news/001.txt", "news/002.txt", "notes/004.md")
+    ]
+    assert not report.partial
+    lines = [r.getMessage() for r in caplog.records if "not articles" in r.getMessage()]
+    assert len(lines) == 1 and "README.TXT" in lines[0] and "5 file(s)" in lines[0], lines
+    named = hash_engine.index_paths([tmp_path / "README.TXT"])  # named directly: read
+    assert len(named.added) == 1
+
+
+@pytest.mark.parametrize(
+    ("include", "exclude", "expected"),
+    [
+        ((), ("drafts",), ["news/001.txt", "news/002.txt", "notes/004.md"]),
+        ((), ("*.md", "news/002.txt"), ["drafts/003.txt", "news/001.txt"]),
+        (("*.md",), (), ["notes/004.md"]),
+        (("news/*",), ("002.txt",), ["news/001.txt"]),
+    ],
+)
+def test_include_and_exclude_globs_choose_the_files(
+    hash_engine: Engine,
+    tmp_path: Path,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    expected: list[str],
+) -> None:
+    """--include keeps matching files only, --exclude drops files or folders; dropped ones leave the index."""
+    _archive_with_extras(tmp_path)
+    hash_engine.index_paths([tmp_path])
+    hash_engine.index_paths([tmp_path], selection=FileSelection(include, exclude))
+    assert sorted(d.title for d in hash_engine.documents()) == [f"Article {n}" for n in expected]

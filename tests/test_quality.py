@@ -17,6 +17,7 @@ import pytest
 from qa.config import Settings
 from qa.engine import Engine
 from qa.evaluate import document_ranking, evaluate_dataset, first_gold_rank, load_queries
+from tests.conftest import SEEDS
 
 ARTICLES = ("Normans", "Sky_(United_Kingdom)", "Amazon_rainforest", "Fresno,_California")
 QUESTIONS = 100
@@ -93,6 +94,7 @@ def test_hybrid_beats_each_side_alone(engine: Engine, squad_slice: Path) -> None
 
 def test_seed_questions_answer_or_abstain(tmp_path: Path) -> None:
     engine = Engine(Settings(index_dir=tmp_path / "index"))
+    engine.index_paths([SEEDS])
     result = engine.ask("When did the war start?")
     assert result.answers
     first = result.answers[0]

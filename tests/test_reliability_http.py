@@ -67,12 +67,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("http-server")
     cwd = root / "cwd"
     cwd.mkdir()
-    index_dir = root / "index"
+    index_dir = root / "qa-bot" / "index"  # the default location under XDG_DATA_HOME: built from seeds/
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
     env.update(
         HF_HUB_OFFLINE="1",
-        QA_INDEX_DIR=str(index_dir),
+        XDG_DATA_HOME=str(root),
         QA_API_KEY=API_KEY,
         QA_RATE_LIMIT="0",
         QA_HOST="127.0.0.1",
