@@ -22,6 +22,7 @@ from qa.engine import Engine
 from qa.errors import QAError
 from qa.models import IndexReport
 from qa.render import print_result
+from qa.timephrases import parse_day
 
 logger = logging.getLogger("qa")
 app = typer.Typer(
@@ -41,6 +42,14 @@ ModeOption = Annotated[
     typer.Option("--mode", help="Retrieval: hybrid (default), dense or bm25. [env: QA_MODE]"),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout (logs go to stderr).")]
+SinceOption = Annotated[
+    str | None,
+    typer.Option("--since", metavar="DATE", help="Only articles published on or after YYYY-MM-DD."),
+]
+UntilOption = Annotated[
+    str | None,
+    typer.Option("--until", metavar="DATE", help="Only articles published on or before YYYY-MM-DD."),
+]
 
 
 class State:
@@ -146,14 +155,31 @@ def ask(
         typer.Option("--top-k", "-k", min=1, max=50, help="Answers to show. [env: QA_TOP_K; default: 3]"),
     ] = None,
     mode: ModeOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="DATE",
+            help='The day "yesterday", "last week" or "in March" count from (YYYY-MM-DD; default: today).',
+        ),
+    ] = None,
 ) -> None:
-    """Answer a question with sentences quoted from the archive (the first run indexes seeds/)."""
+    """Answer a question with sentences quoted from the archive (the first run indexes seeds/).
+
+    Time in the question limits the articles searched: "in March 2005", "on 14 February 2005",
+    "between January and March", "yesterday", "last week", "recently"; "latest" puts the newest first.
+    """
     engine = Engine(settings())
     try:
         asked = engine.validate_question(" ".join(question))  # a bad question fails before any loading
+        first = parse_day(since, "--since") if since is not None else None
+        last = parse_day(until, "--until") if until is not None else None
+        day = parse_day(as_of, "--as-of") if as_of is not None else None
         with progress_bar() as progress:
             engine.ensure_index(progress)
-        result = engine.ask(asked, top_k=top_k, mode=mode)
+        result = engine.ask(asked, top_k=top_k, mode=mode, since=first, until=last, as_of=day)
     except QAError as exc:
         raise fail(exc) from None
     if as_json:
@@ -220,9 +246,11 @@ def docs_list(
     if as_json:
         sys.stdout.write(json.dumps([d.to_dict() for d in documents], ensure_ascii=False) + "\n")
         return
-    table = Table("id", "title", "date", "source", "chunks", box=None)
+    table = Table("id", "title", "date", "source", "chunks", "duplicate of", box=None)
     for d in documents:
-        table.add_row(d.id, d.title, d.published or "", d.url or d.source, str(d.chunks))
+        table.add_row(
+            d.id, d.title, d.published or "", d.url or d.source, str(d.chunks), d.duplicate_of or ""
+        )
     out.print(table if documents else "The index is empty: `qa index PATH` adds articles.")
 
 

@@ -7,8 +7,6 @@ from rich.text import Text
 
 from qa.models import Answer, AnswerSet, ArticleMeta, Passage
 
-NOT_FOUND = "I couldn't find that in the archive."
-
 
 def source_line(article: ArticleMeta) -> str:
     """``title · date · file-or-URL``."""
@@ -33,6 +31,9 @@ def answer_text(answer: Answer, number: int | None = None) -> Text:
         text.append(answer.text)
     text.append(f"\n   — {source_line(answer.article)}", style="cyan")
     text.append(f"  (score {answer.score:.2f})", style="dim")
+    if answer.also_in:
+        for copy in answer.also_in:
+            text.append(f"\n   also in: {source_line(copy)}", style="dim cyan")
     return text
 
 
@@ -46,7 +47,7 @@ def print_answers(console: Console, answers: list[Answer] | tuple[Answer, ...], 
 def print_result(console: Console, result: AnswerSet) -> None:
     """Print a whole result, or the plain not-found line."""
     if result.abstained:
-        console.print(NOT_FOUND)
+        console.print(result.not_found)
     else:
         print_answers(console, result.answers)
 

@@ -28,9 +28,11 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock, Timeout
 
+from qa import duplicates
 from qa.errors import ConfigError, IndexBusyError, IndexCorruptError
 from qa.models import Article, ArticleMeta, Chunk, DocumentInfo
 from qa.text import stem_terms
+from qa.timephrases import TimeWindow
 from qa.vectors import DEFAULT_THRESHOLD, IndexType, VectorIndex, Vectors
 
 logger = logging.getLogger(__name__)
@@ -38,13 +40,15 @@ logger = logging.getLogger(__name__)
 MMAP_BYTES = 2**31  # SQLite reads the index database through a memory map up to this size
 
 SCHEMA_VERSION = "1"
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, published TEXT, source TEXT NOT NULL, url TEXT,
     text TEXT NOT NULL, file TEXT, added REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS articles_file ON articles(file);
+CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT, article_id TEXT NOT NULL, ordinal INTEGER NOT NULL,
     start INTEGER NOT NULL, "end" INTEGER NOT NULL, sentences TEXT NOT NULL, sentence_vectors BLOB);
@@ -54,6 +58,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab(chunks_fts, 'row');
 CREATE TABLE IF NOT EXISTS terms (term TEXT PRIMARY KEY, chunks INTEGER NOT NULL) WITHOUT ROWID;
 """
+    + duplicates.SCHEMA
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +173,7 @@ class Store:
                     ("dimension", str(self.dimension)),
                     ("version", "0"),
                     ("chunks", "0"),  # kept by writers, with the terms table
+                    ("minhash", "1"),  # every article has its duplicate-story signature
                 ],
             )
             conn.execute("COMMIT")
@@ -235,14 +242,19 @@ class Store:
         return self._conn().execute("SELECT 1 FROM articles LIMIT 1").fetchone() is None
 
     @staticmethod
-    def keyword_search(snap: Snapshot, match: str, k: int) -> list[tuple[int, float]]:
-        """BM25 over chunk text and title: ``(chunk id, score)`` best first (score > 0)."""
+    def keyword_search(
+        snap: Snapshot, match: str, k: int, window: TimeWindow | None = None
+    ) -> list[tuple[int, float]]:
+        """BM25 over chunk text and title: ``(chunk id, score)`` best first (score > 0), only from
+        articles published inside ``window`` when one is given."""
         if not match:
             return []
+        where, params = window.sql("a.published") if window is not None else ("1", [])
+        joined = "JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id" if window else ""
         rows = snap.conn.execute(
-            "SELECT rowid, -bm25(chunks_fts, 0.5, 1.0) AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
-            "ORDER BY s DESC LIMIT ?",
-            (match, k),
+            f"SELECT f.rowid, -bm25(chunks_fts, 0.5, 1.0) AS s FROM chunks_fts f {joined} "
+            f"WHERE chunks_fts MATCH ? AND {where} ORDER BY s DESC LIMIT ?",
+            (match, *params, k),
         ).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 
@@ -294,7 +306,8 @@ class Store:
         rows = (
             self._conn()
             .execute(
-                "SELECT a.id, a.title, a.published, a.source, a.url, count(c.id) FROM articles a "
+                "SELECT a.id, a.title, a.published, a.source, a.url, count(c.id), "
+                "(SELECT duplicate_of FROM article_minhash m WHERE m.article_id = a.id) FROM articles a "
                 "LEFT JOIN chunks c ON c.article_id = a.id GROUP BY a.id ORDER BY a.added, a.id "
                 "LIMIT ? OFFSET ?",
                 (-1 if limit is None else limit, offset),
@@ -309,13 +322,14 @@ class Store:
             self._conn()
             .execute(
                 "SELECT a.id, a.title, a.published, a.source, a.url, "
-                "(SELECT count(*) FROM chunks c WHERE c.article_id = a.id), a.text "
+                "(SELECT count(*) FROM chunks c WHERE c.article_id = a.id), "
+                "(SELECT duplicate_of FROM article_minhash m WHERE m.article_id = a.id), a.text "
                 "FROM articles a WHERE a.id = ?",
                 (doc_id,),
             )
             .fetchone()
         )
-        return None if row is None else (DocumentInfo(*row[:6]), row[6])
+        return None if row is None else (DocumentInfo(*row[:7]), row[7])
 
     def file_hash(self, path: str) -> str | None:
         """The content hash recorded for a file, or None if never indexed."""
@@ -352,7 +366,11 @@ class Store:
                     version = self._committed_version(conn)
                     with self._swap:
                         self._load_vectors(version)
+                    signed = duplicates.backfill(conn)
                     writer = Writer(conn, self._vectors.clone())
+                    writer.changed = (
+                        signed  # an older index's signatures are kept even if nothing else changes
+                    )
                     yield writer
                     writer.save_term_counts()
                     if writer.changed:
@@ -446,6 +464,7 @@ class Writer:
             int(r[0]) for r in self.conn.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))
         ]
         deleted = self.conn.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount
+        duplicates.forget(self.conn, article_id)
         if ids:
             marks = ",".join("?" * len(ids))
             texts = self.conn.execute(f"SELECT title, body FROM chunks_fts WHERE rowid IN ({marks})", ids)
@@ -502,6 +521,7 @@ class Writer:
                 (chunk_id, article.title, chunk.text),
             )
         self._count_terms(((article.title, chunk.text) for chunk in chunks), +1)
+        duplicates.record(self.conn, article.id, article.text)
         self.vectors.add(np.array(ids, dtype=np.int64), vectors)
         self.changed = True
 

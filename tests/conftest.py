@@ -106,3 +106,14 @@ def seed_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
 def seed_index_dir(seed_engine: Engine) -> Path:
     """The directory of the seed index (for CLI subprocess tests)."""
     return seed_engine.settings.index_dir
+
+
+@pytest.fixture(scope="session")
+def news_engine(tmp_path_factory: pytest.TempPathFactory, seed_engine: Engine) -> Engine:
+    """The real model over a small dated archive with one story published twice (tests/news.py)."""
+    from tests.news import write_archive
+
+    folder = tmp_path_factory.mktemp("news")
+    engine = Engine(Settings(index_dir=folder / "index", seeds_dir=None), embedder=seed_engine.embedder)
+    engine.index_paths([write_archive(folder / "archive")])
+    return engine
