@@ -7,6 +7,7 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import PurePosixPath
 from typing import Annotated, Any
 
@@ -93,7 +94,14 @@ def build_api_router(settings: Settings, engine: Engine, conversations: Conversa
         """Answer with sentences quoted from the archive; follow-ups use the conversation."""
         conversation_id = body.conversation_id or uuid.uuid4().hex
         conversation = conversations.get_or_start(conversation_id)
-        result = engine.ask(body.question, conversation=conversation, top_k=body.top_k)
+        result = engine.ask(
+            body.question,
+            conversation=conversation,
+            top_k=body.top_k,
+            since=body.since,
+            until=body.until,
+            as_of=body.as_of,
+        )
         return {**result.to_dict(), "conversation_id": conversation_id}
 
     @router.post(
@@ -118,9 +126,12 @@ def build_api_router(settings: Settings, engine: Engine, conversations: Conversa
     def search(
         q: Annotated[str, Query(min_length=1, max_length=settings.max_question_chars)],
         k: Annotated[int, Query(ge=1, le=50)] = 10,
+        since: Annotated[date | None, Query(description="Published on or after (YYYY-MM-DD).")] = None,
+        until: Annotated[date | None, Query(description="Published on or before (YYYY-MM-DD).")] = None,
     ) -> dict[str, Any]:
-        """Ranked passages for a query, with scores and article metadata."""
-        passages = engine.search(q, k=k)
+        """Ranked passages for a query, with scores and article metadata, from the articles
+        published between ``since`` and ``until`` when given."""
+        passages = engine.search(q, k=k, since=since, until=until)
         return {"query": q, "passages": [p.to_dict() for p in passages]}
 
     @router.get("/documents", response_model=schemas.DocumentPage, tags=["documents"])

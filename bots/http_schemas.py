@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from pydantic import BaseModel, ConfigDict, Field
 
 CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -32,6 +34,13 @@ class AskRequest(BaseModel):
         pattern=CONVERSATION_ID_PATTERN,
         description="Continue this conversation (follow-ups); a new one is started when absent.",
     )
+    since: date | None = Field(None, description="Only articles published on or after this day (YYYY-MM-DD).")
+    until: date | None = Field(
+        None, description="Only articles published on or before this day (YYYY-MM-DD)."
+    )
+    as_of: date | None = Field(
+        None, description='The day that "yesterday", "last week" or "in March" count from (default: today).'
+    )
 
 
 class ArticleOut(BaseModel):
@@ -54,6 +63,9 @@ class AnswerOut(BaseModel):
     score: float
     passage: str = Field(description="The passage that contains `text` verbatim.")
     article: ArticleOut
+    also_in: list[ArticleOut] = Field(
+        default_factory=list, description="Other copies of the same story (re-published or syndicated)."
+    )
 
 
 class AskResponse(BaseModel):
@@ -61,6 +73,8 @@ class AskResponse(BaseModel):
 
     question: str
     answers: list[AnswerOut] = Field(description="Best first; empty when the archive has no answer.")
+    since: date | None = Field(None, description="First publication day searched, when limited.")
+    until: date | None = Field(None, description="Last publication day searched, when limited.")
     conversation_id: str
 
 
@@ -102,6 +116,9 @@ class DocumentOut(BaseModel):
     source: str
     url: str | None
     chunks: int
+    duplicate_of: str | None = Field(
+        None, description="The original, when this article re-publishes a story."
+    )
 
 
 class DocumentDetail(DocumentOut):

@@ -9,7 +9,6 @@ from datetime import datetime
 from qa.models import Answer, ArticleMeta
 
 TELEGRAM_LIMIT = 4096  # characters per message, counted after entity parsing
-NOT_FOUND = "I couldn't find that in the archive."
 HELP = (
     "Send me a question about the news archive and I answer with a sentence quoted from an "
     "article, the answer in <b>bold</b>.\n\n"
@@ -106,7 +105,20 @@ def format_answer(answer: Answer, number: int | None = None) -> str:
     if after:
         body = f"{body} <i>{escape(after)}</i>"
     prefix = f"{number}. " if number is not None else ""
-    return f"{prefix}{body}\n\n{article_line(answer.article)}"
+    return f"{prefix}{body}\n\n{article_line(answer.article)}{also_in_line(answer)}"
+
+
+def also_in_line(answer: Answer) -> str:
+    """The other copies of the answer's story, title and date, on one line (empty when none)."""
+    if not answer.also_in:
+        return ""
+    copies = [
+        f"{escape(a.title or a.source)} ({escape(format_date(a.published))})"
+        if a.published
+        else escape(a.title)
+        for a in answer.also_in
+    ]
+    return "\n↪ also in: " + "; ".join(copies)
 
 
 def format_answers(numbered: list[tuple[int, Answer]]) -> str:

@@ -33,7 +33,6 @@ from bots.telegram_format import (
     FAILED,
     HELP,
     NO_MORE,
-    NOT_FOUND,
     RATE_LIMITED,
     REFUSED,
     escape,
@@ -214,7 +213,7 @@ class TelegramBot:
         if last is None:
             await message.reply_text(ASK_FIRST)
         elif last.abstained:
-            await message.reply_text(f"{NOT_FOUND} So there are no sources.")
+            await message.reply_text(f"{last.not_found} So there are no sources.")
         else:
             shown = _pool(last)[: max(conversation.shown, 1)]
             await self.send(message, format_sources([a.article for a in shown]))
@@ -261,7 +260,7 @@ class TelegramBot:
                 await message.reply_text(f"Sorry, I can't answer right now: {escape(str(error))}")
                 return
         if result.abstained:
-            await message.reply_text(NOT_FOUND, do_quote=True)
+            await message.reply_text(result.not_found, do_quote=True)
             return
         shown = self._remember(message.chat_id, result, (0,))
         keyboard = self._keyboard(shown, _has_more(conversation))
@@ -278,7 +277,7 @@ class TelegramBot:
             await message.reply_text(ASK_FIRST)
             return
         if not batch:
-            await message.reply_text(NOT_FOUND if last.abstained else NO_MORE)
+            await message.reply_text(last.not_found if last.abstained else NO_MORE)
             return
         numbered = [(first + i + 1, answer) for i, answer in enumerate(batch)]
         shown = self._remember(message.chat_id, last, tuple(range(first, first + len(batch))))

@@ -184,15 +184,16 @@ def gather_candidates(evidence: Evidence, weights: PickerWeights = DEFAULT_PICKE
 def pick_answers(
     evidence: Evidence, threshold: float, limit: int, weights: PickerWeights = DEFAULT_PICKER
 ) -> list[Answer]:
-    """Answers best first, at most ``limit``, none scoring below ``threshold``; one per sentence."""
+    """Answers best first, at most ``limit``, none scoring below ``threshold``; a sentence found in
+    several articles is answered once."""
     candidates = gather_candidates(evidence, weights)
     scored = sorted(((score(c, weights), c) for c in candidates), key=lambda x: x[0], reverse=True)
     answers: list[Answer] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[str] = set()
     for value, cand in scored:
         if value < threshold or len(answers) >= limit:
             break
-        key = (cand.passage.article.id, cand.text)
+        key = " ".join(cand.text.lower().split())  # one sentence is one answer, whichever article holds it
         if key in seen:
             continue
         seen.add(key)

@@ -26,6 +26,7 @@ from qa.models import IndexReport
 from qa.render import documents_table, print_result
 from qa.selection import FileSelection
 from qa.store import DocumentOrder
+from qa.timephrases import parse_day
 
 logger = logging.getLogger("qa")
 app = typer.Typer(
@@ -51,6 +52,14 @@ RefreshOption = Annotated[
         "--refresh",
         help="Poll the feeds (see `qa feeds`) this often while running: 30s, 15m, 1h. [env: QA_REFRESH]",
     ),
+]
+SinceOption = Annotated[
+    str | None,
+    typer.Option("--since", metavar="DATE", help="Only articles published on or after YYYY-MM-DD."),
+]
+UntilOption = Annotated[
+    str | None,
+    typer.Option("--until", metavar="DATE", help="Only articles published on or before YYYY-MM-DD."),
 ]
 
 
@@ -157,14 +166,31 @@ def ask(
         typer.Option("--top-k", "-k", min=1, max=50, help="Answers to show. [env: QA_TOP_K; default: 3]"),
     ] = None,
     mode: ModeOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="DATE",
+            help='The day "yesterday", "last week" or "in March" count from (YYYY-MM-DD; default: today).',
+        ),
+    ] = None,
 ) -> None:
-    """Answer a question with sentences quoted from the archive (the first run indexes seeds/)."""
+    """Answer a question with sentences quoted from the archive (the first run indexes seeds/).
+
+    Time in the question limits the articles searched: "in March 2005", "on 14 February 2005",
+    "between January and March", "yesterday", "last week", "recently"; "latest" puts the newest first.
+    """
     engine = Engine(settings())
     try:
         asked = engine.validate_question(" ".join(question))  # a bad question fails before any loading
+        first = parse_day(since, "--since") if since is not None else None
+        last = parse_day(until, "--until") if until is not None else None
+        day = parse_day(as_of, "--as-of") if as_of is not None else None
         with progress_bar() as progress:
             engine.ensure_index(progress)
-        result = engine.ask(asked, top_k=top_k, mode=mode)
+        result = engine.ask(asked, top_k=top_k, mode=mode, since=first, until=last, as_of=day)
     except QAError as exc:
         raise fail(exc) from None
     if as_json:

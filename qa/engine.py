@@ -14,10 +14,12 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import date
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from qa import duplicates, timefilter
 from qa.answers import (
     DEFAULT_PICKER,
     Candidate,
@@ -43,11 +45,12 @@ from qa.embedding import (
 )
 from qa.errors import ConfigError, DocumentError, DocumentNotFoundError, NoIndexError, QuestionError
 from qa.fetching import Fetcher
-from qa.models import AnswerSet, Article, Chunk, DocumentInfo, Feed, IndexReport, Passage
+from qa.models import Answer, AnswerSet, Article, Chunk, DocumentInfo, Feed, IndexReport, Passage
 from qa.reader import Reader, Reading
 from qa.retrieval import DEFAULT_WEIGHTS, FusionWeights, Mode, keyword_scores, retrieve, stem_terms
 from qa.selection import FileSelection
 from qa.store import DocumentOrder, Store
+from qa.timephrases import TimeQuery, TimeWindow
 from qa.web_sources import WebSources
 from qa.web_state import WebState
 
@@ -209,11 +212,20 @@ class Engine:
         if self.store.is_empty():
             raise NoIndexError(f"no article could be indexed from {seeds} ({len(report.skipped)} skipped)")
 
-    def search(self, query: str, k: int = 10, mode: Mode | None = None) -> list[Passage]:
-        """The ``k`` best passages for a query."""
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        mode: Mode | None = None,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> list[Passage]:
+        """The ``k`` best passages for a query, from articles published inside its time words and the
+        ``since``/``until`` days (inclusive) when there are any."""
         query = self.validate_question(query)
         self.ensure_index()
-        return self._retrieve(query, k, mode)[0]
+        timed = self._time(query, since, until, None)
+        return self._retrieve(timed.text, k, mode, timed.window)[0]
 
     def ask(
         self,
@@ -221,41 +233,75 @@ class Engine:
         conversation: Conversation | None = None,
         top_k: int | None = None,
         mode: Mode | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        as_of: date | None = None,
     ) -> AnswerSet:
-        """Answers quoted from the archive, best first; empty when the archive does not hold one."""
+        """Answers quoted from the archive, best first; empty when the archive does not hold one.
+
+        Time words in the question ("in March 2005", "last week", relative to ``as_of``, today by
+        default) and ``since``/``until`` (inclusive days) limit the articles searched; "latest" puts
+        the newest good answer first. One sentence is never answered twice, and an answer from a
+        story indexed several times lists the other copies (``also_in``)."""
         question = self.validate_question(question)
         self.ensure_index()
-        searched = rewrite_question(question, conversation.context()) if conversation else question
+        timed = self._time(question, since, until, as_of)
+        searched = rewrite_question(timed.text, conversation.context()) if conversation else timed.text
         top_k = top_k or self.settings.top_k
+        k = max(10, top_k)
         limit = max(MAX_ANSWERS, top_k)
+        # "Latest": every retrieved article may hold the newest answer, not only the top few.
         if self.reader is not None:
-            passages, readings = self.read(searched, max(10, top_k), mode)
+            depth = k if timed.newest_first else READ_PASSAGES
+            passages, readings = self.read(searched, k, mode, timed.window, depth)
             calibration = self.reader.config.calibration
             answers = read_answers(passages, readings, calibration, self.abstain_threshold, limit)
         else:
-            evidence = self._evidence(searched, max(10, top_k), mode)
+            evidence = self._evidence(searched, k, mode, timed.window)
             passages = list(evidence.passages)
-            answers = pick_answers(evidence, self.abstain_threshold, limit, self.picker)
+            picker = dataclasses.replace(self.picker, passages=k) if timed.newest_first else self.picker
+            answers = pick_answers(evidence, self.abstain_threshold, limit, picker)
+        answers = self._one_per_story(answers)
+        if timed.newest_first:
+            answers = timefilter.newest_first(answers, passages)
         result = AnswerSet(
             question=question,
             answers=tuple(answers[:top_k]),
             passages=tuple(passages),
             more_answers=tuple(answers[top_k:]),
             rewritten_question=searched if searched != question else None,
+            window=timed.window,
         )
         if conversation is not None:
             conversation.record(question, searched, result)
         return result
 
     def read(
-        self, question: str, k: int = 10, mode: Mode | None = None
+        self,
+        question: str,
+        k: int = 10,
+        mode: Mode | None = None,
+        window: TimeWindow | None = None,
+        depth: int = READ_PASSAGES,
     ) -> tuple[list[Passage], list[Reading]]:
-        """The ``k`` best passages and the reader's verdict on the first few (``ask`` and calibration)."""
+        """The ``k`` best passages and the reader's verdict on the first ``depth`` (``ask``, calibration)."""
         reader = self.reader
         if reader is None:
             raise ConfigError("the reader is off (QA_READER=off)")
-        passages = self._retrieve(question, k, mode)[0]
-        return passages, reader.read(question, [p.text for p in passages[:READ_PASSAGES]])
+        passages = self._retrieve(question, k, mode, window)[0]
+        return passages, reader.read(question, [p.text for p in passages[:depth]])
+
+    def _time(self, question: str, since: date | None, until: date | None, as_of: date | None) -> TimeQuery:
+        """The window and order asked for, and the question without its time words."""
+        with self.store.snapshot() as snap:
+            return timefilter.plan(snap, question, since, until, as_of)
+
+    def _one_per_story(self, answers: list[Answer]) -> list[Answer]:
+        """Answers without repeats from copies of one story, each naming the other copies."""
+        with self.store.snapshot() as snap:
+            roots = duplicates.originals(snap.conn, [a.article.id for a in answers])
+            stories = duplicates.copies(snap.conn, list(roots.values()))
+        return duplicates.with_copies(answers, roots, stories)
 
     def candidates(self, question: str, mode: Mode | None = None) -> list[Candidate]:
         """Every candidate sentence ``ask`` weighs for a question, with its evidence (for fitting)."""
@@ -263,14 +309,16 @@ class Engine:
         self.ensure_index()
         return gather_candidates(self._evidence(question, max(10, self.settings.top_k), mode), self.picker)
 
-    def _evidence(self, question: str, k: int, mode: Mode | None) -> Evidence:
+    def _evidence(
+        self, question: str, k: int, mode: Mode | None, window: TimeWindow | None = None
+    ) -> Evidence:
         """The passages for a question, its terms with their IDF in this archive, and its vector."""
-        passages, stems, idf, vector = self._retrieve(question, k, mode)
+        passages, stems, idf, vector = self._retrieve(question, k, mode, window)
         # Sentences of an index without stored sentence vectors are encoded (and cached).
         return Evidence(question, passages, stems, idf, stem_terms, vector, self._vectors_for)
 
     def _retrieve(
-        self, question: str, k: int, mode: Mode | None
+        self, question: str, k: int, mode: Mode | None, window: TimeWindow | None = None
     ) -> tuple[list[Passage], list[str], dict[str, float], Vectors]:
         """Passages, question stems, their IDF in this archive, and the question's vector.
 
@@ -283,9 +331,12 @@ class Engine:
             alongside = mode != "dense" and len(snap.vectors) >= ENCODE_ALONGSIDE_FROM
             encoding = self._encode_later(question) if alongside else self._encode_now(question)
             total, frequencies = Store.term_frequencies(snap, stems)
-            keyword = keyword_scores(snap, question, k, self.fusion, frequencies) if mode != "dense" else None
+            keyword = None
+            if mode != "dense":
+                keyword = keyword_scores(snap, question, k, self.fusion, frequencies, window)
+            allowed = timefilter.chunk_ids(snap, window) if window is not None else None
             vector = encoding.result()
-            passages = retrieve(snap, question, vector, k, mode, self.fusion, frequencies, keyword)
+            passages = retrieve(snap, question, vector, k, mode, self.fusion, frequencies, keyword, allowed)
         idf = {
             s: math.log(1.0 + (total - frequencies.get(s, 0) + 0.5) / (frequencies.get(s, 0) + 0.5))
             for s in stems

@@ -6,6 +6,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import PurePath, PurePosixPath, PureWindowsPath
 from typing import Any
 
+from qa.timephrases import TimeWindow
+
+NOT_FOUND = "I couldn't find that in the archive."
+
 
 @dataclass(frozen=True, slots=True)
 class Article:
@@ -105,6 +109,7 @@ class Answer:
     passage: str
     article: ArticleMeta
     passage_offset: int = 0  # where ``text`` starts inside ``passage``
+    also_in: tuple[ArticleMeta, ...] = ()  # other copies of the same story (re-published, syndicated)
 
     @property
     def span_text(self) -> str | None:
@@ -119,6 +124,7 @@ class Answer:
             "score": round(self.score, 4),
             "passage": self.passage,
             "article": self.article.to_dict(),
+            "also_in": [a.to_dict() for a in self.also_in],
         }
 
 
@@ -131,15 +137,29 @@ class AnswerSet:
     passages: tuple[Passage, ...] = field(default=())
     more_answers: tuple[Answer, ...] = field(default=())  # further answers, for "more"
     rewritten_question: str | None = None  # the self-contained question used for retrieval
+    window: TimeWindow | None = None  # the publication dates searched (from the question or filters)
 
     @property
     def abstained(self) -> bool:
         """True when the archive does not hold an answer."""
         return not self.answers
 
+    @property
+    def not_found(self) -> str:
+        """What to say when there is no answer, naming the dates searched when they were limited."""
+        if self.window is None:
+            return NOT_FOUND
+        return f"I couldn't find that in the articles published {self.window.describe()}."
+
     def to_dict(self) -> dict[str, Any]:
         """The answer object served by ``qa ask --json`` and ``POST /ask``."""
-        return {"question": self.question, "answers": [a.to_dict() for a in self.answers]}
+        window = self.window
+        return {
+            "question": self.question,
+            "answers": [a.to_dict() for a in self.answers],
+            "since": window.since.isoformat() if window and window.since else None,
+            "until": window.last_day.isoformat() if window and window.last_day else None,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +172,7 @@ class DocumentInfo:
     source: str
     url: str | None
     chunks: int
+    duplicate_of: str | None = None  # the original of a re-published story
     path: str | None = field(default=None, compare=False)  # the local file, for the CLI only
 
     def to_dict(self) -> dict[str, Any]:

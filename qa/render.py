@@ -8,8 +8,6 @@ from rich.text import Text
 
 from qa.models import Answer, AnswerSet, ArticleMeta, DocumentInfo, Passage
 
-NOT_FOUND = "I couldn't find that in the archive."
-
 
 def source_line(article: ArticleMeta) -> str:
     """``title · date · URL-or-file`` (the full path of a local file: the terminal is the user's own)."""
@@ -31,14 +29,17 @@ def documents_table(documents: list[DocumentInfo], width: int) -> Table:
     Every column keeps its width but the title's, which is cut (with an ellipsis) on a narrow screen.
     """
     dated = any(d.published for d in documents)
+    copies = any(d.duplicate_of for d in documents)
     others = max(len(d.id) for d in documents) + (19 if dated else 0) + len("passages")
+    others += 12 + 2 if copies else 0
     room = width - others - 2 * (4 if dated else 3)  # what the title and source share (with padding)
     longest = max(len(d.url or d.source) for d in documents)
     source_width = max(12, min(longest, room - max(10, room // 3)))
     sources = [keep_end(d.url or d.source, source_width) for d in documents]
     title_width = max(8, room - max(len(s) for s in sources))
     table = Table(box=None, pad_edge=False)
-    for name in ["id", "title", *(["date"] if dated else []), "source", "passages"]:
+    names = ["id", "title", *(["date"] if dated else []), "source", "passages"]
+    for name in [*names, *(["duplicate of"] if copies else [])]:
         table.add_column(name, no_wrap=True, justify="right" if name == "passages" else "left")
     for d, source in zip(documents, sources, strict=True):
         title = Text(d.title)
@@ -47,6 +48,8 @@ def documents_table(documents: list[DocumentInfo], width: int) -> Table:
         if dated:
             cells.append(Text((d.published or "").replace("T", " ")))
         cells += [Text(source), Text(str(d.chunks))]
+        if copies:
+            cells.append(Text(d.duplicate_of or ""))
         table.add_row(*cells)
     return table
 
@@ -65,6 +68,9 @@ def answer_text(answer: Answer, number: int | None = None) -> Text:
         text.append(answer.text)
     text.append(f"\n   — {source_line(answer.article)}", style="cyan")
     text.append(f"  (score {answer.score:.2f})", style="dim")
+    if answer.also_in:
+        for copy in answer.also_in:
+            text.append(f"\n   also in: {source_line(copy)}", style="dim cyan")
     return text
 
 
@@ -78,7 +84,7 @@ def print_answers(console: Console, answers: list[Answer] | tuple[Answer, ...], 
 def print_result(console: Console, result: AnswerSet) -> None:
     """Print a whole result, or the plain not-found line."""
     if result.abstained:
-        console.print(NOT_FOUND)
+        console.print(result.not_found)
     else:
         print_answers(console, result.answers)
 

@@ -11,7 +11,8 @@ import numpy as np
 from qa.models import Passage
 from qa.store import Snapshot, Store
 from qa.text import STOPWORDS, stem_terms, stemmer, words
-from qa.vectors import Vectors
+from qa.timephrases import TimeWindow
+from qa.vectors import Ids, Vectors
 
 Mode = Literal["hybrid", "dense", "bm25"]
 __all__ = [
@@ -75,12 +76,14 @@ def keyword_scores(
     k: int,
     weights: FusionWeights = DEFAULT_WEIGHTS,
     frequencies: dict[str, int] | None = None,
+    window: TimeWindow | None = None,
 ) -> dict[int, float]:
-    """BM25's best passages for a question: chunk id → score relative to the best one (0..1].
+    """BM25's best passages for a question: chunk id → score relative to the best one (0..1], only
+    from articles published inside ``window`` when one is given.
 
     Needs no question vector, so the engine runs it while the question is being encoded."""
     pool = max(k, weights.candidates)
-    keyword = Store.keyword_search(snap, fts_query(question, frequencies), pool)
+    keyword = Store.keyword_search(snap, fts_query(question, frequencies), pool, window)
     top = max((s for _, s in keyword), default=0.0)
     return {i: s / top for i, s in keyword} if top > 0 else {}
 
@@ -94,17 +97,25 @@ def retrieve(
     weights: FusionWeights = DEFAULT_WEIGHTS,
     frequencies: dict[str, int] | None = None,
     keyword: dict[int, float] | None = None,
+    allowed: Ids | None = None,
 ) -> list[Passage]:
     """The ``k`` best passages for a question, best first, each with a score in 0..1.
 
     ``frequencies`` (passages per term stem, from ``Store.term_frequencies``) lets keyword search
     skip the most common terms of a very large archive; see ``fts_query``. ``keyword`` is the
-    result of ``keyword_scores`` when the caller has already run it."""
+    result of ``keyword_scores`` when the caller has already run it. ``allowed`` limits dense search
+    to those chunk ids (a date window; ``keyword`` must then come from the same window)."""
     pool = max(k, weights.candidates)
     dense: dict[int, float] = {}
     relative: dict[int, float] = {}
     if mode in ("hybrid", "dense"):
-        scores, ids = snap.vectors.search(question_vector.reshape(1, -1), pool)
+        query = question_vector.reshape(1, -1)
+        found = (
+            snap.vectors.search(query, pool)
+            if allowed is None
+            else snap.vectors.search_among(query, pool, allowed)
+        )
+        scores, ids = found
         dense = {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
     if mode in ("hybrid", "bm25"):
         relative = keyword if keyword is not None else keyword_scores(snap, question, k, weights, frequencies)

@@ -29,9 +29,11 @@ from typing import Any, Literal
 import numpy as np
 from filelock import FileLock, Timeout
 
+from qa import duplicates
 from qa.errors import ConfigError, IndexBusyError, IndexCorruptError
 from qa.models import Article, ArticleMeta, Chunk, DocumentInfo, public_source
 from qa.text import stem_terms
+from qa.timephrases import TimeWindow
 from qa.vectors import DEFAULT_THRESHOLD, IndexType, VectorIndex, Vectors
 
 logger = logging.getLogger(__name__)
@@ -41,13 +43,15 @@ DocumentOrder = Literal["added", "date", "title"]
 MMAP_BYTES = 2**31  # SQLite reads the index database through a memory map up to this size
 
 SCHEMA_VERSION = "1"
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, published TEXT, source TEXT NOT NULL, url TEXT,
     text TEXT NOT NULL, file TEXT, added REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS articles_file ON articles(file);
+CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT, article_id TEXT NOT NULL, ordinal INTEGER NOT NULL,
     start INTEGER NOT NULL, "end" INTEGER NOT NULL, sentences TEXT NOT NULL, sentence_vectors BLOB);
@@ -57,6 +61,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab(chunks_fts, 'row');
 CREATE TABLE IF NOT EXISTS terms (term TEXT PRIMARY KEY, chunks INTEGER NOT NULL) WITHOUT ROWID;
 """
+    + duplicates.SCHEMA
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +181,7 @@ class Store:
                     ("dimension", str(self.dimension)),
                     ("version", "0"),
                     ("chunks", "0"),  # kept by writers, with the terms table
+                    ("minhash", "1"),  # every article has its duplicate-story signature
                 ],
             )
             conn.execute("COMMIT")
@@ -243,14 +250,19 @@ class Store:
         return self._conn().execute("SELECT 1 FROM articles LIMIT 1").fetchone() is None
 
     @staticmethod
-    def keyword_search(snap: Snapshot, match: str, k: int) -> list[tuple[int, float]]:
-        """BM25 over chunk text and title: ``(chunk id, score)`` best first (score > 0)."""
+    def keyword_search(
+        snap: Snapshot, match: str, k: int, window: TimeWindow | None = None
+    ) -> list[tuple[int, float]]:
+        """BM25 over chunk text and title: ``(chunk id, score)`` best first (score > 0), only from
+        articles published inside ``window`` when one is given."""
         if not match:
             return []
+        where, params = window.sql("a.published") if window is not None else ("1", [])
+        joined = "JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id" if window else ""
         rows = snap.conn.execute(
-            "SELECT rowid, -bm25(chunks_fts, 0.5, 1.0) AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
-            "ORDER BY s DESC LIMIT ?",
-            (match, k),
+            f"SELECT f.rowid, -bm25(chunks_fts, 0.5, 1.0) AS s FROM chunks_fts f {joined} "
+            f"WHERE chunks_fts MATCH ? AND {where} ORDER BY s DESC LIMIT ?",
+            (match, *params, k),
         ).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 
@@ -306,7 +318,8 @@ class Store:
         total = int(conn.execute(f"SELECT count(*) FROM articles a {where}", params).fetchone()[0])
         rows = conn.execute(
             "SELECT a.id, a.title, a.published, a.source, a.url, "
-            "(SELECT count(*) FROM chunks c WHERE c.article_id = a.id), a.file "
+            "(SELECT count(*) FROM chunks c WHERE c.article_id = a.id), a.file, "
+            "(SELECT duplicate_of FROM article_minhash m WHERE m.article_id = a.id) "
             f"FROM articles a {where} ORDER BY {_ORDER_BY[order]} LIMIT ? OFFSET ?",
             [*params, -1 if limit is None else limit, offset],
         ).fetchall()
@@ -318,13 +331,14 @@ class Store:
             self._conn()
             .execute(
                 "SELECT a.id, a.title, a.published, a.source, a.url, "
-                "(SELECT count(*) FROM chunks c WHERE c.article_id = a.id), a.file, a.text "
+                "(SELECT count(*) FROM chunks c WHERE c.article_id = a.id), a.file, "
+                "(SELECT duplicate_of FROM article_minhash m WHERE m.article_id = a.id), a.text "
                 "FROM articles a WHERE a.id = ?",
                 (doc_id,),
             )
             .fetchone()
         )
-        return None if row is None else (_document_info(row[:7]), row[7])
+        return None if row is None else (_document_info(row[:8]), row[8])
 
     def article_ids_from(self, source: str) -> list[str]:
         """Ids of the articles read from a file, named by its source or its full path."""
@@ -372,7 +386,11 @@ class Store:
                     version = self._committed_version(conn)
                     with self._swap:
                         self._load_vectors(version)
+                    signed = duplicates.backfill(conn)
                     writer = Writer(conn, self._vectors.clone())
+                    writer.changed = (
+                        signed  # an older index's signatures are kept even if nothing else changes
+                    )
                     yield writer
                     writer.save_term_counts()
                     if writer.changed:
@@ -466,6 +484,7 @@ class Writer:
             int(r[0]) for r in self.conn.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))
         ]
         deleted = self.conn.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount
+        duplicates.forget(self.conn, article_id)
         if ids:
             marks = ",".join("?" * len(ids))
             texts = self.conn.execute(f"SELECT title, body FROM chunks_fts WHERE rowid IN ({marks})", ids)
@@ -522,6 +541,7 @@ class Writer:
                 (chunk_id, article.title, chunk.text),
             )
         self._count_terms(((article.title, chunk.text) for chunk in chunks), +1)
+        duplicates.record(self.conn, article.id, article.text)
         self.vectors.add(np.array(ids, dtype=np.int64), vectors)
         self.changed = True
 
@@ -558,5 +578,7 @@ def _document_filter(search: str) -> tuple[str, list[str]]:
 
 
 def _document_info(row: Sequence[Any]) -> DocumentInfo:
-    """A DocumentInfo from ``id, title, published, source, url, chunks, file``."""
-    return DocumentInfo(row[0], row[1], row[2], public_source(row[3]), row[4], int(row[5]), row[6])
+    """A DocumentInfo from ``id, title, published, source, url, chunks, file, duplicate_of``."""
+    return DocumentInfo(
+        row[0], row[1], row[2], public_source(row[3]), row[4], int(row[5]), duplicate_of=row[7], path=row[6]
+    )

@@ -33,6 +33,7 @@ INDEX_TYPES: tuple[str, ...] = get_args(IndexType)
 Kind = Literal["flat", "ivf", "ivf-sq8"]
 
 DEFAULT_THRESHOLD = 50_000  # auto: exact search below this many vectors
+EXACT_AMONG = 20_000  # search_among scores this many allowed vectors directly
 SQ8_THRESHOLD = 4_000_000  # auto: 8-bit codes above this many (float vectors would pass ~6 GB)
 MIN_TRAIN = 4_096  # an explicit ivf type stays exact until it has this many vectors to train on
 TRAIN_POINTS_PER_LIST = 40  # k-means sample size per list (faiss warns below 39)
@@ -127,6 +128,31 @@ class VectorIndex:
             scores, ids = self._index.search(queries, k)
         finally:
             faiss.omp_set_num_threads(threads)
+        return scores, ids
+
+    def search_among(self, query: Vectors, k: int, allowed: Ids) -> tuple[npt.NDArray[np.float32], Ids]:
+        """Top ``k`` (scores, ids) for one query row among the ``allowed`` ids only (a date window).
+
+        A few thousand allowed vectors are scored exactly; more go through FAISS with an id selector
+        (which IVF applies inside the lists it probes)."""
+        allowed = np.ascontiguousarray(allowed, dtype=np.int64)
+        if not len(allowed) or not len(self):
+            return np.zeros((1, 0), dtype=np.float32), np.zeros((1, 0), dtype=np.int64)
+        if len(allowed) <= EXACT_AMONG:
+            scores = self.reconstruct(allowed) @ np.ascontiguousarray(query, dtype=np.float32).ravel()
+            order = np.argsort(-scores)[:k]
+            return scores[order].reshape(1, -1), allowed[order].reshape(1, -1)
+        selector = faiss.IDSelectorBatch(len(allowed), faiss.swig_ptr(allowed))
+        params = (
+            faiss.SearchParametersIVF()
+            if isinstance(self._index, faiss.IndexIVF)
+            else faiss.SearchParameters()
+        )
+        params.sel = selector  # ``selector`` stays referenced here until the search returns
+        if isinstance(params, faiss.SearchParametersIVF):
+            params.nprobe = self.nprobe
+        queries = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
+        scores, ids = self._index.search(queries, min(k, len(allowed)), params=params)
         return scores, ids
 
     def reconstruct(self, ids: Ids) -> Vectors:

@@ -131,3 +131,14 @@ def web_engine(tmp_path: Path) -> Iterator[Engine]:
     engine = Engine(settings, embedder=HashEmbedder())
     yield engine
     engine.close()
+
+
+@pytest.fixture(scope="session")
+def news_engine(tmp_path_factory: pytest.TempPathFactory, seed_engine: Engine) -> Engine:
+    """The real model over a small dated archive with one story published twice (tests/news.py)."""
+    from tests.news import write_archive
+
+    folder = tmp_path_factory.mktemp("news")
+    engine = Engine(Settings(index_dir=folder / "index", seeds_dir=None), embedder=seed_engine.embedder)
+    engine.index_paths([write_archive(folder / "archive")])
+    return engine

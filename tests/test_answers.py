@@ -64,9 +64,11 @@ def test_off_topic_questions_abstain(seed_engine: Engine, question: str) -> None
 def test_answer_object_shape(seed_engine: Engine) -> None:
     """`to_dict` has exactly the keys of the documented answer object."""
     data = seed_engine.ask("When did the war start?").to_dict()
-    assert set(data) == {"question", "answers"}
+    assert set(data) == {"question", "answers", "since", "until"}
+    assert data["since"] is None and data["until"] is None  # no time in the question
     answer = data["answers"][0]
-    assert set(answer) == {"text", "span", "score", "passage", "article"}
+    assert set(answer) == {"text", "span", "score", "passage", "article", "also_in"}
+    assert answer["also_in"] == []
     assert set(answer["article"]) == {"id", "title", "published", "source", "url"}
     start, end = answer["span"]
     assert answer["text"][start:end] == "September 27"

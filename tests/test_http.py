@@ -22,7 +22,7 @@ QUESTION = "When did the war start?"
 SENTENCE_START = "This war initially started on September 27"
 KEY = "s3cret-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-ANSWER_KEYS = {"text", "span", "score", "passage", "article"}
+ANSWER_KEYS = {"text", "span", "score", "passage", "article", "also_in"}
 ARTICLE_KEYS = {"id", "title", "published", "source", "url"}
 
 
@@ -73,7 +73,7 @@ def test_ask_answers_from_the_seed_article(client: TestClient) -> None:
     response = client.post("/ask", json={"question": QUESTION})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"question", "answers", "conversation_id"}
+    assert set(body) == {"question", "answers", "since", "until", "conversation_id"}
     assert body["question"] == QUESTION
     best = body["answers"][0]
     assert set(best) == ANSWER_KEYS and set(best["article"]) == ARTICLE_KEYS

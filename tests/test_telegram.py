@@ -17,7 +17,6 @@ import pytest
 from bots.telegram import build_application, run_bot
 from bots.telegram_format import (
     FAILED,
-    NOT_FOUND,
     RATE_LIMITED,
     REFUSED,
     TELEGRAM_LIMIT,
@@ -27,7 +26,7 @@ from bots.telegram_handlers import COMMANDS, TelegramApp
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import ConfigError
-from qa.models import Article
+from qa.models import NOT_FOUND, Article
 from tests.fake_bot_api import BOT_USER, Call, FakeBotApi
 from tests.web_site import Site, publish
 

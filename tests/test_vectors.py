@@ -130,3 +130,20 @@ def test_vectors_empty_and_unknown_type() -> None:
     assert ids.tolist() == [[-1], [-1]] and scores.shape == (2, 1)
     with pytest.raises(ValueError, match="unknown index type"):
         VectorIndex(DIM, index_type="hnsw")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("index_type", "allowed_count"), [("flat", 300), ("flat", 24_000), ("ivf", 300), ("ivf", 24_000)]
+)
+def test_vectors_search_among_returns_only_allowed_ids(index_type: IndexType, allowed_count: int) -> None:
+    """Search within a subset (a date window): the best allowed ids, exact for a few, by selector for many."""
+    index = filled(index_type, 30_000)
+    rng = np.random.default_rng(7)
+    allowed = np.sort(rng.choice(np.arange(1000, 31_000), allowed_count, replace=False)).astype(np.int64)
+    query = clustered(1, seed=9)
+    scores, ids = index.search_among(query, 10, allowed)
+    assert set(ids[0].tolist()) <= set(allowed.tolist()) and len(ids[0]) == 10
+    exact = np.argsort(-(index.reconstruct(allowed) @ query.ravel()))[:10]
+    overlap = len(set(ids[0].tolist()) & set(allowed[exact].tolist()))
+    assert overlap >= (10 if index_type == "flat" else 8)
+    assert list(scores[0]) == sorted(scores[0], reverse=True)

@@ -104,7 +104,31 @@
     heading.append(short);
     card.setAttribute("aria-label", "Answer " + number);
     card.append(heading, renderPassage(answer), renderMeta(answer.article));
+    if (Array.isArray(answer.also_in) && answer.also_in.length) card.append(renderCopies(answer.also_in));
     return card;
+  }
+
+  /** The other copies of an answer's story: title and date of each. */
+  function renderCopies(copies) {
+    const line = el("p", "meta also-in", "Also in: ");
+    copies.forEach((copy, i) => {
+      if (i) line.append("; ");
+      line.append(el("cite", "title", copy.title || copy.source));
+      const shown = formatDate(copy.published);
+      if (shown) line.append(" (" + shown + ")");
+    });
+    return line;
+  }
+
+  /** What to say when there is no answer, naming the days searched when they were limited. */
+  function notFound(data) {
+    if (!data.since && !data.until) return "The archive has no answer to that question.";
+    if (data.since && data.since === data.until) {
+      return "Nothing published on " + formatDate(data.since) + " answers that question.";
+    }
+    const from = data.since ? " from " + formatDate(data.since) : "";
+    const to = data.until ? " until " + formatDate(data.until) : "";
+    return "Nothing published" + from + to + " answers that question.";
   }
 
   function notice(text, kind) {
@@ -217,7 +241,7 @@
       conversationId = data.conversation_id;
       pending.remove();
       if (!data.answers.length) {
-        reply.append(notice("The archive has no answer to that question."));
+        reply.append(notice(notFound(data)));
       } else {
         const list = el("div", "answers");
         data.answers.forEach((answer, i) => list.append(renderAnswer(answer, i + 1)));

@@ -1,0 +1,147 @@
+"""Time in questions, end to end: phrases and filters limit the articles searched; "latest" orders them."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from qa.config import Settings
+from qa.engine import Engine
+from qa.errors import QuestionError
+from qa.models import Article
+from qa.retrieval import Mode
+from tests.conftest import HashEmbedder
+
+AS_OF = date(2005, 6, 15)
+
+
+@pytest.mark.parametrize(
+    ("question", "articles", "answer"),
+    [
+        ("How much did the bridge cost in 2004?", {"council-plan"}, "35 million pounds"),
+        (
+            "How much did the bridge cost in March 2005?",
+            {"bridge-opened", "bridge-opened-wire"},
+            "40 million",
+        ),
+        (
+            "How much did the bridge cost between January and March?",
+            {"bridge-opened", "bridge-opened-wire"},
+            "40",
+        ),
+        ("What happened to the bridge yesterday?", {"bridge-closed"}, "closed for repairs"),
+        ("Why was the bridge closed this week?", {"bridge-closed"}, "cracks"),
+    ],
+)
+def test_time_phrase_limits_answers_to_its_period(
+    news_engine: Engine, question: str, articles: set[str], answer: str
+) -> None:
+    """Every answer comes from an article published in the phrase's period, and the best one answers."""
+    result = news_engine.ask(question, as_of=AS_OF)
+    assert result.answers, question
+    assert answer in result.answers[0].text
+    assert {a.article.id for a in result.answers + result.more_answers} <= articles
+
+
+def test_time_phrase_is_not_searched_as_words(news_engine: Engine) -> None:
+    """The question is searched without its time phrase."""
+    result = news_engine.ask("How much did the bridge cost in March 2005?", as_of=AS_OF)
+    assert result.rewritten_question == "How much did the bridge cost?"
+
+
+def test_empty_period_abstains_and_says_which_days(news_engine: Engine) -> None:
+    """When nothing was published in the period the bot says so, naming the days it searched."""
+    result = news_engine.ask("What happened to the bridge last week?", as_of=AS_OF)
+    assert result.abstained
+    assert result.not_found == "I couldn't find that in the articles published from 2005-06-06 to 2005-06-12."
+    assert result.to_dict()["since"] == "2005-06-06" and result.to_dict()["until"] == "2005-06-12"
+
+
+def test_explicit_filters_limit_answers_and_combine_with_phrases(news_engine: Engine) -> None:
+    """since/until (both inclusive) limit the articles; with a phrase, both must hold."""
+    result = news_engine.ask(
+        "How much did the bridge cost?", since=date(2004, 1, 1), until=date(2004, 12, 31)
+    )
+    assert {a.article.id for a in result.answers} == {"council-plan"}
+    both = news_engine.ask("How much did the bridge cost in 2005?", until=date(2005, 3, 10), as_of=AS_OF)
+    assert {a.article.id for a in both.answers} == {"bridge-opened"}
+    assert news_engine.ask("How much did it cost in 2004?", since=date(2005, 1, 1), as_of=AS_OF).abstained
+
+
+def test_since_after_until_is_refused(news_engine: Engine) -> None:
+    """A filter window that ends before it starts is a question error, not an empty answer."""
+    with pytest.raises(QuestionError, match="after until"):
+        news_engine.ask("How much did the bridge cost?", since=date(2005, 2, 1), until=date(2005, 1, 1))
+
+
+def test_undated_articles_are_searched_only_without_time(news_engine: Engine) -> None:
+    """An article without a date answers questions without a time phrase, and none with one."""
+    plain = news_engine.ask("Who started the ferry service?", as_of=AS_OF)
+    assert plain.answers[0].article.id == "ferry-history" and "Thomas Ashby" in plain.answers[0].text
+    assert news_engine.ask("Who started the ferry service in 2005?", as_of=AS_OF).abstained
+
+
+def test_relative_phrases_follow_as_of(news_engine: Engine) -> None:
+    """ "Yesterday" is the day before as_of (today when none is given)."""
+    assert not news_engine.ask("What happened to the bridge yesterday?", as_of=AS_OF).abstained
+    assert news_engine.ask("What happened to the bridge yesterday?", as_of=date(2005, 6, 20)).abstained
+
+
+@pytest.mark.parametrize(
+    ("question", "plain"),
+    [
+        ("What is the latest news about the Eastport bridge?", "What is the news about the Eastport bridge?"),
+        ("What's the newest on the Eastport bridge?", "What is there on the Eastport bridge?"),
+    ],
+)
+def test_latest_puts_the_newest_answering_article_first(
+    news_engine: Engine, question: str, plain: str
+) -> None:
+    """ "Latest" ranks the newest article on the topic first; without it the best match leads."""
+    assert news_engine.ask(question).answers[0].article.id == "bridge-closed"
+    assert news_engine.ask(plain).answers[0].article.id != "bridge-closed"
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_search_within_a_window_finds_the_few_articles_inside_it(hash_engine: Engine, mode: Mode) -> None:
+    """A window that excludes nearly the whole archive still returns the passages inside it."""
+    old = [
+        {
+            "id": f"old-{n}",
+            "title": f"Bridge works {n}",
+            "published": "2004-05-01",
+            "text": f"Bridge works go on {n}.",
+        }
+        for n in range(80)
+    ]
+    new = {
+        "id": "new",
+        "title": "Harbour",
+        "published": "2005-05-01",
+        "text": "A bridge toll starts in the harbour.",
+    }
+    hash_engine.add_articles([_article(a) for a in [*old, new]])
+    found = hash_engine.search("bridge works", k=5, mode=mode, since=date(2005, 1, 1))
+    assert [p.article.id for p in found] == ["new"]
+    assert len(hash_engine.search("bridge works", k=5, mode=mode, until=date(2004, 12, 31))) == 5
+
+
+def test_archive_without_dates_reads_time_words_as_words(tmp_path: Path) -> None:
+    """Where no article has a date, "in 1821" is part of the question, not a filter that hides everything."""
+    engine = Engine(Settings(index_dir=tmp_path / "index", seeds_dir=None), embedder=HashEmbedder())
+    engine.add_articles([_article({"id": "ferry", "title": "Ferry", "text": "The ferry started in 1821."})])
+    result = engine.ask("What started in 1821?")
+    assert result.window is None and result.rewritten_question is None
+    assert result.passages and result.passages[0].article.id == "ferry"
+
+
+def _article(record: dict[str, str]) -> Article:
+    return Article(
+        id=record["id"],
+        title=record["title"],
+        text=record["text"],
+        source=f"test:{record['id']}",
+        published=record.get("published"),
+    )

@@ -1,0 +1,151 @@
+"""Time phrases in questions: each phrase gives a window of publication days relative to a fixed day."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from qa.errors import QuestionError
+from qa.timephrases import TimeWindow, parse_day, read_time
+
+AS_OF = date(2005, 6, 15)  # a Wednesday
+
+
+@pytest.mark.parametrize(
+    ("question", "since", "until"),
+    [
+        # explicit dates: the whole year, month or day named (until is exclusive)
+        ("What happened in 2004?", "2004-01-01", "2005-01-01"),
+        ("What did the council decide during 2004?", "2004-01-01", "2005-01-01"),
+        ("What happened in March 2005?", "2005-03-01", "2005-04-01"),
+        ("What happened in March, 2005?", "2005-03-01", "2005-04-01"),
+        ("Who spoke on 14 February 2005?", "2005-02-14", "2005-02-15"),
+        ("Who spoke on the 14th of February 2005?", "2005-02-14", "2005-02-15"),
+        ("Who spoke on February 14, 2005?", "2005-02-14", "2005-02-15"),
+        ("Who spoke on 2005-02-14?", "2005-02-14", "2005-02-15"),
+        # without a year: the latest such month or day that has begun by as_of
+        ("What happened in March?", "2005-03-01", "2005-04-01"),
+        ("What happened in June?", "2005-06-01", "2005-07-01"),
+        ("What happened in July?", "2004-07-01", "2004-08-01"),
+        ("What happened on 20 June?", "2004-06-20", "2004-06-21"),
+        # ranges and bounds
+        ("What happened between January and March?", "2005-01-01", "2005-04-01"),
+        ("What happened between November and February?", "2004-11-01", "2005-03-01"),
+        ("What happened between January and March 2004?", "2004-01-01", "2004-04-01"),
+        ("What happened from 1 May 2005 to 3 May 2005?", "2005-05-01", "2005-05-04"),
+        ("What happened between 2003 and 2004?", "2003-01-01", "2005-01-01"),
+        ("What happened since March 2005?", "2005-03-01", None),
+        ("What happened after 14 February 2005?", "2005-02-15", None),
+        ("What happened before 2005?", None, "2005-01-01"),
+        ("What happened until March 2005?", None, "2005-04-01"),
+        # relative to as_of
+        ("What happened today?", "2005-06-15", "2005-06-16"),
+        ("What happened yesterday?", "2005-06-14", "2005-06-15"),
+        ("What happened this week?", "2005-06-13", "2005-06-16"),
+        ("What happened last week?", "2005-06-06", "2005-06-13"),
+        ("What happened this month?", "2005-06-01", "2005-06-16"),
+        ("What happened last month?", "2005-05-01", "2005-06-01"),
+        ("What happened this year?", "2005-01-01", "2005-06-16"),
+        ("What happened last year?", "2004-01-01", "2005-01-01"),
+        ("What happened in the past week?", "2005-06-09", "2005-06-16"),
+        ("What happened in the last 3 days?", "2005-06-13", "2005-06-16"),
+        ("What happened over the past two weeks?", "2005-06-02", "2005-06-16"),
+        ("Who resigned recently?", "2005-05-17", "2005-06-16"),
+        ("What has the council done lately?", "2005-05-17", "2005-06-16"),
+    ],
+)
+def test_read_time_phrase_gives_window(question: str, since: str | None, until: str | None) -> None:
+    """A question's time phrase becomes a window of publication days, and leaves the searched text."""
+    found = read_time(question, AS_OF)
+    assert found.window == TimeWindow(
+        date.fromisoformat(since) if since else None, date.fromisoformat(until) if until else None
+    )
+    assert found.phrases and all(p not in found.text for p in found.phrases)
+
+
+@pytest.mark.parametrize(
+    ("question", "searched"),
+    [
+        ("What did the mayor say in March 2005?", "What did the mayor say?"),
+        ("In March 2005, what did the mayor say?", "what did the mayor say?"),
+        ("Who resigned last week and why?", "Who resigned and why?"),
+    ],
+)
+def test_read_time_removes_the_phrase_from_the_question(question: str, searched: str) -> None:
+    """Retrieval searches the question without its time words."""
+    assert read_time(question, AS_OF).text == searched
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who won the 2004 election?",
+        "What changed after the 1990s?",
+        "How many people live in the town?",
+        "Tell me about May Day",
+        "What did the March 2005 report say?",
+        "Which 2005 budget cut hurt schools?",
+    ],
+)
+def test_read_time_ignores_dates_without_a_preposition(question: str) -> None:
+    """Years and months not after a preposition (in, on, since, between...) are words of the question."""
+    found = read_time(question, AS_OF)
+    assert (found.window, found.text, found.newest_first) == (None, question, False)
+
+
+@pytest.mark.parametrize(
+    ("question", "searched"),
+    [
+        ("What is the latest news about the bridge?", "What is the news about the bridge?"),
+        ("What are the newest figures?", "What are the figures?"),
+        ("Which is the most recent report?", "Which is the report?"),
+        ("Who is the current mayor?", "Who is the current mayor?"),
+        ("Who runs the council now?", "Who runs the council now?"),
+    ],
+)
+def test_read_time_newest_words_order_by_date(question: str, searched: str) -> None:
+    """Latest, newest, most recent, current and now ask for the newest article first, with no window."""
+    found = read_time(question, AS_OF)
+    assert found.newest_first and found.window is None
+    assert found.text == searched
+
+
+def test_read_time_keeps_a_question_of_time_words_only() -> None:
+    """A question that is nothing but a time phrase is still searched with its words."""
+    found = read_time("yesterday?", AS_OF)
+    assert found.text == "yesterday?" and found.window == TimeWindow(date(2005, 6, 14), date(2005, 6, 15))
+
+
+@pytest.mark.parametrize(
+    ("window", "inside", "outside"),
+    [
+        (TimeWindow(date(2005, 3, 1), date(2005, 4, 1)), "2005-03-31T23:59:59", "2005-04-01T00:00:00"),
+        (TimeWindow(date(2005, 3, 1), None), "2005-03-01", "2005-02-28T23:00:00"),
+        (TimeWindow(None, date(2005, 1, 1)), "2004-12-31", None),
+    ],
+)
+def test_window_contains_published_dates(window: TimeWindow, inside: str, outside: str | None) -> None:
+    """A window holds the days from since to until (exclusive); an undated article is never inside."""
+    assert window.contains(inside) and not window.contains(outside)
+
+
+@pytest.mark.parametrize(
+    ("window", "words"),
+    [
+        (TimeWindow(date(2005, 3, 1), date(2005, 4, 1)), "from 2005-03-01 to 2005-03-31"),
+        (TimeWindow(date(2005, 2, 14), date(2005, 2, 15)), "on 2005-02-14"),
+        (TimeWindow(date(2005, 3, 1), None), "since 2005-03-01"),
+        (TimeWindow(None, date(2005, 1, 1)), "until 2004-12-31"),
+    ],
+)
+def test_window_describes_its_days(window: TimeWindow, words: str) -> None:
+    """The not-found message names the days searched, the last one inclusive."""
+    assert window.describe() == words
+
+
+@pytest.mark.parametrize("value", ["2005-13-01", "14/02/2005", "yesterday", "2005-2-1", ""])
+def test_parse_day_refuses_other_formats(value: str) -> None:
+    """Dates given as filters must be YYYY-MM-DD; anything else is a QuestionError naming the option."""
+    with pytest.raises(QuestionError, match="--since"):
+        parse_day(value, "--since")
