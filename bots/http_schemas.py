@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -51,7 +53,10 @@ class AnswerOut(BaseModel):
     span: tuple[int, int] | None = Field(
         description="Start and end (code points) of the exact answer within `text`."
     )
-    score: float
+    score: float = Field(description="The chance (0..1) that the answer is right.")
+    confidence: Literal["sure", "likely", "unsure"] = Field(
+        description="The score in a word: sure (0.7 and up), likely (0.4 and up) or unsure."
+    )
     passage: str = Field(description="The passage that contains `text` verbatim.")
     article: ArticleOut
 
@@ -62,6 +67,10 @@ class AskResponse(BaseModel):
     question: str
     answers: list[AnswerOut] = Field(description="Best first; empty when the archive has no answer.")
     conversation_id: str
+    remaining: int = Field(0, description="Further answers available (POST /conversations/{id}/more).")
+    nothing_new: bool = Field(
+        False, description="True when a follow-up found only the answers already given (`answers` is empty)."
+    )
 
 
 class MoreRequest(BaseModel):
@@ -82,7 +91,9 @@ class PassageOut(BaseModel):
     """A retrieved passage with its relevance score."""
 
     text: str
-    score: float
+    score: float = Field(
+        description="How well the passage matches the query (retrieval), not an answer's chance."
+    )
     article: ArticleOut
 
 
@@ -91,6 +102,14 @@ class SearchResponse(BaseModel):
 
     query: str
     passages: list[PassageOut]
+
+
+class ArchiveInfo(BaseModel):
+    """What the archive holds, for a page to introduce it."""
+
+    articles: int
+    chunks: int
+    example_title: str | None = Field(description="The newest article's title; None when the index is empty.")
 
 
 class DocumentOut(BaseModel):

@@ -334,6 +334,8 @@ def telegram() -> None:
     """Run the Telegram bot with long polling (token in QA_TELEGRAM_TOKEN or TELEGRAM_BOT_TOKEN)."""
     from bots.telegram import run_bot
 
+    if logging.getLogger().level == logging.WARNING:  # the default: a server says that it started
+        logging.getLogger("bots").setLevel(logging.INFO)
     try:
         run_bot(settings())
     except QAError as exc:

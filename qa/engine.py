@@ -31,7 +31,7 @@ from qa.embedding import (
     model_identity,
 )
 from qa.errors import DocumentError, DocumentNotFoundError, NoIndexError, QuestionError
-from qa.models import AnswerSet, Article, Chunk, DocumentInfo, IndexReport, Passage
+from qa.models import Answer, AnswerSet, Article, Chunk, DocumentInfo, IndexReport, Passage
 from qa.retrieval import DEFAULT_WEIGHTS, FusionWeights, Mode, keyword_scores, retrieve, stem_terms
 from qa.selection import FileSelection
 from qa.store import DocumentOrder, Store
@@ -180,12 +180,18 @@ class Engine:
         evidence = self._evidence(searched, max(10, top_k), mode)
         limit = max(MAX_ANSWERS, top_k)
         answers = pick_answers(evidence, self.settings.abstain_threshold, limit, self.picker)
+        repeats: list[Answer] = []
+        if conversation is not None and searched != question:  # a follow-up: say only what is new
+            said = conversation.said()
+            repeats = [a for a in answers if (a.article.id, a.text) in said]
+            answers = [a for a in answers if (a.article.id, a.text) not in said]
         result = AnswerSet(
             question=question,
             answers=tuple(answers[:top_k]),
             passages=tuple(evidence.passages),
             more_answers=tuple(answers[top_k:]),
             rewritten_question=searched if searched != question else None,
+            repeats=tuple(repeats),
         )
         if conversation is not None:
             conversation.record(question, searched, result)

@@ -66,7 +66,7 @@ def test_answer_object_shape(seed_engine: Engine) -> None:
     data = seed_engine.ask("When did the war start?").to_dict()
     assert set(data) == {"question", "answers"}
     answer = data["answers"][0]
-    assert set(answer) == {"text", "span", "score", "passage", "article"}
+    assert set(answer) == {"text", "span", "score", "confidence", "passage", "article"}
     assert set(answer["article"]) == {"id", "title", "published", "source", "url"}
     start, end = answer["span"]
     assert answer["text"][start:end] == "September 27"
