@@ -102,7 +102,12 @@ def build_api_router(settings: Settings, engine: Engine, conversations: Conversa
             until=body.until,
             as_of=body.as_of,
         )
-        return {**result.to_dict(), "conversation_id": conversation_id}
+        return {
+            **result.to_dict(),
+            "conversation_id": conversation_id,
+            "remaining": len(result.more_answers),
+            "nothing_new": result.nothing_new,
+        }
 
     @router.post(
         "/conversations/{conversation_id}/more",
@@ -133,6 +138,13 @@ def build_api_router(settings: Settings, engine: Engine, conversations: Conversa
         published between ``since`` and ``until`` when given."""
         passages = engine.search(q, k=k, since=since, until=until)
         return {"query": q, "passages": [p.to_dict() for p in passages]}
+
+    @router.get("/archive", response_model=schemas.ArchiveInfo, tags=["documents"])
+    def archive() -> dict[str, Any]:
+        """The archive's size and the title of its newest article (the chat page's example)."""
+        stats = engine.stats()
+        newest, _ = engine.document_page(0, 1, order="date")
+        return {**stats, "example_title": newest[0].title if newest else None}
 
     @router.get("/documents", response_model=schemas.DocumentPage, tags=["documents"])
     def list_documents(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -60,7 +61,10 @@ class AnswerOut(BaseModel):
     span: tuple[int, int] | None = Field(
         description="Start and end (code points) of the exact answer within `text`."
     )
-    score: float
+    score: float = Field(description="The chance (0..1) that the answer is right.")
+    confidence: Literal["sure", "likely", "unsure"] = Field(
+        description="The score in a word: sure (0.7 and up), likely (0.4 and up) or unsure."
+    )
     passage: str = Field(description="The passage that contains `text` verbatim.")
     article: ArticleOut
     also_in: list[ArticleOut] = Field(
@@ -76,6 +80,10 @@ class AskResponse(BaseModel):
     since: date | None = Field(None, description="First publication day searched, when limited.")
     until: date | None = Field(None, description="Last publication day searched, when limited.")
     conversation_id: str
+    remaining: int = Field(0, description="Further answers available (POST /conversations/{id}/more).")
+    nothing_new: bool = Field(
+        False, description="True when a follow-up found only the answers already given (`answers` is empty)."
+    )
 
 
 class MoreRequest(BaseModel):
@@ -96,7 +104,9 @@ class PassageOut(BaseModel):
     """A retrieved passage with its relevance score."""
 
     text: str
-    score: float
+    score: float = Field(
+        description="How well the passage matches the query (retrieval), not an answer's chance."
+    )
     article: ArticleOut
 
 
@@ -105,6 +115,14 @@ class SearchResponse(BaseModel):
 
     query: str
     passages: list[PassageOut]
+
+
+class ArchiveInfo(BaseModel):
+    """What the archive holds, for a page to introduce it."""
+
+    articles: int
+    chunks: int
+    example_title: str | None = Field(description="The newest article's title; None when the index is empty.")
 
 
 class DocumentOut(BaseModel):

@@ -9,6 +9,8 @@ from datetime import datetime
 from qa.models import Answer, ArticleMeta
 
 TELEGRAM_LIMIT = 4096  # characters per message, counted after entity parsing
+NOTHING_NEW = "Nothing new on that in the archive: my previous answer is still the best it holds."
+_CONFIDENCE_MARK = {"sure": "🟢", "likely": "🟡", "unsure": "🔴"}
 HELP = (
     "Send me a question about the news archive and I answer with a sentence quoted from an "
     "article, the answer in <b>bold</b>.\n\n"
@@ -105,7 +107,14 @@ def format_answer(answer: Answer, number: int | None = None) -> str:
     if after:
         body = f"{body} <i>{escape(after)}</i>"
     prefix = f"{number}. " if number is not None else ""
-    return f"{prefix}{body}\n\n{article_line(answer.article)}{also_in_line(answer)}"
+    return (
+        f"{prefix}{body}\n\n{article_line(answer.article)}{also_in_line(answer)}\n{confidence_line(answer)}"
+    )
+
+
+def confidence_line(answer: Answer) -> str:
+    """How sure the answer is, in the core's word for its score."""
+    return f"{_CONFIDENCE_MARK[answer.confidence]} <i>Confidence: {answer.confidence}</i>"
 
 
 def also_in_line(answer: Answer) -> str:

@@ -33,6 +33,7 @@ from bots.telegram_format import (
     FAILED,
     HELP,
     NO_MORE,
+    NOTHING_NEW,
     RATE_LIMITED,
     REFUSED,
     escape,
@@ -45,7 +46,7 @@ from bots.telegram_format import (
 )
 from bots.telegram_limits import Admission, ChatRateLimit
 from qa.config import Settings
-from qa.conversation import Conversation, ConversationStore
+from qa.conversation import ConversationStore
 from qa.engine import Engine
 from qa.errors import QAError, QuestionError
 from qa.models import Answer, AnswerSet
@@ -67,26 +68,44 @@ COMMANDS = [
 ]
 
 
+@dataclass(slots=True)
+class _Paging:
+    """One question's answers and how many of them the chat has been shown."""
+
+    result: AnswerSet
+    shown: int
+
+    def next(self, count: int) -> tuple[int, list[Answer]]:
+        """The pool index of the first answer not shown yet, and up to ``count`` answers from it."""
+        first = self.shown
+        batch = _pool(self.result)[first : first + count]
+        self.shown += len(batch)
+        return first, batch
+
+    @property
+    def has_more(self) -> bool:
+        return self.shown < len(_pool(self.result))
+
+
 @dataclass(frozen=True, slots=True)
 class _Shown:
-    """What one answer message shows: its question's result and which answers (pool indices).
+    """What one answer message shows: its question's paging and which answers (pool indices).
 
-    ``token`` goes into the buttons' callback data, so a press finds this again.
+    ``token`` goes into the buttons' callback data, so a press finds this again, for any of the
+    last ``_REMEMBERED_MESSAGES`` answer messages, not only the latest question's.
     """
 
     token: int
-    result: AnswerSet
+    paging: _Paging
     indices: tuple[int, ...]
+
+    @property
+    def result(self) -> AnswerSet:
+        return self.paging.result
 
 
 def _pool(result: AnswerSet) -> list[Answer]:
     return list(result.answers) + list(result.more_answers)
-
-
-def _has_more(conversation: Conversation) -> bool:
-    """True while the last question has answers not shown yet."""
-    last = conversation.last
-    return last is not None and conversation.shown < len(_pool(last))
 
 
 class TelegramBot:
@@ -100,6 +119,7 @@ class TelegramBot:
         self.rate_limit = ChatRateLimit(settings.telegram_rate_limit)
         self._refused: set[int] = set()
         self._shown: OrderedDict[tuple[int, int], _Shown] = OrderedDict()  # (chat, token)
+        self._latest: OrderedDict[int, _Paging] = OrderedDict()  # each chat's last question, for /more
         self._tokens = itertools.count(1)
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -121,7 +141,13 @@ class TelegramBot:
         """Build the index if there is none and register the command menu (PTB's post_init)."""
         await asyncio.to_thread(self.engine.ensure_index, _log_progress)
         await app.bot.set_my_commands(COMMANDS)
-        logger.info("Telegram bot @%s ready: %s", app.bot.username, self.engine.stats())
+        stats = await asyncio.to_thread(self.engine.stats)
+        logger.info(
+            "Telegram bot @%s ready: %d articles, %d passages, long polling (Ctrl-C stops)",
+            app.bot.username,
+            stats["articles"],
+            stats["chunks"],
+        )
 
     # -- gates -------------------------------------------------------------------------------
 
@@ -215,8 +241,9 @@ class TelegramBot:
         elif last.abstained:
             await message.reply_text(f"{last.not_found} So there are no sources.")
         else:
-            shown = _pool(last)[: max(conversation.shown, 1)]
-            await self.send(message, format_sources([a.article for a in shown]))
+            paging = self._latest.get(message.chat_id)
+            count = paging.shown if paging is not None and paging.result is last else 1
+            await self.send(message, format_sources([a.article for a in _pool(last)[: max(count, 1)]]))
 
     async def more(self, update: Update, context: Context) -> None:
         """The next answers to the last question."""
@@ -259,29 +286,32 @@ class TelegramBot:
                 logger.warning("cannot answer in chat %s", message.chat_id, exc_info=error)
                 await message.reply_text(f"Sorry, I can't answer right now: {escape(str(error))}")
                 return
+        paging = _Paging(result, shown=min(1, len(_pool(result))))
+        self._latest[message.chat_id] = paging
+        self._latest.move_to_end(message.chat_id)
+        while len(self._latest) > _REMEMBERED_MESSAGES:
+            self._latest.popitem(last=False)
         if result.abstained:
-            await message.reply_text(result.not_found, do_quote=True)
+            await message.reply_text(NOTHING_NEW if result.nothing_new else result.not_found, do_quote=True)
             return
-        shown = self._remember(message.chat_id, result, (0,))
-        keyboard = self._keyboard(shown, _has_more(conversation))
+        shown = self._remember(message.chat_id, paging, (0,))
+        keyboard = self._keyboard(shown, paging.has_more)
         await self.send(message, format_answer(result.answers[0]), keyboard, quote=True)
 
-    async def send_more(self, message: Message) -> None:
-        """Send the next answers of the chat's last question below ``message``."""
-        conversation = self.conversations.get(str(message.chat_id))
+    async def send_more(self, message: Message, paging: _Paging | None = None) -> None:
+        """Send the next answers of a question (default: the chat's last) below ``message``."""
         async with self._lock(message.chat_id):
-            last = conversation.last
-            first = conversation.shown
-            batch = conversation.more(self.settings.top_k)
-        if last is None:
-            await message.reply_text(ASK_FIRST)
-            return
+            paging = paging or self._latest.get(message.chat_id)
+            if paging is None:
+                await message.reply_text(ASK_FIRST)
+                return
+            first, batch = paging.next(self.settings.top_k)
         if not batch:
-            await message.reply_text(last.not_found if last.abstained else NO_MORE)
+            await message.reply_text(paging.result.not_found if paging.result.abstained else NO_MORE)
             return
         numbered = [(first + i + 1, answer) for i, answer in enumerate(batch)]
-        shown = self._remember(message.chat_id, last, tuple(range(first, first + len(batch))))
-        keyboard = self._keyboard(shown, _has_more(conversation))
+        shown = self._remember(message.chat_id, paging, tuple(range(first, first + len(batch))))
+        keyboard = self._keyboard(shown, paging.has_more)
         await self.send(message, format_answers(numbered), keyboard)
 
     def _keyboard(self, shown: _Shown, more: bool) -> InlineKeyboardMarkup:
@@ -313,9 +343,9 @@ class TelegramBot:
             last = n == len(parts) - 1
             await to.reply_text(part, reply_markup=keyboard if last else None, do_quote=quote and n == 0)
 
-    def _remember(self, chat_id: int, result: AnswerSet, indices: tuple[int, ...]) -> _Shown:
+    def _remember(self, chat_id: int, paging: _Paging, indices: tuple[int, ...]) -> _Shown:
         """Record what a message is about to show, for its buttons."""
-        shown = _Shown(next(self._tokens), result, indices)
+        shown = _Shown(next(self._tokens), paging, indices)
         self._shown[(chat_id, shown.token)] = shown
         while len(self._shown) > _REMEMBERED_MESSAGES:
             self._shown.popitem(last=False)
@@ -335,15 +365,14 @@ class TelegramBot:
         shown = self._shown.get((message.chat_id, int(token))) if token.isdigit() else None
         if shown is None:
             await query.answer(EXPIRED)
+            with contextlib.suppress(TelegramError):  # a stale button should not be pressed twice
+                await message.edit_reply_markup(None)
             return
         if action == "more":
-            if self.conversations.get(str(message.chat_id)).last is not shown.result:
-                await query.answer("That was an earlier question; ask it again for more answers.")
-                return
             await query.answer()
             # The button has done its job: keep only the Source buttons on the older message.
             await message.edit_reply_markup(self._keyboard(shown, more=False))
-            await self.send_more(message)
+            await self.send_more(message, shown.paging)
         elif action == "src" and index_text.isdigit():
             index = int(index_text)
             pool = _pool(shown.result)

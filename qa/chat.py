@@ -76,4 +76,4 @@ def run_chat(engine: Engine, console: Console, history_file: Path, page: int = 3
             try:
                 print_result(console, engine.ask(command, conversation))
             except QAError as exc:
-                console.print(f"error: {exc}", style="red")
+                console.print(f"error: {exc}", style="red", markup=False)

@@ -400,6 +400,8 @@ def telegram(refresh: RefreshOption = None) -> None:
 
     if refresh is not None:
         State.overrides["refresh"] = refresh
+    if logging.getLogger().level == logging.WARNING:  # the default: a server says that it started
+        logging.getLogger("bots").setLevel(logging.INFO)
     try:
         run_bot(settings())
     except QAError as exc:

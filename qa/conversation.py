@@ -86,6 +86,13 @@ class Conversation:
         self.shown += len(batch)
         return batch
 
+    def said(self) -> set[tuple[str, str]]:
+        """``(article id, sentence)`` of the last question's answer (its best), if it had one."""
+        last = self.last
+        if last is None or not last.answers:
+            return set()
+        return {(last.answers[0].article.id, last.answers[0].text)}
+
     def clear(self) -> None:
         """Forget everything."""
         self.turns.clear()

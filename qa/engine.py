@@ -264,6 +264,11 @@ class Engine:
         answers = self._one_per_story(answers)
         if timed.newest_first:
             answers = timefilter.newest_first(answers, passages)
+        repeats: list[Answer] = []
+        if conversation is not None and searched != question:  # a follow-up: say only what is new
+            said = conversation.said()
+            repeats = [a for a in answers if (a.article.id, a.text) in said]
+            answers = [a for a in answers if (a.article.id, a.text) not in said]
         result = AnswerSet(
             question=question,
             answers=tuple(answers[:top_k]),
@@ -271,6 +276,7 @@ class Engine:
             more_answers=tuple(answers[top_k:]),
             rewritten_question=searched if searched != question else None,
             window=timed.window,
+            repeats=tuple(repeats),
         )
         if conversation is not None:
             conversation.record(question, searched, result)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePath, PurePosixPath, PureWindowsPath
-from typing import Any
+from typing import Any, Literal
 
 from qa.timephrases import TimeWindow
 
@@ -91,12 +91,23 @@ class Passage:
     sentence_vectors: Any = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready mapping: text, score and article metadata."""
+        """JSON-ready mapping: text, score (retrieval match, not an answer's chance) and article metadata."""
         return {
             "text": self.text,
             "score": round(self.score, 4),
             "article": self.article.to_dict(),
         }
+
+
+Confidence = Literal["sure", "likely", "unsure"]
+SURE_FROM, LIKELY_FROM = 0.7, 0.4  # answer scores read as the chance that the answer is right
+
+
+def confidence_label(score: float) -> Confidence:
+    """How sure an answer is, in a word every front end shows: sure, likely or unsure."""
+    if score >= SURE_FROM:
+        return "sure"
+    return "likely" if score >= LIKELY_FROM else "unsure"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +123,11 @@ class Answer:
     also_in: tuple[ArticleMeta, ...] = ()  # other copies of the same story (re-published, syndicated)
 
     @property
+    def confidence(self) -> Confidence:
+        """The score in a word: sure, likely or unsure."""
+        return confidence_label(self.score)
+
+    @property
     def span_text(self) -> str | None:
         """The exact answer inside ``text``, if one was found."""
         return None if self.span is None else self.text[self.span[0] : self.span[1]]
@@ -122,6 +138,7 @@ class Answer:
             "text": self.text,
             "span": list(self.span) if self.span is not None else None,
             "score": round(self.score, 4),
+            "confidence": self.confidence,
             "passage": self.passage,
             "article": self.article.to_dict(),
             "also_in": [a.to_dict() for a in self.also_in],
@@ -138,6 +155,12 @@ class AnswerSet:
     more_answers: tuple[Answer, ...] = field(default=())  # further answers, for "more"
     rewritten_question: str | None = None  # the self-contained question used for retrieval
     window: TimeWindow | None = None  # the publication dates searched (from the question or filters)
+    repeats: tuple[Answer, ...] = field(default=())  # withheld: a follow-up found only what was said
+
+    @property
+    def nothing_new(self) -> bool:
+        """True when a follow-up found answers, but only those already given."""
+        return not self.answers and bool(self.repeats)
 
     @property
     def abstained(self) -> bool:

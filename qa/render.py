@@ -8,6 +8,9 @@ from rich.text import Text
 
 from qa.models import Answer, AnswerSet, ArticleMeta, DocumentInfo, Passage
 
+NOT_FOUND = "I couldn't find that in the archive."
+NOTHING_NEW = "Nothing new on that in the archive: the answer above is still the best it holds."
+
 
 def source_line(article: ArticleMeta) -> str:
     """``title · date · URL-or-file`` (the full path of a local file: the terminal is the user's own)."""
@@ -67,7 +70,7 @@ def answer_text(answer: Answer, number: int | None = None) -> Text:
     else:
         text.append(answer.text)
     text.append(f"\n   — {source_line(answer.article)}", style="cyan")
-    text.append(f"  (score {answer.score:.2f})", style="dim")
+    text.append(f"  ({answer.confidence}, answer score {answer.score:.2f})", style="dim")
     if answer.also_in:
         for copy in answer.also_in:
             text.append(f"\n   also in: {source_line(copy)}", style="dim cyan")
@@ -83,7 +86,9 @@ def print_answers(console: Console, answers: list[Answer] | tuple[Answer, ...], 
 
 def print_result(console: Console, result: AnswerSet) -> None:
     """Print a whole result, or the plain not-found line."""
-    if result.abstained:
+    if result.nothing_new:
+        console.print(NOTHING_NEW)
+    elif result.abstained:
         console.print(result.not_found)
     else:
         print_answers(console, result.answers)
@@ -95,6 +100,6 @@ def print_passages(console: Console, passages: list[Passage] | tuple[Passage, ..
         console.print(
             Text(f"[{number}] ", style="dim")
             + Text(source_line(passage.article), style="cyan")
-            + Text(f"  (score {passage.score:.2f})", style="dim")
+            + Text(f"  (passage match {passage.score:.2f}, not an answer score)", style="dim")
         )
         console.print(Text(passage.text), "")

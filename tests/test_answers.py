@@ -67,7 +67,7 @@ def test_answer_object_shape(seed_engine: Engine) -> None:
     assert set(data) == {"question", "answers", "since", "until"}
     assert data["since"] is None and data["until"] is None  # no time in the question
     answer = data["answers"][0]
-    assert set(answer) == {"text", "span", "score", "passage", "article", "also_in"}
+    assert set(answer) == {"text", "span", "score", "confidence", "passage", "article", "also_in"}
     assert answer["also_in"] == []
     assert set(answer["article"]) == {"id", "title", "published", "source", "url"}
     start, end = answer["span"]

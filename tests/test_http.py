@@ -22,7 +22,7 @@ QUESTION = "When did the war start?"
 SENTENCE_START = "This war initially started on September 27"
 KEY = "s3cret-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-ANSWER_KEYS = {"text", "span", "score", "passage", "article", "also_in"}
+ANSWER_KEYS = {"text", "span", "score", "confidence", "passage", "article", "also_in"}
 ARTICLE_KEYS = {"id", "title", "published", "source", "url"}
 
 
@@ -73,7 +73,15 @@ def test_ask_answers_from_the_seed_article(client: TestClient) -> None:
     response = client.post("/ask", json={"question": QUESTION})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"question", "answers", "since", "until", "conversation_id"}
+    assert set(body) == {
+        "question",
+        "answers",
+        "since",
+        "until",
+        "conversation_id",
+        "remaining",
+        "nothing_new",
+    }
     assert body["question"] == QUESTION
     best = body["answers"][0]
     assert set(best) == ANSWER_KEYS and set(best["article"]) == ARTICLE_KEYS
@@ -85,9 +93,10 @@ def test_ask_answers_from_the_seed_article(client: TestClient) -> None:
 
 
 def test_ask_returns_the_same_json_as_the_core(client: TestClient, engine: Engine) -> None:
-    """The answer object is the core's ``AnswerSet.to_dict()`` plus ``conversation_id``."""
+    """The answer object is the core's ``AnswerSet.to_dict()`` plus the conversation's keys."""
     body = client.post("/ask", json={"question": QUESTION, "top_k": 2}).json()
-    del body["conversation_id"]
+    for key in ("conversation_id", "remaining", "nothing_new"):
+        del body[key]
     assert body == engine.ask(QUESTION, top_k=2).to_dict()
 
 
@@ -530,3 +539,18 @@ def test_queries_run_while_documents_change(keyed: tuple[FastAPI, TestClient]) -
     for thread in threads:
         thread.join(120)
     assert results == [200] * 12
+
+
+def test_ask_says_how_sure_and_whether_there_are_more(client: TestClient, engine: Engine) -> None:
+    """POST /ask gives each answer's confidence word and how many more answers there are."""
+    body = client.post("/ask", json={"question": QUESTION, "top_k": 1}).json()
+    core = engine.ask(QUESTION, top_k=1)
+    assert body["remaining"] == len(core.more_answers) and body["nothing_new"] is False
+    assert body["answers"][0]["confidence"] == core.answers[0].confidence
+
+
+def test_archive_gives_the_page_an_example_from_the_archive(client: TestClient, engine: Engine) -> None:
+    """GET /archive names the newest article, so the page's example is the user's own."""
+    body = client.get("/archive").json()
+    newest = engine.document_page(0, 1, order="date")[0][0]
+    assert body == {**engine.stats(), "example_title": newest.title}

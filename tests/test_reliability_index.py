@@ -598,7 +598,7 @@ def seeded_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -
     """An index of the seed article, built once for the question tests."""
     index_dir = tmp_path_factory.mktemp("questions") / "index"
     engine = open_engine(index_dir, embedder)
-    engine.ensure_index()
+    engine.index_paths([SEEDS])
     engine.close()
     return index_dir
 

@@ -27,6 +27,7 @@ from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import ConfigError
 from qa.models import NOT_FOUND, Article
+from tests.conftest import SEEDS
 from tests.fake_bot_api import BOT_USER, Call, FakeBotApi
 from tests.web_site import Site, publish
 
@@ -122,7 +123,7 @@ class BotRunner:
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """One real engine (real model) on a fresh index: the seeds plus two test articles."""
     engine = Engine(Settings(index_dir=tmp_path_factory.mktemp("telegram") / "index"))
-    engine.ensure_index()
+    engine.index_paths([SEEDS])
     engine.add_articles([LONG_ARTICLE, MARKUP_ARTICLE])
     yield engine
     engine.close()
@@ -424,3 +425,35 @@ def test_telegram_refreshes_feeds_in_the_background(web_engine: Engine, site: Si
     assert polls >= 2
     time.sleep(0.6)
     assert len(site.hits("/rss.xml")) == polls
+
+
+def test_telegram_more_answers_on_an_earlier_message_still_works(bot: FakeBotApi) -> None:
+    """ "More answers" under an earlier question's message pages that question, not the latest one."""
+    bot.push_message(130, GLACIER_QUESTION)
+    [glacier] = bot.wait_messages(130)
+    bot.push_message(130, WAR_QUESTION)
+    bot.wait_messages(130, 2)
+    bot.push_callback(130, bot.sent_message(glacier), _buttons(glacier)["More answers"])
+    more = bot.wait_messages(130, 3)[2]
+    assert _visible(more).startswith("2. ") and "Velmora" in _visible(more)
+    assert "earlier question" not in _visible(more)
+
+
+def test_telegram_shows_how_sure_an_answer_is(bot: FakeBotApi, engine: Engine) -> None:
+    """Each answer carries the core's confidence word for its score."""
+    bot.push_message(131, WAR_QUESTION)
+    [reply] = bot.wait_messages(131)
+    expected = engine.ask(WAR_QUESTION, top_k=1).answers[0].confidence
+    assert f"Confidence: {expected}" in _visible(reply)
+
+
+def test_telegram_logs_one_line_when_it_starts(
+    start_bot: Callable[..., FakeBotApi], engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Starting logs the bot's name, the archive's size and how it gets updates."""
+    with caplog.at_level(logging.INFO, logger="bots"):
+        start_bot()
+    lines = [r.getMessage() for r in caplog.records if "ready" in r.getMessage()]
+    articles = engine.stats()["articles"]
+    assert len(lines) == 1 and f"@{BOT_USER['username']}" in lines[0], lines
+    assert f"{articles} articles" in lines[0] and "polling" in lines[0]

@@ -94,6 +94,23 @@
     return meta;
   }
 
+  /** How sure the answer is: the core's word for its score, and a bar of the score itself. */
+  function renderConfidence(answer) {
+    const level = answer.confidence || "unsure";
+    const line = el("p", "confidence " + level);
+    const bar = el("meter");
+    bar.min = 0;
+    bar.max = 1;
+    bar.low = 0.4;
+    bar.high = 0.7;
+    bar.optimum = 1;
+    bar.value = Number(answer.score) || 0;
+    bar.setAttribute("aria-hidden", "true");
+    line.append(bar, el("span", "confidence-label", level));
+    line.title = "Answer score " + (Number(answer.score) || 0).toFixed(2);
+    return line;
+  }
+
   function renderAnswer(answer, number) {
     const card = el("article", "answer");
     const heading = el("h3");
@@ -102,8 +119,8 @@
       ? splitAtCodePoints(answer.text, answer.span[0], answer.span[1])[1]
       : answer.text;
     heading.append(short);
-    card.setAttribute("aria-label", "Answer " + number);
-    card.append(heading, renderPassage(answer), renderMeta(answer.article));
+    card.setAttribute("aria-label", "Answer " + number + ", " + (answer.confidence || "unsure"));
+    card.append(heading, renderConfidence(answer), renderPassage(answer), renderMeta(answer.article));
     if (Array.isArray(answer.also_in) && answer.also_in.length) card.append(renderCopies(answer.also_in));
     return card;
   }
@@ -240,13 +257,15 @@
       const data = await post("/ask", body);
       conversationId = data.conversation_id;
       pending.remove();
-      if (!data.answers.length) {
+      if (data.nothing_new) {
+        reply.append(notice("Nothing new on that in the archive: the answer above is still the best it holds."));
+      } else if (!data.answers.length) {
         reply.append(notice(notFound(data)));
       } else {
         const list = el("div", "answers");
         data.answers.forEach((answer, i) => list.append(renderAnswer(answer, i + 1)));
         reply.append(list);
-        addMoreButton(reply, list);
+        if (data.remaining > 0) addMoreButton(reply, list);
       }
     } catch (error) {
       pending.remove();
@@ -280,5 +299,23 @@
     input.focus();
   });
 
+  /** Introduce the archive with one of its own titles (quietly: no key prompt before a question). */
+  async function introduceArchive() {
+    try {
+      const response = await fetch("/archive", { headers: Object.assign({ Accept: "application/json" }, authHeaders()) });
+      if (!response.ok) return;
+      const data = await response.json();
+      if (!data.example_title) return;
+      const example = el("q", "example", data.example_title);
+      intro.replaceChildren(
+        "Ask a question about the " + data.articles + " articles of the archive, for example about ",
+        example,
+        ". Follow-up questions continue the conversation.");
+    } catch (_) {
+      // The generic introduction stays.
+    }
+  }
+
+  introduceArchive();
   input.focus();
 })();
