@@ -106,6 +106,11 @@ def build_model(base_path: str) -> Any:
     """The base encoder with a fresh span head (two scores per token): training and loading share it."""
     import torch
     from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    # The base folder also holds the sentence model's pooler, which a reader does not use: loading
+    # without it is expected, and transformers' report of it is noise on every start.
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
 
     class SpanReader(torch.nn.Module):
         def __init__(self) -> None:
