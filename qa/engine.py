@@ -191,16 +191,17 @@ class Engine:
     def ensure_index(self, progress: Progress | None = None) -> None:
         """Build the index from the bundled seeds when it is empty (only at the default location)."""
         self.require_index()
-        if not self.store.is_empty():
+        chosen = self.settings.index_dir_chosen()
+        if not self.store.is_empty() or chosen:
             if not self._warm:
                 self._warm = True
+                if chosen and self.store.is_empty():  # every article removed: nothing to answer from
+                    folder = self.settings.index_dir
+                    logger.warning(
+                        "the index in %s is empty: add articles with `%s`", folder, _index_command(folder)
+                    )
                 self.embedder.encode(["warm up"])  # the first question should not pay for lazy setup
             return
-        if self.settings.index_dir_chosen():
-            folder = self.settings.index_dir
-            raise NoIndexError(
-                f"the index in {folder} is empty: add articles with `{_index_command(folder)}`"
-            )
         seeds = self.settings.seeds_dir
         if seeds is None or not Path(seeds).is_dir():
             raise NoIndexError(

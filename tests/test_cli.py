@@ -100,7 +100,7 @@ def test_chosen_index_dir_without_an_index_stops(tmp_path: Path, command: list[s
 
 
 def test_only_qa_index_creates_a_chosen_index_dir(tmp_path: Path) -> None:
-    """`qa index` creates a chosen directory; an empty one is then reported as empty, not seeded."""
+    """`qa index` creates a chosen directory; emptied, it is said to be empty and never seeded."""
     chosen = tmp_path / "chosen"
     folder = tmp_path / "news"
     folder.mkdir()
@@ -110,7 +110,9 @@ def test_only_qa_index_creates_a_chosen_index_dir(tmp_path: Path) -> None:
     (folder / "ferry.txt").unlink()
     assert qa("index", str(folder), index_dir=chosen).returncode == 0  # removes the vanished file
     done = qa("ask", "When did the war start?", index_dir=chosen)
-    assert done.returncode == 1 and "is empty" in done.stderr and "index FOLDER" in done.stderr
+    assert done.returncode == 0 and "couldn't find that in the archive" in done.stdout
+    assert "is empty" in done.stderr and "index FOLDER" in done.stderr
+    assert json.loads(qa("docs", "--json", index_dir=chosen).stdout) == []
 
 
 def test_not_found_is_said_plainly(seed_index_dir: Path) -> None:
