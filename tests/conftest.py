@@ -127,6 +127,7 @@ def web_engine(tmp_path: Path) -> Iterator[Engine]:
         fetch_delay=0,
         fetch_timeout=1.0,
         fetch_max_bytes=200_000,
+        reader="off",
     )
     engine = Engine(settings, embedder=HashEmbedder())
     yield engine

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from bots.http import create_app
 from qa.config import Settings
 from qa.engine import Engine
+from tests.conftest import SEEDS
 from tests.web_site import Site, publish, rss
 
 KEY = "feed-key"
@@ -21,7 +22,8 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 
 @contextmanager
 def serving(engine: Engine, **overrides: Any) -> Iterator[TestClient]:
-    """A started app over ``engine`` with its index loaded."""
+    """A started app over ``engine`` with its index loaded (the seed article, as a served archive)."""
+    engine.index_paths([SEEDS])  # a chosen index directory is built by `qa index`, never by itself
     app = create_app(Settings(index_dir=engine.settings.index_dir, rate_limit=0, **overrides), engine)
     with TestClient(app) as client:
         assert app.state.loader.wait(60)

@@ -163,8 +163,8 @@ def test_passages_carry_their_sentence_vectors(hash_engine: Engine, tmp_path: Pa
 
 def test_index_from_before_sentence_vectors_still_answers(tmp_path: Path) -> None:
     """An index without the sentence-vector column is upgraded in place; its sentences are encoded
-    when a question needs them, and the answers are the same."""
-    settings = Settings(index_dir=tmp_path / "index", seeds_dir=SEEDS)
+    when the sentence picker needs them, and the answers are the same."""
+    settings = Settings(index_dir=tmp_path / "index", seeds_dir=SEEDS, reader="off")
     engine = Engine(settings, embedder=HashEmbedder())
     engine.index_paths([SEEDS])
     question = "When did the war start?"
