@@ -33,7 +33,7 @@ from bots.http import create_app
 from qa.config import Settings
 from qa.embedding import Progress, Vectors
 from qa.engine import Engine
-from tests.conftest import free_port, stop, wait_until_healthy
+from tests.conftest import SEEDS, free_port, stop, wait_until_healthy
 
 API_KEY = "k-" + secrets.token_urlsafe(24)
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -210,8 +210,9 @@ class HashEmbedder:
 @pytest.mark.parametrize("configured", [None, ""])
 def test_document_changes_refused_without_configured_key(tmp_path: Path, configured: str | None) -> None:
     """Without QA_API_KEY (unset or empty) document changes are a 403, whatever is sent."""
-    settings_ = Settings(index_dir=tmp_path / "index", api_key=configured, rate_limit=0)
+    settings_ = Settings(index_dir=tmp_path / "index", api_key=configured, rate_limit=0, reader="off")
     engine = Engine(settings_, embedder=HashEmbedder())
+    engine.index_paths([SEEDS])  # a chosen index directory is built by `qa index`, never by itself
     app = create_app(settings_, engine)
     with TestClient(app, base_url="http://127.0.0.1") as http:
         assert app.state.loader.wait(120)
