@@ -76,6 +76,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         QA_API_KEY=API_KEY,
         QA_RATE_LIMIT="0",
         QA_HOST="127.0.0.1",
+        # These tests are about the service (errors, keys, load, memory over 10,000 requests), not
+        # answers: the sentence picker keeps them to minutes on two cores; the reader is served by
+        # tests/test_http_server.py and measured by bench.query_latency.
+        QA_READER="off",
     )
     log = (root / "server.log").open("wb")
     proc = subprocess.Popen(
