@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import math
 import os
+import re
 import shlex
 import stat
 import threading
@@ -55,6 +56,8 @@ from qa.web_sources import WebSources
 from qa.web_state import WebState
 
 logger = logging.getLogger(__name__)
+
+_TERMINAL_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 
 TEXT_CACHE_SIZE = 20_000  # question and sentence vectors kept (about 1.5 KB each)
 ENCODE_ALONGSIDE_FROM = 50_000  # chunks from which BM25 runs while the question is encoded
@@ -173,7 +176,9 @@ class Engine:
 
     # -- questions -------------------------------------------------------------------------------
     def validate_question(self, question: str) -> str:
-        """The question cleaned of control characters; ``QuestionError`` when empty or too long."""
+        """The question cleaned of terminal escape sequences and control characters; ``QuestionError``
+        when empty or too long."""
+        question = _TERMINAL_ESCAPE.sub(" ", question)  # "\x1b[31m" is colour, not words
         cleaned = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in question).strip()
         if not cleaned:
             raise QuestionError("the question is empty")

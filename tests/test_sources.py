@@ -104,7 +104,7 @@ def test_documents_table_escapes_fields_and_keeps_the_end_of_sources() -> None:
         ),
         DocumentInfo("a2", "Plain title", None, deep + "0492.txt", None, 1),
     ]
-    console = Console(width=100, force_terminal=True, color_system="truecolor", record=True)
+    console = Console(width=160, force_terminal=True, color_system="truecolor", record=True)
     console.print(documents_table(documents, console.width))
     shown = console.export_text()
     raw = console.export_text(styles=True)

@@ -311,7 +311,8 @@ def test_telegram_escapes_article_markup(bot: FakeBotApi) -> None:
     bot.push_message(401, "What does the fish and chips recipe use?")
     [reply] = bot.wait_messages(401)
     text = str(reply.params["text"])
-    assert "&lt;b&gt;sea salt&lt;/b&gt; &amp; malt vinegar &gt; two spoons" in text
+    unhighlighted = text.replace("<b>", "").replace("</b>", "")  # the answer span is ours to bold
+    assert "&lt;b&gt;sea salt&lt;/b&gt; &amp; malt vinegar &gt; two spoons" in unhighlighted
     assert "Q&amp;A: &lt;Fish&gt; &amp; &quot;Chips&quot;" in text
     bare = ENTITY.sub("", ALLOWED_TAGS.sub("", text))
     assert "<" not in bare and ">" not in bare and "&" not in bare
@@ -413,9 +414,9 @@ def test_telegram_refreshes_feeds_in_the_background(web_engine: Engine, site: Si
     runner.start()
     try:
         deadline = time.monotonic() + 30
-        while web_engine.stats()["articles"] < 3 and time.monotonic() < deadline:
+        while web_engine.stats()["articles"] < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert web_engine.stats()["articles"] == 3  # the seed article and the feed's two items
+        assert web_engine.stats()["articles"] == 2  # the feed's two items
         while len(site.hits("/rss.xml")) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
     finally:
