@@ -87,6 +87,14 @@ class HashEmbedder:
         return self.encode(texts, progress), pooled
 
 
+def answering_everything(engine: Engine) -> Engine:
+    """The same archive and model with no abstention threshold: every reading becomes an answer.
+
+    For tests about what happens to answers (paging, copies, order), not how sure the reader is."""
+    settings = engine.settings.model_copy(update={"abstain_threshold": 0.0})
+    return Engine(settings, embedder=engine.embedder)
+
+
 @pytest.fixture
 def hash_engine(tmp_path: Path) -> Iterator[Engine]:
     """An engine with the deterministic embedder on an empty index (plumbing tests)."""

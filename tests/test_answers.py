@@ -7,6 +7,7 @@ import pytest
 from qa.conversation import Conversation
 from qa.engine import Engine
 from qa.errors import QuestionError
+from tests.conftest import answering_everything
 
 
 @pytest.mark.parametrize(
@@ -85,9 +86,7 @@ def test_follow_up_questions_keep_the_topic(seed_engine: Engine) -> None:
 
 def test_more_returns_the_next_answers_once(seed_engine: Engine) -> None:
     """`Conversation.more` pages through the answers not shown yet, then runs dry."""
-    # Every reading counts here (threshold 0), so that the seed article gives several answers.
-    settings = seed_engine.settings.model_copy(update={"abstain_threshold": 0.0})
-    engine = Engine(settings, embedder=seed_engine.embedder)
+    engine = answering_everything(seed_engine)
     conversation = Conversation()
     first = engine.ask("What did Azerbaijan say about Israel?", conversation, top_k=1)
     assert len(first.answers) == 1

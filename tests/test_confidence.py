@@ -9,6 +9,7 @@ from qa.conversation import Conversation
 from qa.engine import Engine
 from qa.models import confidence_label
 from qa.render import print_passages, print_result
+from tests.conftest import answering_everything
 
 
 @pytest.mark.parametrize(
@@ -40,9 +41,7 @@ def test_terminal_labels_answer_and_passage_scores_apart(seed_engine: Engine) ->
 
 def test_follow_up_never_repeats_an_answer_as_new(seed_engine: Engine) -> None:
     """A follow-up leaves out the answer just given; when that is all it finds, it says nothing is new."""
-    # Every reading counts (threshold 0), so that the follow-up finds the same sentence again.
-    settings = seed_engine.settings.model_copy(update={"abstain_threshold": 0.0})
-    engine = Engine(settings, embedder=seed_engine.embedder)
+    engine = answering_everything(seed_engine)
     conversation = Conversation()
     first = engine.ask("When did the war start?", conversation).answers[0]
     follow = engine.ask("And when did it start?", conversation)

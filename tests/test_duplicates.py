@@ -10,6 +10,7 @@ import pytest
 from qa import duplicates
 from qa.engine import Engine
 from qa.models import Article
+from tests.conftest import answering_everything
 from tests.news import BRIDGE_OPENED
 
 DISTINCT = (
@@ -84,9 +85,7 @@ def test_an_index_from_before_signatures_gets_them_on_next_write(hash_engine: En
 )
 def test_two_copies_give_one_answer_listing_the_other(news_engine: Engine, question: str) -> None:
     """A sentence found in both copies of a story is answered once, and names the other copy."""
-    # Every reading counts (threshold 0): this is about copies, not about how sure the reader is.
-    settings = news_engine.settings.model_copy(update={"abstain_threshold": 0.0})
-    result = Engine(settings, embedder=news_engine.embedder).ask(question, top_k=3)
+    result = answering_everything(news_engine).ask(question, top_k=3)
     every = result.answers + result.more_answers
     texts = [" ".join(a.text.lower().split()) for a in every]
     assert len(texts) == len(set(texts))

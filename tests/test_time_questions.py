@@ -12,7 +12,7 @@ from qa.engine import Engine
 from qa.errors import QuestionError
 from qa.models import Article
 from qa.retrieval import Mode
-from tests.conftest import HashEmbedder
+from tests.conftest import HashEmbedder, answering_everything
 
 AS_OF = date(2005, 6, 15)
 
@@ -100,9 +100,7 @@ def test_latest_puts_the_newest_answering_article_first(
     news_engine: Engine, question: str, plain: str
 ) -> None:
     """ "Latest" ranks the newest article on the topic first; without it the best match leads."""
-    # Every reading counts (threshold 0): this is about the order of answers, not how sure they are.
-    settings = news_engine.settings.model_copy(update={"abstain_threshold": 0.0})
-    engine = Engine(settings, embedder=news_engine.embedder)
+    engine = answering_everything(news_engine)
     assert engine.ask(question).answers[0].article.id == "bridge-closed"
     assert engine.ask(plain).answers[0].article.id != "bridge-closed"
 
