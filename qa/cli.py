@@ -27,6 +27,7 @@ from qa.render import documents_table, print_result
 from qa.selection import FileSelection
 from qa.store import DocumentOrder
 from qa.timephrases import parse_day
+from qa.types import Mode
 
 logger = logging.getLogger("qa")
 app = typer.Typer(
@@ -42,7 +43,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_ERROR, EXIT_PARTIAL = 1, 3
 ModeOption = Annotated[
-    Literal["hybrid", "dense", "bm25"] | None,
+    Mode | None,
     typer.Option("--mode", help="Retrieval: hybrid (default), dense or bm25. [env: QA_MODE]"),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout (logs go to stderr).")]

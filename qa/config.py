@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from qa.types import Mode
+
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$", re.IGNORECASE)
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -61,7 +63,7 @@ class Settings(BaseSettings):
         default_factory=bundled_seeds_dir, description="Corpus indexed when no index exists yet."
     )
     top_k: int = Field(3, ge=1, le=50, description="Answers returned per question.")
-    mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="Retrieval mode.")
+    mode: Mode = Field("hybrid", description="Retrieval mode.")
     reader: str = Field(
         "default",
         description="Answer reader: default (the trained reader shipped in qa/weights), off (the sentence "

@@ -48,10 +48,11 @@ from qa.errors import ConfigError, DocumentError, DocumentNotFoundError, NoIndex
 from qa.fetching import Fetcher
 from qa.models import Answer, AnswerSet, Article, Chunk, DocumentInfo, Feed, IndexReport, Passage
 from qa.reader import Reader, Reading
-from qa.retrieval import DEFAULT_WEIGHTS, FusionWeights, Mode, keyword_scores, retrieve, stem_terms
+from qa.retrieval import DEFAULT_WEIGHTS, FusionWeights, keyword_scores, retrieve, stem_terms
 from qa.selection import FileSelection
 from qa.store import DocumentOrder, Store
 from qa.timephrases import TimeQuery, TimeWindow
+from qa.types import Mode
 from qa.web_sources import WebSources
 from qa.web_state import WebState
 

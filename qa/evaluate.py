@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Literal
 
 from qa.errors import ConfigError, QAError
 from qa.models import AnswerSet, Passage
+from qa.types import Mode
 
 if TYPE_CHECKING:
     from qa.engine import Engine
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Split = Literal["dev", "test", "all"]
-Mode = Literal["hybrid", "dense", "bm25"]
 Metrics = dict[str, float | int | None]
 ProgressCallback = Callable[[int, int, str], None]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
@@ -12,9 +11,9 @@ from qa.models import Passage
 from qa.store import Snapshot, Store
 from qa.text import STOPWORDS, stem_terms, stemmer, words
 from qa.timephrases import TimeWindow
+from qa.types import Mode
 from qa.vectors import Ids, Vectors
 
-Mode = Literal["hybrid", "dense", "bm25"]
 __all__ = [
     "DEFAULT_WEIGHTS",
     "FusionWeights",

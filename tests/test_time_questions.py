@@ -11,7 +11,7 @@ from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import QuestionError
 from qa.models import Article
-from qa.retrieval import Mode
+from qa.types import Mode
 from tests.conftest import HashEmbedder, answering_everything
 
 AS_OF = date(2005, 6, 15)

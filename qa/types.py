@@ -1,0 +1,8 @@
+"""Type names shared by the core and its front ends."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Mode = Literal["hybrid", "dense", "bm25"]
+"""Retrieval mode: keyword and dense search fused, dense only, or keyword (BM25) only."""
