@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bench.common import CACHE, EVAL, logger, setup_logging
+from bench.common import CACHE, EVAL, fit_logistic, logger, setup_logging
 from qa.answers import DEFAULT_PICKER, FEATURES, PickerWeights
 from qa.config import Settings
 from qa.engine import Engine
@@ -116,14 +116,9 @@ def calibrate(w: Matrix, data: list[Question]) -> tuple[float, float]:
     """Scale a and bias b so that sigmoid(a·z + b) is the chance a candidate holds an answer."""
     z = np.concatenate([q.features @ w for q in data])
     y = np.concatenate([q.labels for q in data])
-    ab = np.zeros(2)
-    design = np.stack([z, np.ones_like(z)], axis=1)
-    for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-(design @ ab)))
-        grad = design.T @ (p - y)
-        hess = (design * (p * (1 - p))[:, None]).T @ design + 1e-6 * np.eye(2)
-        ab -= np.linalg.solve(hess, grad)
-    return float(ab[0]), float(ab[1])
+    # Next to no regularization: two parameters fitted on every candidate of every question.
+    a, b = fit_logistic(np.stack([z, np.ones_like(z)], axis=1), y, l2=1e-6, iterations=50)
+    return float(a), float(b)
 
 
 def top_scores(weights: PickerWeights, data: list[Question]) -> list[tuple[float, bool]]:
