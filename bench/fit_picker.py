@@ -31,7 +31,7 @@ from bench.common import CACHE, EVAL, fit_logistic, logger, setup_logging
 from qa.answers import DEFAULT_PICKER, FEATURES, PickerWeights
 from qa.config import Settings
 from qa.engine import Engine
-from qa.evaluate import Query, contains_answer, load_queries
+from qa.evaluate import Query, article_of, contains_answer, load_queries
 
 Matrix = npt.NDArray[np.float64]
 
@@ -149,9 +149,9 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging()
 
     v2_test = load_queries(EVAL / "squad-v2.0" / "queries.jsonl", "test")
-    v2_test_articles = {d.rsplit("_", 1)[0] for q in v2_test for d in q.doc_ids}
+    v2_test_articles = {article_of(d) for q in v2_test for d in q.doc_ids}
     v1 = load_queries(EVAL / "squad-v1.1" / "queries.jsonl", "dev", args.limit)
-    v1 = [q for q in v1 if q.doc_ids[0].rsplit("_", 1)[0] not in v2_test_articles]
+    v1 = [q for q in v1 if article_of(q.doc_ids[0]) not in v2_test_articles]
     logger.info("fitting on %d SQuAD v1.1 dev questions", len(v1))
     data = featurize(engine_for("squad-v1.1", EVAL / "squad-v1.1" / "docs.jsonl"), v1)
 
