@@ -24,7 +24,7 @@ import numpy.typing as npt
 from bench.common import EVAL, fit_logistic, logger, setup_logging
 from bench.fit_picker import engine_for
 from qa.answers import DEFAULT_PICKER, FEATURES, score
-from qa.evaluate import contains_answer, load_queries
+from qa.evaluate import article_of, contains_answer, load_queries
 
 Matrix = npt.NDArray[np.float64]
 SIGNALS = ("score", *FEATURES, "margin", "cosine alone")
@@ -39,7 +39,7 @@ def signals(limit: int) -> tuple[Matrix, Matrix, Matrix, list[str]]:
         candidates = engine.candidates(query.question)
         ranked = sorted(((score(c, DEFAULT_PICKER), c) for c in candidates), key=lambda x: -x[0])
         impossible.append(float(bool(query.impossible)))
-        groups.append(query.doc_ids[0].rsplit("_", 1)[0])
+        groups.append(article_of(query.doc_ids[0]))
         if not ranked:
             rows.append([0.0] * len(SIGNALS))
             hit.append(0.0)

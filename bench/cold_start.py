@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 
 from bench.common import (
     CACHE,
-    QA,
     REPO,
     ensure_index,
+    floor_in_subprocess,
     fmt,
     logger,
     machine,
     print_table,
-    qa_env,
     ratio,
-    run_measured,
+    run_qa,
     setup_logging,
 )
 
@@ -45,9 +43,9 @@ def main() -> None:
     squad: list[float] = []
     for number in range(args.runs):
         logger.info("cold start run %d/%d", number + 1, args.runs)
-        floor.append(run_measured([sys.executable, "-m", "bench.floor_cli", "load"])[0])
-        seeds.append(run_measured([*QA, "-q", "ask", QUESTION], qa_env(seeds_index))[0])
-        squad.append(run_measured([*QA, "-q", "ask", QUESTION], qa_env(squad_index))[0])
+        floor.append(floor_in_subprocess("load")["wall"])
+        seeds.append(run_qa(seeds_index, "-q", "ask", QUESTION)[0])
+        squad.append(run_qa(squad_index, "-q", "ask", QUESTION)[0])
     base = statistics.median(floor)
     rows = [
         ["floor: import + load model + encode one question", fmt(base), ""],

@@ -21,6 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from qa.config import Settings
+from qa.embedding import pick_device
+from qa.evaluate import percentile
+
 logger = logging.getLogger("bench")
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,19 +57,15 @@ def questions(count: int, path: Path = SQUAD_QUERIES) -> list[str]:
     return [str(r["question"]) for r in records[::step][:count]]
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0..100) of values."""
-    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if values else float("nan")
+def milliseconds(seconds: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) of durations in seconds, in milliseconds; NaN (a "-" cell) for none."""
+    value = percentile(seconds, q)
+    return float("nan") if value is None else value * 1000
 
 
 def device() -> str:
-    """Where the floor encodes: what ``QA_DEVICE`` (default auto) picks for the product."""
-    wanted = os.environ.get("QA_DEVICE", "auto")
-    if wanted != "auto":
-        return wanted
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    """Where the floor encodes: where the product does (``QA_DEVICE`` through the core's choice)."""
+    return pick_device(Settings().device)
 
 
 class Floor:
@@ -209,10 +209,15 @@ def qa_env(index_dir: Path, **extra: str) -> dict[str, str]:
     return {"QA_INDEX_DIR": str(index_dir), "HF_HUB_OFFLINE": "1", **extra}
 
 
+def run_qa(index_dir: Path, *args: str) -> tuple[float, int, str]:
+    """``qa ARGS`` on ``index_dir`` in a fresh process: (wall seconds, peak RSS bytes, stdout)."""
+    return run_measured([*QA, *args], qa_env(index_dir))
+
+
 def ensure_index(index_dir: Path, corpus: Path = SQUAD_DOCS) -> dict[str, Any]:
     """Index ``corpus`` into ``index_dir`` (incremental: nothing is embedded when it is up to date)."""
     logger.info("indexing %s into %s (skipped when unchanged)", corpus, index_dir)
-    _, _, stdout = run_measured([*QA, "index", "--json", str(corpus)], qa_env(index_dir))
+    _, _, stdout = run_qa(index_dir, "index", "--json", str(corpus))
     report: dict[str, Any] = json.loads(stdout)
     return report
 

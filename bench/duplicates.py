@@ -15,14 +15,13 @@ import json
 import random
 import re
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
+from bench.common import REPO, SQUAD_DOCS
 from qa.duplicates import SHINGLE_WORDS, shingles, signature, similarity
 
-EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval" / "squad-v1.1" / "docs.jsonl"
-SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+SEEDS = REPO / "seeds"
 STORY_WORDS = 400
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -43,7 +42,7 @@ OUTLETS = ("Reuters", "Associated Press", "AFP", "The Daily Courier")
 def stories(limit: int) -> tuple[list[str], list[tuple[str, str]], list[tuple[str, str]]]:
     """News-length stories, pairs of distinct stories on one topic, pairs of paragraphs of one article."""
     by_title: dict[str, list[str]] = {}
-    for line in EVAL.read_text(encoding="utf-8").splitlines():
+    for line in SQUAD_DOCS.read_text(encoding="utf-8").splitlines():
         doc = json.loads(line)
         by_title.setdefault(doc["title"], []).append(doc["text"])
     texts: list[str] = []

@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bench.common import CACHE, EVAL, logger, setup_logging
+from bench.common import CACHE, EVAL, fit_logistic, logger, setup_logging
 from qa.answers import DEFAULT_PICKER, FEATURES, PickerWeights
 from qa.config import Settings
 from qa.engine import Engine
-from qa.evaluate import Query, contains_answer, load_queries
+from qa.evaluate import Query, article_of, contains_answer, load_queries
 
 Matrix = npt.NDArray[np.float64]
 
@@ -116,14 +116,9 @@ def calibrate(w: Matrix, data: list[Question]) -> tuple[float, float]:
     """Scale a and bias b so that sigmoid(a·z + b) is the chance a candidate holds an answer."""
     z = np.concatenate([q.features @ w for q in data])
     y = np.concatenate([q.labels for q in data])
-    ab = np.zeros(2)
-    design = np.stack([z, np.ones_like(z)], axis=1)
-    for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-(design @ ab)))
-        grad = design.T @ (p - y)
-        hess = (design * (p * (1 - p))[:, None]).T @ design + 1e-6 * np.eye(2)
-        ab -= np.linalg.solve(hess, grad)
-    return float(ab[0]), float(ab[1])
+    # Next to no regularization: two parameters fitted on every candidate of every question.
+    a, b = fit_logistic(np.stack([z, np.ones_like(z)], axis=1), y, l2=1e-6, iterations=50)
+    return float(a), float(b)
 
 
 def top_scores(weights: PickerWeights, data: list[Question]) -> list[tuple[float, bool]]:
@@ -154,9 +149,9 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging()
 
     v2_test = load_queries(EVAL / "squad-v2.0" / "queries.jsonl", "test")
-    v2_test_articles = {d.rsplit("_", 1)[0] for q in v2_test for d in q.doc_ids}
+    v2_test_articles = {article_of(d) for q in v2_test for d in q.doc_ids}
     v1 = load_queries(EVAL / "squad-v1.1" / "queries.jsonl", "dev", args.limit)
-    v1 = [q for q in v1 if q.doc_ids[0].rsplit("_", 1)[0] not in v2_test_articles]
+    v1 = [q for q in v1 if article_of(q.doc_ids[0]) not in v2_test_articles]
     logger.info("fitting on %d SQuAD v1.1 dev questions", len(v1))
     data = featurize(engine_for("squad-v1.1", EVAL / "squad-v1.1" / "docs.jsonl"), v1)
 

@@ -17,7 +17,6 @@ from typing import Any
 from bench.common import (
     CACHE,
     EVAL,
-    QA,
     SQUAD_DOCS,
     dir_bytes,
     floor_in_subprocess,
@@ -25,10 +24,9 @@ from bench.common import (
     logger,
     machine,
     print_table,
-    qa_env,
     ratio,
     read_jsonl,
-    run_measured,
+    run_qa,
     setup_logging,
 )
 
@@ -66,11 +64,11 @@ def run(name: str) -> dict[str, Any]:
     floor = floor_in_subprocess("index", str(corpus), *([str(vectors)] if vectors else []))
     shutil.rmtree(index_dir, ignore_errors=True)
     logger.info("product: qa index into a fresh %s", index_dir)
-    wall, peak, stdout = run_measured([*QA, "index", "--json", str(corpus)], qa_env(index_dir))
+    wall, peak, stdout = run_qa(index_dir, "index", "--json", str(corpus))
     report = json.loads(stdout)
     disk = dir_bytes(index_dir)
     logger.info("product: re-indexing the unchanged corpus")
-    again_wall, _, again_stdout = run_measured([*QA, "index", "--json", str(corpus)], qa_env(index_dir))
+    again_wall, _, again_stdout = run_qa(index_dir, "index", "--json", str(corpus))
     again = json.loads(again_stdout)
     articles, chunks = int(report["articles"]), int(report["chunks"])
     rows = [

@@ -34,7 +34,7 @@ from bench.common import (
     fmt,
     logger,
     machine,
-    percentile,
+    milliseconds,
     print_table,
     qa_env,
     questions,
@@ -182,8 +182,7 @@ def main() -> None:
         (f"{args.clients} clients", floor_many, reader_many, many),
     ):
         for q in (50, 95):
-            f, r = percentile(floor_lat, q) * 1000, percentile(reader_lat, q) * 1000
-            p = percentile(product_lat, q) * 1000
+            f, r, p = (milliseconds(lat, q) for lat in (floor_lat, reader_lat, product_lat))
             rows.append([f"{label} p{q} (ms)", fmt(f), fmt(r), fmt(p), ratio(p, f), ratio(p, r)])
     n = len(concurrent)
     rows.append(

@@ -27,7 +27,7 @@ from bench.common import (
     fmt,
     logger,
     machine,
-    percentile,
+    milliseconds,
     print_table,
     questions,
     rss_bytes,
@@ -152,7 +152,7 @@ def measure(size: int, count: int) -> dict[str, Any]:
             start = time.perf_counter()
             found.append(index.search(row.reshape(1, -1), 50)[1][0])
             times.append(time.perf_counter() - start)
-        return percentile(times, 50) * 1000, np.array(found)
+        return milliseconds(times, 50), np.array(found)
 
     exact_ms, truth = search_ms(exact)
     approx_ms, got = search_ms(approx)
@@ -170,8 +170,8 @@ def measure(size: int, count: int) -> dict[str, Any]:
         "kind": approx.kind,
         "nprobe": approx.nprobe,
         "build_s": build_s,
-        "ask_p50": percentile(latencies, 50) * 1000,
-        "ask_p95": percentile(latencies, 95) * 1000,
+        "ask_p50": milliseconds(latencies, 50),
+        "ask_p95": milliseconds(latencies, 95),
         "exact_ms": exact_ms,
         "approx_ms": approx_ms,
         "recall": recall,

@@ -26,7 +26,7 @@ import numpy as np
 
 from bench.common import EVAL, read_jsonl, setup_logging
 from qa.embedding import bundled_model_path
-from qa.evaluate import best_over, exact_match, f1_score
+from qa.evaluate import article_of, best_over, exact_match, f1_score
 from qa.reader import (
     CONFIG_FILE,
     WEIGHTS_DIR,
@@ -43,11 +43,6 @@ SQUADS = ("squad-v1.1", "squad-v2.0")
 Example = tuple[
     str, str, int | None, int | None
 ]  # question, context, answer start/end chars (None: no answer)
-
-
-def article_of(doc_id: str) -> str:
-    """A SQuAD paragraph id's article: the part before its last ``_``."""
-    return doc_id.rsplit("_", 1)[0]
 
 
 def test_articles(eval_dir: Path) -> set[str]:

@@ -1,10 +1,8 @@
-"""Shared fixtures: real engines over the seed corpus, and a deterministic embedder for plumbing tests."""
+"""Shared fixtures: real engines over the seed corpus, engines with the test embedder for plumbing tests."""
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import socket
 import subprocess
 import time
@@ -12,12 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 
 from qa.config import Settings
-from qa.embedding import Progress, Vectors
 from qa.engine import Engine
+from tests.embedders import HashEmbedder
 from tests.web_site import Site, serve_site
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -56,35 +53,6 @@ def wait_until_healthy(base: str, process: subprocess.Popen[bytes], log: Path, t
             pass
         time.sleep(0.3)
     pytest.fail(f"qa serve was not healthy within {timeout} s:\n{log.read_text()}")
-
-
-class HashEmbedder:
-    """A tiny deterministic embedder (hashed bag of words) that counts the texts it encodes."""
-
-    name = "test-hash-embedder"
-    dimension = 64
-
-    def __init__(self) -> None:
-        self.encoded = 0
-
-    def encode(self, texts: list[str], progress: Progress | None = None) -> Vectors:
-        self.encoded += len(texts)
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
-                out[row, int.from_bytes(digest, "little") % self.dimension] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-9)
-
-    def encode_passages(
-        self, texts: list[str], sentences: list[list[tuple[int, int]]], progress: Progress | None = None
-    ) -> tuple[Vectors, list[Vectors]]:
-        pooled = [
-            self.encode([text[a:b] for a, b in spans]) for text, spans in zip(texts, sentences, strict=True)
-        ]
-        self.encoded -= sum(len(spans) for spans in sentences)  # one pass per passage, as the real model
-        return self.encode(texts, progress), pooled
 
 
 def answering_everything(engine: Engine) -> Engine:

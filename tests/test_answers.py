@@ -105,7 +105,23 @@ def test_bad_questions_are_refused(seed_engine: Engine, question: str) -> None:
         seed_engine.ask(question)
 
 
-@pytest.mark.parametrize("question", ["Когда началась война?", "战争什么时候开始？", "war 🚀🔥?"])
-def test_other_scripts_and_emoji_do_not_crash(seed_engine: Engine, question: str) -> None:
-    """Questions in other scripts or with emoji get an answer set (possibly empty), never an exception."""
-    assert seed_engine.ask(question).question == question
+@pytest.mark.parametrize("question", ["Когда началась война?", "战争什么时候开始？"])
+def test_questions_in_other_scripts_abstain(seed_engine: Engine, question: str) -> None:
+    """The English model cannot read other scripts: such a question gets no answer, not an unrelated one."""
+    result = seed_engine.ask(question)
+    assert result.question == question
+    assert result.answers == () and result.abstained
+
+
+@pytest.mark.parametrize(
+    ("with_emoji", "plain"),
+    [
+        ("When did the war start? 🚀🔥", "When did the war start?"),
+        ("When did the 🚀 war start?", "When did the war start?"),
+    ],
+)
+def test_emoji_do_not_change_the_answers(seed_engine: Engine, with_emoji: str, plain: str) -> None:
+    """Emoji in a question leave its answers as they are without them."""
+    expected = [a.text for a in seed_engine.ask(plain).answers]
+    assert expected, f"{plain!r} should be answered"
+    assert [a.text for a in seed_engine.ask(with_emoji).answers] == expected

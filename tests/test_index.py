@@ -15,7 +15,8 @@ from qa.engine import Engine
 from qa.errors import DocumentNotFoundError
 from qa.selection import FileSelection
 from qa.store import Store
-from tests.conftest import SEEDS, HashEmbedder
+from tests.conftest import SEEDS
+from tests.embedders import HashEmbedder
 
 
 def write(path: Path, title: str, body: str) -> Path:

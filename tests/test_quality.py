@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.common import EVAL
 from qa.config import Settings
 from qa.engine import Engine
-from qa.evaluate import document_ranking, evaluate_dataset, first_gold_rank, load_queries
+from qa.evaluate import article_of, document_ranking, evaluate_dataset, first_gold_rank, load_queries
 from tests.conftest import SEEDS
 
 ARTICLES = ("Normans", "Sky_(United_Kingdom)", "Amazon_rainforest", "Fresno,_California")
@@ -32,26 +33,11 @@ FLOORS = {
 MAX_ANSWER_CHARS = 250
 
 
-def eval_root() -> Path | None:
-    for root in (
-        Path(__file__).resolve().parents[2] / "shared" / "eval",
-        Path(__file__).resolve().parents[1] / "shared" / "eval",
-    ):
-        if (root / "squad-v1.1" / "docs.jsonl").is_file():
-            return root
-    return None
-
-
-def article_of(doc_id: str) -> str:
-    return doc_id.rsplit("_", 1)[0]
-
-
 @pytest.fixture(scope="module")
 def squad_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = eval_root()
-    if root is None:
-        pytest.skip("the evaluation data (shared/eval/squad-v1.1) is not available")
-    source = root / "squad-v1.1"
+    source = EVAL / "squad-v1.1"
+    if not (source / "docs.jsonl").is_file() or not (source / "queries.jsonl").is_file():
+        pytest.skip(f"no evaluation data in {source} (QA_BENCH_EVAL, or shared/eval, or ../shared/eval)")
     folder = tmp_path_factory.mktemp("squad-slice")
     with (source / "docs.jsonl").open(encoding="utf-8") as docs, \
             (folder / "docs.jsonl").open("w", encoding="utf-8") as out:  # fmt: skip

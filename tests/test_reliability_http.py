@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
@@ -31,9 +29,10 @@ from schemathesis.checks import not_a_server_error
 
 from bots.http import create_app
 from qa.config import Settings
-from qa.embedding import Progress, Vectors
 from qa.engine import Engine
+from qa.evaluate import percentile
 from tests.conftest import SEEDS, free_port, stop, wait_until_healthy
+from tests.embedders import HashEmbedder
 
 API_KEY = "k-" + secrets.token_urlsafe(24)
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -194,21 +193,6 @@ def test_key_in_place_is_accepted_and_health_is_public(client: httpx.Client) -> 
     assert response.status_code == 200, response.text
     assert response.json()["answers"][0]["text"].startswith(SEED_SENTENCE)
     assert client.get("/documents", headers={"Authorization": f"bearer  {API_KEY}"}).status_code == 200
-
-
-class HashEmbedder:
-    """A deterministic bag-of-words embedder: these tests are about plumbing, not answers."""
-
-    name = "test-hash-embedder"
-    dimension = 64
-
-    def encode(self, texts: list[str], progress: Progress | None = None) -> Vectors:
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in text.lower().split():
-                out[row, zlib.crc32(word.encode()) % self.dimension] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return (out / np.where(norms == 0, 1.0, norms)).astype(np.float32)
 
 
 @pytest.mark.parametrize("configured", [None, ""])
@@ -402,10 +386,6 @@ def drive(server: Server, clients: int, per_client: int, mix: list[Request]) -> 
     return latencies, errors
 
 
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(np.array(values), q))
-
-
 @pytest.fixture(scope="module")
 def seed_doc_id(server: Server) -> str:
     with httpx.Client(base_url=server.base_url, timeout=60, headers=AUTH) as http:
@@ -421,10 +401,11 @@ def test_load_32_clients_50_requests_each_without_errors(server: Server, seed_do
     latencies, errors = drive(server, 32, 50, request_mix(seed_doc_id))
     elapsed = time.perf_counter() - started
     assert len(latencies) == 32 * 50
+    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
+    assert p50 is not None and p95 is not None
     print(
         f"\nload: {len(latencies)} requests in {elapsed:.1f}s ({len(latencies) / elapsed:.0f}/s), "
-        f"p50 {percentile(latencies, 50) * 1000:.0f} ms, "
-        f"p95 {percentile(latencies, 95) * 1000:.0f} ms, "
+        f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
         f"max {max(latencies) * 1000:.0f} ms, errors {len(errors)}"
     )
     assert not errors, errors[:5]

