@@ -8,10 +8,10 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bots.cli.render import print_answers, print_passages, print_result
 from qa.conversation import Conversation
 from qa.engine import Engine
 from qa.errors import QAError
-from qa.render import print_answers, print_passages, print_result
 
 HELP = """Ask a question about the archive; follow-up questions use the conversation.
   /more      the next answers to the last question
