@@ -27,7 +27,7 @@ from telegram.ext import (
     filters,
 )
 
-from bots.telegram_format import (
+from bots.telegram.format import (
     ASK_FIRST,
     EXPIRED,
     FAILED,
@@ -44,7 +44,7 @@ from bots.telegram_format import (
     format_start,
     split_message,
 )
-from bots.telegram_limits import Admission, ChatRateLimit
+from bots.telegram.limits import Admission, ChatRateLimit
 from qa.config import Settings
 from qa.conversation import ConversationStore
 from qa.engine import Engine

@@ -36,11 +36,11 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 import qa
-from bots import http_schemas as schemas
-from bots.http_errors import APIError, install_error_handlers, qa_error_status
-from bots.http_metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
-from bots.http_routes import Conversations, bearer_scheme, build_api_router
-from bots.http_security import GuardMiddleware, RateLimiter
+from bots.http import schemas
+from bots.http.errors import APIError, install_error_handlers, qa_error_status
+from bots.http.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
+from bots.http.routes import Conversations, bearer_scheme, build_api_router
+from bots.http.security import GuardMiddleware, RateLimiter
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import QAError

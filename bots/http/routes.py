@@ -18,9 +18,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import Field, ValidationError
 from starlette.datastructures import UploadFile
 
-from bots import http_schemas as schemas
-from bots.http_errors import APIError
-from bots.http_security import bearer_matches
+from bots.http import schemas
+from bots.http.errors import APIError
+from bots.http.security import bearer_matches
 from qa.articles import content_hash
 from qa.config import Settings
 from qa.conversation import Conversation, ConversationStore
