@@ -42,6 +42,7 @@ from bots.http.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
 from bots.http.routes import Conversations, bearer_scheme, build_api_router
 from bots.http.security import GuardMiddleware, RateLimiter
 from qa.config import Settings
+from qa.embedding import logged_progress
 from qa.engine import Engine
 from qa.errors import QAError
 from qa.refresher import Refresher
@@ -86,7 +87,7 @@ class IndexLoader:
 
     def _load(self) -> None:
         try:
-            self.engine.ensure_index(progress=_log_progress)
+            self.engine.ensure_index(progress=logged_progress(logger))
             stats = self.engine.stats()
             logger.info("index ready: %d articles, %d chunks", stats["articles"], stats["chunks"])
             if self.on_ready is not None:
@@ -96,10 +97,6 @@ class IndexLoader:
             logger.error("loading the index failed: %s", exc, exc_info=not isinstance(exc, QAError))
         finally:
             self._done.set()
-
-
-def _log_progress(done: int, total: int, description: str) -> None:
-    logger.info("%s: %d/%d", description, done, total)
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
