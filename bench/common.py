@@ -33,7 +33,7 @@ EVAL = Path(os.environ.get("QA_BENCH_EVAL") or next((p for p in _EVAL_DIRS if p.
 SQUAD_DOCS = EVAL / "squad-v1.1" / "docs.jsonl"
 SQUAD_QUERIES = EVAL / "squad-v1.1" / "queries.jsonl"
 CACHE = Path(os.environ.get("QA_BENCH_CACHE", Path.home() / ".cache" / "qa-bench"))
-QA = [sys.executable, "-m", "qa"]
+QA = [sys.executable, "-m", "bots.cli"]
 
 
 def setup_logging() -> None:

@@ -9,7 +9,7 @@ import os
 import re
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from qa.errors import DocumentError
 from qa.models import Article
@@ -42,6 +42,17 @@ def article_id_for(source: str) -> str:
 def content_hash(data: bytes) -> str:
     """SHA-256 of a file's bytes: unchanged files are not re-embedded."""
     return hashlib.sha256(data).hexdigest()
+
+
+def text_article_id(text: str) -> str:
+    """The id of an article posted without one: made from its text, so posting it again replaces it."""
+    return content_hash(text.encode("utf-8"))[:16]
+
+
+def upload_name(filename: str | None) -> str:
+    """An uploaded file's name as shown and read: its last part, at most 200 characters."""
+    # Only the suffix matters to the loader; the name never chooses where anything is written.
+    return PurePosixPath((filename or "").replace("\\", "/")).name[-200:] or "upload.txt"
 
 
 def parse_timestamp(value: str) -> str | None:

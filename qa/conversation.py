@@ -50,13 +50,59 @@ class Turn:
     result: AnswerSet
 
 
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of "more answers": the answers, the place of the first in the question's answers
+    (0-based), and how many remain after them."""
+
+    answers: tuple[Answer, ...]
+    first: int
+    remaining: int
+
+
+@dataclass(slots=True)
+class Paging:
+    """One question's answers, best first, and how many of them have been shown: every front end's
+    "more answers"."""
+
+    result: AnswerSet
+    shown: int = 0
+
+    @classmethod
+    def after(cls, result: AnswerSet) -> Paging:
+        """The paging of a result whose first answers (``result.answers``) were just shown."""
+        return cls(result, shown=len(result.answers))
+
+    @property
+    def answers(self) -> tuple[Answer, ...]:
+        """Every answer to the question: those shown first, then the further ones."""
+        return self.result.answers + self.result.more_answers
+
+    @property
+    def remaining(self) -> int:
+        """How many answers have not been shown yet."""
+        return max(0, len(self.answers) - self.shown)
+
+    @property
+    def has_more(self) -> bool:
+        """True while some answers have not been shown."""
+        return self.remaining > 0
+
+    def next_page(self, count: int) -> Page:
+        """The next ``count`` answers not shown yet (none when all were), now counted as shown."""
+        first = self.shown
+        batch = self.answers[first : first + count]
+        self.shown += len(batch)
+        return Page(batch, first, self.remaining)
+
+
 @dataclass(slots=True)
 class Conversation:
     """The recent turns of one chat: bounded in length, used to resolve follow-ups and /more."""
 
     max_turns: int = 8
     turns: deque[Turn] = field(default_factory=deque)
-    shown: int = 0  # answers of the last turn already shown (for /more)
+    paging: Paging | None = None  # the last question's answers, for /more
     updated: float = field(default_factory=time.monotonic)
 
     def context(self) -> list[str]:
@@ -68,7 +114,7 @@ class Conversation:
         self.turns.append(Turn(question, searched, result))
         while len(self.turns) > self.max_turns:
             self.turns.popleft()
-        self.shown = len(result.answers)
+        self.paging = Paging.after(result)
         self.updated = time.monotonic()
 
     @property
@@ -78,13 +124,7 @@ class Conversation:
 
     def more(self, count: int) -> list[Answer]:
         """The next ``count`` answers to the last question not yet shown (empty when none are left)."""
-        last = self.last
-        if last is None:
-            return []
-        pool = list(last.answers) + list(last.more_answers)
-        batch = pool[self.shown : self.shown + count]
-        self.shown += len(batch)
-        return batch
+        return [] if self.paging is None else list(self.paging.next_page(count).answers)
 
     def said(self) -> set[tuple[str, str]]:
         """``(article id, sentence)`` of the last question's answer (its best), if it had one."""
@@ -96,7 +136,7 @@ class Conversation:
     def clear(self) -> None:
         """Forget everything."""
         self.turns.clear()
-        self.shown = 0
+        self.paging = None
 
 
 class ConversationStore:

@@ -20,13 +20,13 @@ def qa(
     timeout: float = 240,
     **extra_env: str,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m qa`` on ``index_dir`` (None: the default location, under ``XDG_DATA_HOME``)."""
+    """Run ``python -m bots.cli`` on ``index_dir`` (None: the default location, under ``XDG_DATA_HOME``)."""
     env = {k: v for k, v in os.environ.items() if k != "QA_INDEX_DIR"}
     env.update(HF_HUB_OFFLINE="1", **extra_env)
     if index_dir is not None:
         env["QA_INDEX_DIR"] = str(index_dir)
     return subprocess.run(
-        [sys.executable, "-m", "qa", *args],
+        [sys.executable, "-m", "bots.cli", *args],
         input=stdin,
         capture_output=True,
         text=True,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from rich.console import Console
 
+from bots.cli.render import print_passages, print_result
 from qa.conversation import Conversation
 from qa.engine import Engine
 from qa.models import confidence_label
-from qa.render import print_passages, print_result
 from tests.conftest import answering_everything
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,10 +13,12 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 
-from bots.http import create_app
+from bots.http import create_app, schemas
 from qa.config import Settings
 from qa.engine import Engine
+from qa.models import Answer, AnswerSet, ArticleMeta, DocumentInfo, Feed, Passage
 from tests.conftest import SEEDS
 
 QUESTION = "When did the war start?"
@@ -98,6 +101,38 @@ def test_ask_returns_the_same_json_as_the_core(client: TestClient, engine: Engin
     for key in ("conversation_id", "remaining", "nothing_new"):
         del body[key]
     assert body == engine.ask(QUESTION, top_k=2).to_dict()
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside a field's type (``X``, ``X | None``, ``list[X]``), if there is one."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((m for m in map(_model_in, typing.get_args(annotation)) if m is not None), None)
+
+
+def assert_schema_matches(model: type[BaseModel], data: dict[str, Any]) -> None:
+    """``model`` names exactly the keys of ``data``, and so do its nested models, level by level."""
+    assert set(model.model_fields) == set(data), model.__name__
+    for name, field in model.model_fields.items():
+        inner = _model_in(field.annotation)
+        values = data[name] if isinstance(data[name], list) else [data[name]]
+        for value in values if inner is not None else []:
+            assert_schema_matches(inner, value)
+
+
+def test_response_schemas_match_the_core_json() -> None:
+    """The OpenAPI response models restate exactly the keys the core's ``to_dict`` methods write."""
+    meta = ArticleMeta("a1", "Ferry resumes", "2020-10-04T17:37:06", "news/ferry.txt", None)
+    answer = Answer("The ferry resumed.", (4, 9), 0.8, "The ferry resumed. More.", meta, also_in=(meta,))
+    result = AnswerSet("When?", (answer,), more_answers=(answer,))
+    passage = Passage(1, "The ferry resumed.", 0.5, meta, ((0, 18),))
+    info = DocumentInfo("a1", "Ferry resumes", None, "news/ferry.txt", None, 2, duplicate_of="a0")
+    feed = Feed("https://news.example/rss", "rss", "News", "2024-01-01T00:00:00", None, None)
+    conversation = {"conversation_id": "c1", "remaining": 1, "nothing_new": False}
+    assert_schema_matches(schemas.AskResponse, {**result.to_dict(), **conversation})
+    assert_schema_matches(schemas.PassageOut, passage.to_dict())
+    assert_schema_matches(schemas.DocumentDetail, {**info.to_dict(), "text": "The ferry resumed."})
+    assert_schema_matches(schemas.FeedOut, feed.to_dict())
 
 
 def test_ask_off_topic_question_has_no_answers(client: TestClient) -> None:

@@ -18,7 +18,7 @@ QUESTION = "When did the war start?"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``python -m qa serve`` on a free port with a fresh index directory; yields its base URL."""
+    """``python -m bots.cli serve`` on a free port with a fresh index directory; yields its base URL."""
     root = tmp_path_factory.mktemp("serve")
     port = free_port()
     env = {
@@ -32,7 +32,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = root / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "qa", "serve", "--port", str(port)],
+            [sys.executable, "-m", "bots.cli", "serve", "--port", str(port)],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -62,7 +62,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`python -m qa serve` with an API key and no rate limit, ready to answer."""
+    """`python -m bots.cli serve` with an API key and no rate limit, ready to answer."""
     root = tmp_path_factory.mktemp("http-server")
     cwd = root / "cwd"
     cwd.mkdir()
@@ -82,7 +82,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     )
     log = (root / "server.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "qa", "serve", "--port", str(port)],
+        [sys.executable, "-m", "bots.cli", "serve", "--port", str(port)],
         cwd=cwd,
         env=env,
         stdout=log,

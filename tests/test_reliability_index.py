@@ -41,13 +41,13 @@ def qa_env(index_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def qa_command(*args: str | bytes) -> list[str | bytes]:
-    return [sys.executable, "-m", "qa", *args]
+    return [sys.executable, "-m", "bots.cli", *args]
 
 
 def run_qa(
     cwd: Path, index_dir: Path, *args: str | bytes, timeout: float = CLI_TIMEOUT, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m qa ARGS` to completion (bounded in time), capturing its output."""
+    """Run `python -m bots.cli ARGS` to completion (bounded in time), capturing its output."""
     return subprocess.run(
         qa_command(*args),
         cwd=cwd,

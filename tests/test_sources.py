@@ -8,12 +8,12 @@ import pytest
 from fastapi.testclient import TestClient
 from rich.console import Console
 
+from bots.cli.render import documents_table, source_line
 from bots.http import create_app
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import DocumentNotFoundError
 from qa.models import DocumentInfo, public_source
-from qa.render import documents_table, source_line
 
 HARBOUR = (
     "Harbour reopens\n2021-05-04 09:00:00\n\nThe harbour of Velmora reopened on Tuesday after the storm.\n"

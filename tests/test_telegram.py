@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 
 from bots.telegram import build_application, run_bot
-from bots.telegram_format import (
+from bots.telegram.format import (
     FAILED,
     RATE_LIMITED,
     REFUSED,
     TELEGRAM_LIMIT,
     split_message,
 )
-from bots.telegram_handlers import COMMANDS, TelegramApp
+from bots.telegram.handlers import COMMANDS, TelegramApp
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import ConfigError
@@ -349,10 +349,10 @@ def test_telegram_flood_control_is_retried(bot: FakeBotApi, monkeypatch: pytest.
 def test_telegram_error_is_logged_and_bot_survives(bot: FakeBotApi, caplog: pytest.LogCaptureFixture) -> None:
     """A failing update is logged with its traceback, the user is told, the next one is answered."""
     bot.fail_next("sendMessage", 400, "Bad Request: can't parse entities", chat_id=701)
-    with caplog.at_level(logging.ERROR, logger="bots.telegram_handlers"):
+    with caplog.at_level(logging.ERROR, logger="bots.telegram.handlers"):
         bot.push_message(701, OFF_TOPIC)
         bot.wait_for(lambda: any(c.params["text"] == FAILED for c in bot.messages(701)))
-    assert any(r.exc_info for r in caplog.records if r.name == "bots.telegram_handlers")
+    assert any(r.exc_info for r in caplog.records if r.name == "bots.telegram.handlers")
     bot.push_message(701, OFF_TOPIC)
     bot.wait_for(lambda: [c.params["text"] for c in bot.messages(701)][-1] == NOT_FOUND)
 

@@ -8,7 +8,6 @@ from rich.text import Text
 
 from qa.models import Answer, AnswerSet, ArticleMeta, DocumentInfo, Passage
 
-NOT_FOUND = "I couldn't find that in the archive."
 NOTHING_NEW = "Nothing new on that in the archive: the answer above is still the best it holds."
 
 

@@ -7,7 +7,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from qa.cli import JsonOption, app, fail, finish_report, out, print_records, progress_bar, settings
+from bots.cli.app import JsonOption, app, fail, out, settings
+from bots.cli.commands import finish_report
+from bots.cli.docs import print_records
+from bots.cli.progress import progress_bar
 from qa.engine import Engine
 from qa.errors import QAError
 

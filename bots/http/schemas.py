@@ -1,5 +1,8 @@
 """Typed request and response bodies of the HTTP API (pydantic, for validation and OpenAPI)."""
 
+# The JSON is built in one place, the core's ``to_dict`` methods; the response models restate its
+# keys only to give OpenAPI their types and descriptions, and tests/test_http.py checks they agree.
+
 from __future__ import annotations
 
 from datetime import date
@@ -125,14 +128,9 @@ class ArchiveInfo(BaseModel):
     example_title: str | None = Field(description="The newest article's title; None when the index is empty.")
 
 
-class DocumentOut(BaseModel):
+class DocumentOut(ArticleOut):
     """One indexed article."""
 
-    id: str
-    title: str
-    published: str | None
-    source: str
-    url: str | None
     chunks: int
     duplicate_of: str | None = Field(
         None, description="The original, when this article re-publishes a story."

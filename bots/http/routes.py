@@ -8,7 +8,6 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import PurePosixPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request, Response
@@ -18,12 +17,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import Field, ValidationError
 from starlette.datastructures import UploadFile
 
-from bots import http_schemas as schemas
-from bots.http_errors import APIError
-from bots.http_security import bearer_matches
-from qa.articles import content_hash
+from bots.http import schemas
+from bots.http.errors import APIError
+from bots.http.security import bearer_matches
+from qa.articles import text_article_id, upload_name
 from qa.config import Settings
-from qa.conversation import Conversation, ConversationStore
+from qa.conversation import Conversation, ConversationStore, Page, Paging
 from qa.engine import Engine
 from qa.errors import QAError
 from qa.models import Article
@@ -48,8 +47,8 @@ class Conversations:
         with self.lock:
             return self.store.get(conversation_id)
 
-    def more(self, conversation_id: str, count: int) -> tuple[str, list[dict[str, Any]], int]:
-        """The last question, its next ``count`` answers and how many remain after them."""
+    def more(self, conversation_id: str, count: int) -> tuple[str, Page | None]:
+        """The last question and its next page of ``count`` answers (None before a question)."""
         with self.lock:
             if conversation_id not in self.store:
                 raise APIError(
@@ -57,13 +56,10 @@ class Conversations:
                     "conversation_not_found",
                     f"No conversation {conversation_id!r}; it may have expired. Ask again.",
                 )
-            conversation = self.store.get(conversation_id)
-            last = conversation.last
-            if last is None:
-                return "", [], 0
-            batch = conversation.more(count)
-            remaining = len(last.answers) + len(last.more_answers) - conversation.shown
-            return last.question, [a.to_dict() for a in batch], max(0, remaining)
+            paging = self.store.get(conversation_id).paging
+            if paging is None:
+                return "", None
+            return paging.result.question, paging.next_page(count)
 
 
 def build_api_router(settings: Settings, engine: Engine, conversations: Conversations) -> APIRouter:
@@ -105,7 +101,7 @@ def build_api_router(settings: Settings, engine: Engine, conversations: Conversa
         return {
             **result.to_dict(),
             "conversation_id": conversation_id,
-            "remaining": len(result.more_answers),
+            "remaining": Paging.after(result).remaining,
             "nothing_new": result.nothing_new,
         }
 
@@ -119,12 +115,12 @@ def build_api_router(settings: Settings, engine: Engine, conversations: Conversa
         count: Annotated[int | None, Query(ge=1, le=50)] = None,
     ) -> dict[str, Any]:
         """Further answers to the conversation's last question (empty when none are left)."""
-        question, answers, remaining = conversations.more(conversation_id, count or settings.top_k)
+        question, page = conversations.more(conversation_id, count or settings.top_k)
         return {
             "question": question,
-            "answers": answers,
+            "answers": [a.to_dict() for a in page.answers] if page is not None else [],
             "conversation_id": conversation_id,
-            "remaining": remaining,
+            "remaining": page.remaining if page is not None else 0,
         }
 
     @router.get("/search", response_model=schemas.SearchResponse, tags=["answers"])
@@ -254,7 +250,7 @@ async def _articles_from_request(request: Request, engine: Engine, settings: Set
             raise RequestValidationError(exc.errors(include_url=False)) from None
         if article.id is None:
             # The core names id-less records by their place in the file, the same for every post.
-            article.id = content_hash(article.text.encode("utf-8"))[:16]
+            article.id = text_article_id(article.text)
         data = article.model_dump_json(exclude_none=True).encode("utf-8")
         return await run_in_threadpool(engine.load_upload, "article.json", data)
     if content_type == "multipart/form-data":
@@ -264,9 +260,8 @@ async def _articles_from_request(request: Request, engine: Engine, settings: Set
             if not isinstance(upload, UploadFile):
                 raise APIError(422, "missing_file", "Send the document in a form field named 'file'.")
             data = await upload.read()
-            # Only the name's suffix matters to the loader; it never chooses where anything is written.
-            name = PurePosixPath((upload.filename or "upload.txt").replace("\\", "/")).name[-200:]
-        return await run_in_threadpool(engine.load_upload, name or "upload.txt", data)
+            name = upload_name(upload.filename)
+        return await run_in_threadpool(engine.load_upload, name, data)
     raise APIError(
         415,
         "unsupported_media_type",

@@ -36,12 +36,13 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 import qa
-from bots import http_schemas as schemas
-from bots.http_errors import APIError, install_error_handlers, qa_error_status
-from bots.http_metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
-from bots.http_routes import Conversations, bearer_scheme, build_api_router
-from bots.http_security import GuardMiddleware, RateLimiter
+from bots.http import schemas
+from bots.http.errors import APIError, install_error_handlers, qa_error_status
+from bots.http.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
+from bots.http.routes import Conversations, bearer_scheme, build_api_router
+from bots.http.security import GuardMiddleware, RateLimiter
 from qa.config import Settings
+from qa.embedding import logged_progress
 from qa.engine import Engine
 from qa.errors import QAError
 from qa.refresher import Refresher
@@ -86,7 +87,7 @@ class IndexLoader:
 
     def _load(self) -> None:
         try:
-            self.engine.ensure_index(progress=_log_progress)
+            self.engine.ensure_index(progress=logged_progress(logger))
             stats = self.engine.stats()
             logger.info("index ready: %d articles, %d chunks", stats["articles"], stats["chunks"])
             if self.on_ready is not None:
@@ -96,10 +97,6 @@ class IndexLoader:
             logger.error("loading the index failed: %s", exc, exc_info=not isinstance(exc, QAError))
         finally:
             self._done.set()
-
-
-def _log_progress(done: int, total: int, description: str) -> None:
-    logger.info("%s: %d/%d", description, done, total)
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:

@@ -13,7 +13,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bots.http_errors import error_response
+from bots.http.errors import error_response
 
 # Paths anyone may fetch even when QA_API_KEY is set: the health probe and the static chat page
 # (it holds no data; it asks the person for the key when the API answers 401).

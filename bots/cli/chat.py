@@ -8,10 +8,10 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bots.cli.render import print_answers, print_passages, print_result
 from qa.conversation import Conversation
 from qa.engine import Engine
 from qa.errors import QAError
-from qa.render import print_answers, print_passages, print_result
 
 HELP = """Ask a question about the archive; follow-up questions use the conversation.
   /more      the next answers to the last question
@@ -58,10 +58,10 @@ def run_chat(engine: Engine, console: Console, history_file: Path, page: int = 3
             conversation.clear()
             console.print("Conversation cleared.")
         elif command == "/more":
-            shown = conversation.shown
-            batch = conversation.more(page)
-            if batch:
-                print_answers(console, batch, first=shown + 1)
+            paging = conversation.paging
+            more = paging.next_page(page) if paging is not None else None
+            if more is not None and more.answers:
+                print_answers(console, more.answers, first=more.first + 1)
             else:
                 console.print("No more answers." if conversation.last else "Ask a question first.")
         elif command == "/sources":

@@ -11,8 +11,8 @@ from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import ApplicationBuilder, Defaults
 
-from bots.telegram_handlers import TelegramApp, TelegramBot
-from bots.telegram_limits import RetryingRateLimiter
+from bots.telegram.handlers import TelegramApp, TelegramBot
+from bots.telegram.limits import RetryingRateLimiter
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import ConfigError

@@ -1,0 +1,12 @@
+"""The terminal front end: the ``qa`` command (console script ``bots.cli:main``; ``python -m bots.cli``)."""
+
+from __future__ import annotations
+
+# Importing the command modules adds their commands to the app.
+from bots.cli import commands, docs, feeds  # noqa: F401
+from bots.cli.app import app
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="qa")  # also under `python -m bots.cli`

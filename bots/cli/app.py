@@ -1,0 +1,111 @@
+"""The ``qa`` Typer app: its global options, the settings they make, and how errors end a command."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from qa import __version__
+from qa.config import Settings
+from qa.errors import QAError
+from qa.types import Mode
+
+app = typer.Typer(
+    help="Extractive question answering over a news archive: every answer is quoted from an article.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+docs_app = typer.Typer(help="List, show and remove indexed articles.", invoke_without_command=True)
+app.add_typer(docs_app, name="docs")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EXIT_ERROR, EXIT_PARTIAL = 1, 3
+ModeOption = Annotated[
+    Mode | None,
+    typer.Option("--mode", help="Retrieval: hybrid (default), dense or bm25. [env: QA_MODE]"),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout (logs go to stderr).")]
+RefreshOption = Annotated[
+    str | None,
+    typer.Option(
+        "--refresh",
+        help="Poll the feeds (see `qa feeds`) this often while running: 30s, 15m, 1h. [env: QA_REFRESH]",
+    ),
+]
+SinceOption = Annotated[
+    str | None,
+    typer.Option("--since", metavar="DATE", help="Only articles published on or after YYYY-MM-DD."),
+]
+UntilOption = Annotated[
+    str | None,
+    typer.Option("--until", metavar="DATE", help="Only articles published on or before YYYY-MM-DD."),
+]
+
+
+class State:
+    """Options given before the subcommand."""
+
+    overrides: dict[str, Any] = {}
+
+
+def settings() -> Settings:
+    """Settings from the environment / .env, with command-line options on top."""
+    try:
+        return Settings(**State.overrides)
+    except ValueError as exc:
+        err.print(f"qa: error: invalid setting: {exc}")
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+def fail(exc: QAError) -> typer.Exit:
+    """One line on stderr, non-zero exit."""
+    err.print(f"qa: error: {exc}", markup=False)
+    return typer.Exit(EXIT_ERROR)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"qa-bot {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    index_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--index-dir", help="Index directory. [env: QA_INDEX_DIR; default: ~/.local/share/qa-bot/index]"
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", help="Embedding model name or path. [env: QA_MODEL; default: bundled all-MiniLM-L6-v2]"
+        ),
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option("--device", help="auto, cpu, cuda... [env: QA_DEVICE]")
+    ] = None,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")
+    ] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Global options; every one also has an environment variable (see README)."""
+    State.overrides = {
+        k: v for k, v in {"index_dir": index_dir, "model": model, "device": device}.items() if v is not None
+    }
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="qa: %(levelname)s: %(message)s", stream=sys.stderr, force=True)
+    for noisy in ("httpx", "faiss", "sentence_transformers", "transformers", "urllib3", "filelock"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

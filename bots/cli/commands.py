@@ -1,0 +1,237 @@
+"""The ``qa`` commands ask, index, chat and eval, and serve and telegram (the other front ends)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+
+from bots.cli.app import (
+    EXIT_ERROR,
+    EXIT_PARTIAL,
+    JsonOption,
+    ModeOption,
+    RefreshOption,
+    SinceOption,
+    State,
+    UntilOption,
+    app,
+    fail,
+    out,
+    settings,
+)
+from bots.cli.progress import progress_bar
+from bots.cli.render import print_result
+from qa.engine import Engine
+from qa.errors import QAError
+from qa.fetching import is_url
+from qa.models import IndexReport
+from qa.selection import FileSelection
+from qa.timephrases import parse_day
+
+
+@app.command()
+def ask(
+    question: Annotated[list[str], typer.Argument(help="The question (quotes optional).")],
+    as_json: JsonOption = False,
+    top_k: Annotated[
+        int | None,
+        typer.Option("--top-k", "-k", min=1, max=50, help="Answers to show. [env: QA_TOP_K; default: 3]"),
+    ] = None,
+    mode: ModeOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="DATE",
+            help='The day "yesterday", "last week" or "in March" count from (YYYY-MM-DD; default: today).',
+        ),
+    ] = None,
+) -> None:
+    """Answer a question with sentences quoted from the archive (the first run indexes seeds/).
+
+    Time in the question limits the articles searched: "in March 2005", "on 14 February 2005",
+    "between January and March", "yesterday", "last week", "recently"; "latest" puts the newest first.
+    """
+    engine = Engine(settings())
+    try:
+        asked = engine.validate_question(" ".join(question))  # a bad question fails before any loading
+        first = parse_day(since, "--since") if since is not None else None
+        last = parse_day(until, "--until") if until is not None else None
+        day = parse_day(as_of, "--as-of") if as_of is not None else None
+        with progress_bar() as progress:
+            engine.ensure_index(progress)
+        result = engine.ask(asked, top_k=top_k, mode=mode, since=first, until=last, as_of=day)
+    except QAError as exc:
+        raise fail(exc) from None
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+    else:
+        print_result(out, result)
+
+
+@app.command()
+def index(
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files and folders (.txt .md .html .jsonl .json, the seed format), and http(s) URLs "
+            "of RSS or Atom feeds, XML sitemaps and article pages.",
+            show_default=False,
+        ),
+    ],
+    as_json: JsonOption = False,
+    include: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--include", metavar="GLOB", help="In folders, index only files matching GLOB (repeatable)."
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude", metavar="GLOB", help="In folders, leave out files matching GLOB (repeatable)."
+        ),
+    ] = None,
+) -> None:
+    """Add articles incrementally: unchanged files are skipped, changed ones replaced, vanished ones removed.
+
+    URLs are fetched politely (robots.txt, QA_FETCH_DELAY between requests to a host).
+    In folders, hidden files and README, LICENSE, COPYING, CHANGELOG and NOTICE files are left out
+    (name one directly to index it). Globs match a file's path below the folder or its name.
+    Exit status: 0 all indexed, 3 some inputs skipped (each named in a warning), 1 failure.
+    """
+    engine = Engine(settings())
+    urls = [p for p in paths if is_url(p)]
+    selection = FileSelection(tuple(include or ()), tuple(exclude or ()))
+    try:
+        with progress_bar() as progress:
+            files = [Path(p) for p in paths if not is_url(p)]
+            report = engine.index_paths(files, progress, selection, urls=urls)
+        stats = engine.stats()
+    except QAError as exc:
+        raise fail(exc) from None
+    finish_report(report, stats, as_json)
+
+
+def finish_report(report: IndexReport, stats: dict[str, int], as_json: bool) -> None:
+    """Print what an indexing run did (one line, or JSON) and exit 3 or 1 when inputs were skipped."""
+    if as_json:
+        sys.stdout.write(json.dumps(_report_dict(report, stats)) + "\n")
+    else:
+        out.print(
+            f"indexed {len(report.added)} articles ({report.chunks_embedded} passages embedded), "
+            f"{report.unchanged} unchanged, {len(report.removed)} removed, "
+            f"{len(report.skipped)} skipped; "
+            f"the index holds {stats['articles']} articles, {stats['chunks']} passages"
+        )
+    if report.partial:
+        raise typer.Exit(EXIT_PARTIAL if report.added or report.unchanged else EXIT_ERROR)
+
+
+def _report_dict(report: IndexReport, stats: dict[str, int]) -> dict[str, Any]:
+    return {
+        "added": report.added,
+        "unchanged": report.unchanged,
+        "removed": report.removed,
+        "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
+        "chunks_embedded": report.chunks_embedded,
+        "left_out": [{"path": p, "reason": r} for p, r in report.left_out],
+        **stats,
+    }
+
+
+@app.command()
+def chat() -> None:
+    """Interactive questions with line editing and history; /more, /sources, /help inside."""
+    from bots.cli.chat import run_chat
+
+    current = settings()
+    engine = Engine(current)
+    try:
+        with progress_bar() as progress:
+            engine.ensure_index(progress)
+        run_chat(engine, out, current.index_dir.parent / "chat_history")
+    except QAError as exc:
+        raise fail(exc) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address. [env: QA_HOST; default: 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port. [env: QA_PORT; default: 8000]")] = None,
+    refresh: RefreshOption = None,
+) -> None:
+    """Run the HTTP API and web chat page (uvicorn)."""
+    from bots.http import serve as serve_http  # imported here: `qa ask` need not load FastAPI
+
+    options = {"host": host, "port": port, "refresh": refresh}
+    State.overrides |= {k: v for k, v in options.items() if v is not None}
+    try:
+        serve_http(settings())
+    except QAError as exc:
+        raise fail(exc) from None
+
+
+@app.command()
+def telegram(refresh: RefreshOption = None) -> None:
+    """Run the Telegram bot with long polling (token in QA_TELEGRAM_TOKEN or TELEGRAM_BOT_TOKEN)."""
+    from bots.telegram import run_bot
+
+    if refresh is not None:
+        State.overrides["refresh"] = refresh
+    if logging.getLogger().level == logging.WARNING:  # the default: a server says that it started
+        logging.getLogger("bots").setLevel(logging.INFO)
+    try:
+        run_bot(settings())
+    except QAError as exc:
+        raise fail(exc) from None
+
+
+@app.command("eval")
+def evaluate(
+    directory: Annotated[Path, typer.Argument(help="A folder with docs.jsonl and queries.jsonl.")],
+    split: Annotated[Literal["dev", "test", "all"], typer.Option(help="Which questions.")] = "dev",
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many questions.")] = None,
+    as_json: JsonOption = False,
+    mode: ModeOption = None,
+    absent: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Leave this share of the articles out of the index (by a stable hash of the article id) "
+            "and count how often their questions are refused. Use an empty --index-dir.",
+        ),
+    ] = None,
+    reader: Annotated[
+        Literal["on", "off"] | None,
+        typer.Option(help="on: the trained reader; off: the sentence picker. [env: QA_READER]"),
+    ] = None,
+) -> None:
+    """Measure retrieval and answers on a benchmark (SQuAD, SciFact format), through `qa ask`'s code path."""
+    from qa.evaluate import evaluate_dataset, format_table
+
+    config = settings()
+    if reader == "off":
+        config = config.model_copy(update={"reader": "off"})
+    elif reader == "on" and config.reader == "off":
+        config = config.model_copy(update={"reader": "default"})
+    engine = Engine(config)
+    try:
+        with progress_bar() as progress:
+            metrics = evaluate_dataset(
+                engine, directory, split=split, limit=limit, mode=mode, progress=progress, absent=absent
+            )
+    except QAError as exc:
+        raise fail(exc) from None
+    if as_json:
+        sys.stdout.write(json.dumps(metrics) + "\n")
+    else:
+        out.print(format_table(metrics))
