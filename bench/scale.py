@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -37,8 +36,7 @@ from bench.common import (
 from qa.config import DEFAULT_MODEL, Settings
 from qa.engine import Engine
 from qa.models import Article, Chunk
-from qa.store import Store
-from qa.vectors import VectorIndex
+from qa.store import LocalStore, VectorIndex
 
 SQUAD_INDEX = CACHE / "squad-index"
 NOISE = 0.8
@@ -51,35 +49,25 @@ Pool = list[tuple[Article, list[Chunk], list[np.ndarray | None]]]
 def real_pool() -> tuple[Pool, np.ndarray]:
     """The SQuAD index's articles with their chunks and sentence vectors, and the chunks' vectors
     in the same order."""
-    conn = sqlite3.connect(SQUAD_INDEX / "meta.sqlite")
-    version = int(conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0])
-    articles = {
-        r[0]: Article(id=r[0], title=r[1], text=r[2], source=r[3])
-        for r in conn.execute("SELECT id, title, text, source FROM articles ORDER BY id")
-    }
-    rows = conn.execute(
-        'SELECT c.id, c.article_id, c.ordinal, c.start, c."end", c.sentences, f.body, c.sentence_vectors '
-        "FROM chunks c JOIN chunks_fts f ON f.rowid = c.id ORDER BY c.article_id, c.ordinal"
-    ).fetchall()
-    by_article: dict[str, list[Chunk]] = {}
-    pooled: dict[str, list[np.ndarray | None]] = {}
-    ids = []
-    for chunk_id, article_id, ordinal, start, end, sentences, body, blob in rows:
-        spans = tuple(tuple(s) for s in json.loads(sentences))
-        by_article.setdefault(article_id, []).append(Chunk(article_id, ordinal, start, end, body, spans))
-        stored = np.frombuffer(blob, dtype=np.float16).reshape(len(spans), -1) if blob else None
-        pooled.setdefault(article_id, []).append(stored)
-        ids.append(chunk_id)
-    vectors = VectorIndex.load(SQUAD_INDEX / f"vectors-{version}.faiss").reconstruct(np.array(ids))
-    pool = [(articles[a], chunks, pooled[a]) for a, chunks in by_article.items()]
-    return pool, vectors
+    store = LocalStore(SQUAD_INDEX, DIMENSION, DEFAULT_MODEL)
+    pool: Pool = []
+    vectors = []
+    with store.snapshot() as snap:
+        for stored in snap.stored_articles():
+            if not stored.chunks:
+                continue
+            a = stored.article
+            article = Article(id=a.id, title=a.title, text=a.text, source=a.source)
+            pool.append((article, stored.chunks, list(stored.sentence_vectors)))
+            vectors.append(stored.vectors)
+    return pool, np.concatenate(vectors)
 
 
 def build_store(index_dir: Path, size: int) -> None:
     """Fill a store with ``size`` chunks copied from the real pool (one write transaction)."""
     pool, real = real_pool()
     rng = np.random.default_rng(size)
-    store = Store(index_dir, DIMENSION, DEFAULT_MODEL)
+    store = LocalStore(index_dir, DIMENSION, DEFAULT_MODEL)
     added, copy, start = 0, 0, time.perf_counter()
     with store.writer() as writer:
         while added < size:
@@ -104,21 +92,21 @@ def build_store(index_dir: Path, size: int) -> None:
     logger.info("built %d chunks in %.0f s", size, time.perf_counter() - start)
 
 
-def current(store: Store, size: int) -> bool:
+def current(store: LocalStore, size: int) -> bool:
     """The cached store has ``size`` chunks, the sentence vectors and the term counts the product keeps."""
     if store.stats()["chunks"] != size:
         return False
     with store.snapshot() as snap:
-        row = snap.conn.execute("SELECT sentence_vectors IS NOT NULL FROM chunks LIMIT 1").fetchone()
-        counted = snap.conn.execute("SELECT 1 FROM meta WHERE key = 'chunks'").fetchone()
-    return bool(row and row[0] and counted)
+        first = next(snap.stored_articles(), None)
+        counted = snap.keeps_term_counts()
+    return bool(first and first.sentence_vectors and first.sentence_vectors[0] is not None and counted)
 
 
 def measure(size: int, count: int) -> dict[str, Any]:
     """In this process: build or reuse the store, then time asks, searches and memory."""
     index_dir = CACHE / f"scale-{size}"
     exists = (index_dir / "meta.sqlite").exists()
-    if not exists or not current(Store(index_dir, DIMENSION, DEFAULT_MODEL), size):
+    if not exists or not current(LocalStore(index_dir, DIMENSION, DEFAULT_MODEL), size):
         import shutil
 
         shutil.rmtree(index_dir, ignore_errors=True)

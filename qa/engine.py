@@ -50,11 +50,10 @@ from qa.models import Answer, AnswerSet, Article, Chunk, DocumentInfo, Feed, Ind
 from qa.reader import Reader, Reading
 from qa.retrieval import DEFAULT_WEIGHTS, FusionWeights, keyword_scores, retrieve, stem_terms
 from qa.selection import FileSelection
-from qa.store import DocumentOrder, Store
+from qa.store import DocumentOrder, LocalStore, WebState
 from qa.timephrases import TimeQuery, TimeWindow
 from qa.types import Mode
 from qa.web_sources import WebSources
-from qa.web_state import WebState
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +91,7 @@ class Engine:
         self.picker = picker
         self._embedder = embedder
         self._reader: Reader | None = None
-        self._store: Store | None = None
+        self._store: LocalStore | None = None
         self._lock = threading.RLock()
         self._warm = False
         self._cache_lock = threading.Lock()
@@ -133,11 +132,11 @@ class Engine:
         return reader.config.threshold if reader is not None else PICKER_THRESHOLD
 
     @property
-    def store(self) -> Store:
+    def store(self) -> LocalStore:
         """The index, opened (or created) once per engine."""
         with self._lock:
             if self._store is None:
-                recorded = Store.recorded_model(self.settings.index_dir)
+                recorded = LocalStore.recorded_model(self.settings.index_dir)
                 if (
                     recorded is not None
                     and self._embedder is None
@@ -147,7 +146,7 @@ class Engine:
                     name, dimension = recorded
                 else:
                     name, dimension = self.embedder.name, self.embedder.dimension
-                self._store = Store(
+                self._store = LocalStore(
                     self.settings.index_dir,
                     dimension,
                     name,
@@ -191,7 +190,7 @@ class Engine:
     def require_index(self) -> None:
         """``NoIndexError`` when a chosen index directory holds no index (the default may self-build)."""
         folder = self.settings.index_dir
-        if self.settings.index_dir_chosen() and not Store.exists(folder):
+        if self.settings.index_dir_chosen() and not LocalStore.exists(folder):
             raise NoIndexError(f"no index in {folder}: build it with `{_index_command(folder)}`")
 
     def ensure_index(self, progress: Progress | None = None) -> None:
@@ -312,8 +311,8 @@ class Engine:
     def _one_per_story(self, answers: list[Answer]) -> list[Answer]:
         """Answers without repeats from copies of one story, each naming the other copies."""
         with self.store.snapshot() as snap:
-            roots = duplicates.originals(snap.conn, [a.article.id for a in answers])
-            stories = duplicates.copies(snap.conn, list(roots.values()))
+            roots = snap.originals([a.article.id for a in answers])
+            stories = snap.copies(list(roots.values()))
         return duplicates.with_copies(answers, roots, stories)
 
     def candidates(self, question: str, mode: Mode | None = None) -> list[Candidate]:
@@ -341,13 +340,13 @@ class Engine:
         mode = mode or self.settings.mode
         stems = stem_terms(question)
         with self.store.snapshot() as snap:
-            alongside = mode != "dense" and len(snap.vectors) >= ENCODE_ALONGSIDE_FROM
+            alongside = mode != "dense" and snap.vector_count() >= ENCODE_ALONGSIDE_FROM
             encoding = self._encode_later(question) if alongside else self._encode_now(question)
-            total, frequencies = Store.term_frequencies(snap, stems)
+            total, frequencies = snap.term_frequencies(stems)
             keyword = None
             if mode != "dense":
                 keyword = keyword_scores(snap, question, k, self.fusion, frequencies, window)
-            allowed = timefilter.chunk_ids(snap, window) if window is not None else None
+            allowed = snap.chunk_ids_in(window) if window is not None else None
             vector = encoding.result()
             passages = retrieve(snap, question, vector, k, mode, self.fusion, frequencies, keyword, allowed)
         idf = {
@@ -655,7 +654,7 @@ class Engine:
 
     def stats(self) -> dict[str, int]:
         """``{"articles": n, "chunks": m}`` (zeros where a chosen index directory holds no index)."""
-        if self.settings.index_dir_chosen() and not Store.exists(self.settings.index_dir):
+        if self.settings.index_dir_chosen() and not LocalStore.exists(self.settings.index_dir):
             return {"articles": 0, "chunks": 0}
         return self.store.stats()
 

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.models import Passage
-from qa.store import Snapshot, Store
+from qa.store import Ids, Snapshot, Vectors
 from qa.text import STOPWORDS, stem_terms, stemmer, words
 from qa.timephrases import TimeWindow
 from qa.types import Mode
-from qa.vectors import Ids, Vectors
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -82,7 +81,7 @@ def keyword_scores(
 
     Needs no question vector, so the engine runs it while the question is being encoded."""
     pool = max(k, weights.candidates)
-    keyword = Store.keyword_search(snap, fts_query(question, frequencies), pool, window)
+    keyword = snap.keyword_search(fts_query(question, frequencies), pool, window)
     top = max((s for _, s in keyword), default=0.0)
     return {i: s / top for i, s in keyword} if top > 0 else {}
 
@@ -100,7 +99,7 @@ def retrieve(
 ) -> list[Passage]:
     """The ``k`` best passages for a question, best first, each with a score in 0..1.
 
-    ``frequencies`` (passages per term stem, from ``Store.term_frequencies``) lets keyword search
+    ``frequencies`` (passages per term stem, from ``Snapshot.term_frequencies``) lets keyword search
     skip the most common terms of a very large archive; see ``fts_query``. ``keyword`` is the
     result of ``keyword_scores`` when the caller has already run it. ``allowed`` limits dense search
     to those chunk ids (a date window; ``keyword`` must then come from the same window)."""
@@ -109,19 +108,14 @@ def retrieve(
     relative: dict[int, float] = {}
     if mode in ("hybrid", "dense"):
         query = question_vector.reshape(1, -1)
-        found = (
-            snap.vectors.search(query, pool)
-            if allowed is None
-            else snap.vectors.search_among(query, pool, allowed)
-        )
-        scores, ids = found
+        scores, ids = snap.dense_search(query, pool, allowed)
         dense = {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
     if mode in ("hybrid", "bm25"):
         relative = keyword if keyword is not None else keyword_scores(snap, question, k, weights, frequencies)
     if mode == "hybrid":
         missing = np.array([i for i in relative if i not in dense], dtype=np.int64)
         if len(missing):
-            vectors = snap.vectors.reconstruct(missing)
+            vectors = snap.chunk_vectors(missing)
             for chunk_id, cosine in zip(missing, vectors @ question_vector.ravel(), strict=True):
                 dense[int(chunk_id)] = float(cosine)
     candidates = set(dense) | set(relative)
@@ -136,7 +130,7 @@ def retrieve(
         else:
             fused[chunk_id] = _sigmoid(weights.dense * cos + weights.keyword * rel + weights.bias)
     ranked = sorted(fused, key=lambda i: fused[i], reverse=True)[: max(k * 2, k + 5)]
-    records = Store.chunk_records(snap, ranked)
+    records = snap.chunk_records(ranked)
     passages = [
         Passage(
             chunk_id=i,

@@ -1,5 +1,4 @@
-"""Time against the index: the window a question and its filters ask for, the passages inside it,
-and the newest answers first."""
+"""Time against the index: the window a question and its filters ask for, and the newest answers first."""
 
 from __future__ import annotations
 
@@ -7,23 +6,14 @@ import logging
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-import numpy as np
-
 from qa.errors import QuestionError
 from qa.models import Answer, Passage
 from qa.store import Snapshot
 from qa.timephrases import TimeQuery, TimeWindow, read_time
-from qa.vectors import Ids
 
 logger = logging.getLogger(__name__)
 
 GOOD_SHARE = 0.5  # "latest": articles retrieved with this share of the best passage's score are on topic
-
-
-def has_dates(snap: Snapshot) -> bool:
-    """True when at least one indexed article has a publication date."""
-    row = snap.conn.execute("SELECT 1 FROM articles WHERE published IS NOT NULL LIMIT 1").fetchone()
-    return row is not None
 
 
 def filters(since: date | None, until: date | None) -> TimeWindow | None:
@@ -47,7 +37,7 @@ def plan(
     In an archive where no article has a date the time words stay part of the question: a window
     would hide every article, and "in 1865" is then more likely history than a publication date."""
     asked = read_time(question, as_of or date.today())
-    if (asked.phrases or asked.newest_first) and not has_dates(snap):
+    if (asked.phrases or asked.newest_first) and not snap.has_dates():
         logger.info("no article has a date: %s read as words of the question", ", ".join(asked.phrases))
         asked = TimeQuery(question)
     explicit = filters(since, until)
@@ -55,15 +45,6 @@ def plan(
     if asked.window is not None:
         logger.info("searching articles published %s (%s)", window and window.describe(), asked.phrases)
     return TimeQuery(asked.text, window, asked.newest_first, asked.phrases)
-
-
-def chunk_ids(snap: Snapshot, window: TimeWindow) -> Ids:
-    """The ids of every passage from an article published inside the window."""
-    where, params = window.sql("a.published")
-    rows = snap.conn.execute(
-        f"SELECT c.id FROM articles a JOIN chunks c ON c.article_id = a.id WHERE {where}", params
-    ).fetchall()
-    return np.array([r[0] for r in rows], dtype=np.int64)
 
 
 def newest_first(

@@ -120,18 +120,6 @@ class TimeWindow:
             self.until is None or day < self.until.isoformat()
         )
 
-    def sql(self, column: str) -> tuple[str, list[str]]:
-        """A SQL condition on an ISO date column holding ``contains`` (NULL never matches), and its
-        parameters."""
-        clauses, params = [f"{column} IS NOT NULL"], []
-        if self.since is not None:
-            clauses.append(f"{column} >= ?")
-            params.append(self.since.isoformat())
-        if self.until is not None:
-            clauses.append(f"{column} < ?")
-            params.append(self.until.isoformat())
-        return " AND ".join(clauses), params
-
     def describe(self) -> str:
         """The window in words: "on 2005-02-14", "from 2005-03-01 to 2005-03-31", "since 2004-01-01"."""
         last = self.last_day

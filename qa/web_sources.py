@@ -15,7 +15,7 @@ from qa.errors import DocumentError, FeedNotFoundError, FetchError
 from qa.feeds import Link, Listing, gunzip, is_listing, parse_listing, root_name
 from qa.fetching import Fetched, Fetcher, normalize_url
 from qa.models import Article, Feed, IndexReport
-from qa.web_state import PageState, WebState
+from qa.store.feeds import PageState, WebState
 
 logger = logging.getLogger(__name__)
 

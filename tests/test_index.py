@@ -12,9 +12,9 @@ import pytest
 
 from qa.config import Settings
 from qa.engine import Engine
-from qa.errors import DocumentNotFoundError
+from qa.errors import DocumentNotFoundError, IndexCorruptError
 from qa.selection import FileSelection
-from qa.store import Store
+from qa.store import LocalStore
 from tests.conftest import SEEDS
 from tests.embedders import HashEmbedder
 
@@ -134,7 +134,7 @@ def test_crash_between_vector_file_and_commit_keeps_old_version(tmp_path: Path) 
     reopened.add_articles(reopened.load_upload("n.txt", b"New\n\nA new article about ports."))
     names = sorted(p.name for p in index_dir.glob("vectors-*"))
     assert names == [f"vectors-{version}.faiss", f"vectors-{version + 1}.faiss"]
-    assert isinstance(reopened.store, Store) and reopened.stats()["articles"] == 2
+    assert isinstance(reopened.store, LocalStore) and reopened.stats()["articles"] == 2
 
 
 def test_uploads_without_ids_never_collide(hash_engine: Engine) -> None:
@@ -162,9 +162,9 @@ def test_passages_carry_their_sentence_vectors(hash_engine: Engine, tmp_path: Pa
     assert embedder_of(hash_engine).encoded == before + 1  # the question only
 
 
-def test_index_from_before_sentence_vectors_still_answers(tmp_path: Path) -> None:
-    """An index without the sentence-vector column is upgraded in place; its sentences are encoded
-    when the sentence picker needs them, and the answers are the same."""
+def test_passages_without_sentence_vectors_still_answer(tmp_path: Path) -> None:
+    """Chunks stored without sentence vectors (an embedder that gives none) still answer: their
+    sentences are encoded when the sentence picker needs them, and the answers are the same."""
     settings = Settings(index_dir=tmp_path / "index", seeds_dir=SEEDS, reader="off")
     engine = Engine(settings, embedder=HashEmbedder())
     engine.index_paths([SEEDS])
@@ -172,7 +172,7 @@ def test_index_from_before_sentence_vectors_still_answers(tmp_path: Path) -> Non
     expected = [a.text for a in engine.ask(question).answers]
     engine.close()
     with sqlite3.connect(settings.index_dir / "meta.sqlite") as conn:
-        conn.execute("ALTER TABLE chunks DROP COLUMN sentence_vectors")
+        conn.execute("UPDATE chunks SET sentence_vectors = NULL")
     old = Engine(settings, embedder=HashEmbedder())
     assert old.search(question, k=1)[0].sentence_vectors is None
     before = embedder_of(old).encoded
@@ -182,18 +182,28 @@ def test_index_from_before_sentence_vectors_still_answers(tmp_path: Path) -> Non
     assert old.search("ports ships dock", k=1)[0].sentence_vectors is not None
 
 
+def test_index_from_before_sentence_vectors_is_refused(hash_engine: Engine) -> None:
+    """An index of the unreleased schema without the sentence-vector column asks to be built again."""
+    hash_engine.add_articles(hash_engine.load_upload("n.txt", b"Ports\n\nShips dock at the port."))
+    hash_engine.close()
+    with sqlite3.connect(hash_engine.settings.index_dir / "meta.sqlite") as conn:
+        conn.execute("ALTER TABLE chunks DROP COLUMN sentence_vectors")
+    with pytest.raises(IndexCorruptError, match="build it again"):
+        hash_engine.stats()
+
+
 def vocab_counts(engine: Engine, stems: list[str]) -> tuple[int, dict[str, int]]:
     """What FTS5 itself counts: the reference for the counts writers keep."""
-    with engine.store.snapshot() as snap:
-        total = int(snap.conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+    with sqlite3.connect(engine.settings.index_dir / "meta.sqlite") as conn:
+        total = int(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
         marks = ",".join("?" * len(stems))
-        rows = snap.conn.execute(f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", stems)
+        rows = conn.execute(f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", stems)
         return total, {str(t): int(d) for t, d in rows}
 
 
 def kept_counts(engine: Engine, stems: list[str]) -> tuple[int, dict[str, int]]:
     with engine.store.snapshot() as snap:
-        return Store.term_frequencies(snap, stems)
+        return snap.term_frequencies(stems)
 
 
 def test_writers_keep_per_term_chunk_counts(hash_engine: Engine, tmp_path: Path) -> None:

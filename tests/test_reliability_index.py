@@ -130,7 +130,7 @@ def index_state(index_dir: Path, embedder: Embedder) -> dict[str, int]:
         assert stats["articles"] == len(documents)
         assert stats["chunks"] == sum(d.chunks for d in documents)
         with engine.store.snapshot() as snap:
-            assert len(snap.vectors) == stats["chunks"], "vectors and passages disagree"
+            assert snap.vector_count() == stats["chunks"], "vectors and passages disagree"
         # Nothing indexed before is lost: the seed article is there and still answers.
         result = engine.ask(SEED_QUESTION)
         assert result.answers and result.answers[0].text.startswith(SEED_SENTENCE)

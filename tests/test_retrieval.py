@@ -8,7 +8,7 @@ import pytest
 import qa.engine as engine_module
 from qa.engine import Engine
 from qa.retrieval import DEFAULT_WEIGHTS, fts_query, keyword_scores, retrieve, stem_terms
-from qa.store import Store
+from qa.store.schema import connect
 
 
 def test_fts_query_keeps_every_term_without_frequencies() -> None:
@@ -30,10 +30,10 @@ def test_keyword_scores_are_bm25_relative_to_the_best_and_feed_retrieve(seed_eng
     question = "Which drones does Azerbaijan use?"
     vector = seed_engine.embedder.encode([question])[0]
     with seed_engine.store.snapshot() as snap:
-        _, frequencies = Store.term_frequencies(snap, stem_terms(question))
+        _, frequencies = snap.term_frequencies(stem_terms(question))
         keyword = keyword_scores(snap, question, 10, DEFAULT_WEIGHTS, frequencies)
         assert keyword and max(keyword.values()) == 1.0 and min(keyword.values()) > 0
-        raw = dict(Store.keyword_search(snap, fts_query(question, frequencies), 50))
+        raw = dict(snap.keyword_search(fts_query(question, frequencies), 50))
         assert set(keyword) == set(raw)
         given = retrieve(snap, question, vector, 5, "hybrid", DEFAULT_WEIGHTS, frequencies, keyword)
         computed = retrieve(snap, question, vector, 5, "hybrid", DEFAULT_WEIGHTS, frequencies)
@@ -52,12 +52,13 @@ def test_encoding_alongside_bm25_or_before_it_gives_the_same_passages(
     passages = seed_engine.search(question, k=5)
     vector = seed_engine.embedder.encode([question])[0]
     with seed_engine.store.snapshot() as snap:
-        _, frequencies = Store.term_frequencies(snap, stem_terms(question))
+        _, frequencies = snap.term_frequencies(stem_terms(question))
         direct = retrieve(snap, question, vector, 5, "hybrid", DEFAULT_WEIGHTS, frequencies)
     assert [p.chunk_id for p in passages] == [p.chunk_id for p in direct]
     assert [round(p.score, 6) for p in passages] == [round(p.score, 6) for p in direct]
 
 
 def test_index_database_is_read_through_a_memory_map(seed_engine: Engine) -> None:
-    with seed_engine.store.snapshot() as snap:
-        assert snap.conn.execute("PRAGMA mmap_size").fetchone()[0] > 0
+    conn = connect(seed_engine.settings.index_dir / "meta.sqlite")  # how the store opens it
+    assert conn.execute("PRAGMA mmap_size").fetchone()[0] > 0
+    conn.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.vectors import MIN_TRAIN, IndexType, VectorIndex, nlist_for
+from qa.store.vectors import MIN_TRAIN, IndexType, VectorIndex, nlist_for
 
 DIM = 32
 

@@ -16,13 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from qa.models import Feed
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feeds (
-    url TEXT PRIMARY KEY, kind TEXT NOT NULL, title TEXT, added REAL NOT NULL, polled REAL, error TEXT);
-CREATE TABLE IF NOT EXISTS web_pages (
-    url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT, stamp TEXT, fetched REAL NOT NULL);
-"""
+from qa.store.schema import DATABASE, FEEDS_SCHEMA
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +39,9 @@ class WebState:
     """The feed registry and the per-URL fetch state of one index directory."""
 
     def __init__(self, index_dir: Path) -> None:
-        self.path = index_dir / "meta.sqlite"
+        self.path = index_dir / DATABASE
         with self._connect() as conn:
-            conn.executescript(_SCHEMA)
+            conn.executescript(FEEDS_SCHEMA)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
