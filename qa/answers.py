@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,8 +12,7 @@ import numpy.typing as npt
 from qa.models import Answer, Passage
 from qa.reader import Reading
 from qa.spans import find_span, question_type
-
-Encoder = Callable[[list[str]], npt.NDArray[np.float32]]
+from qa.text import stem_terms
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,33 +94,47 @@ def score(candidate: Candidate, weights: PickerWeights) -> float:
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
+def sentence_pool(passages: Sequence[Passage], weights: PickerWeights) -> list[tuple[int, Passage, int]]:
+    """(rank, passage, sentence number) of every sentence of the top passages the picker searches."""
+    return [
+        (rank, passage, number)
+        for rank, passage in enumerate(passages[: weights.passages])
+        for number in range(len(passage.sentences))
+    ]
+
+
+def _stored(passage: Passage, number: int) -> bool:
+    stored = passage.sentence_vectors
+    return stored is not None and number < len(stored)
+
+
+def unstored_sentences(passages: Sequence[Passage], weights: PickerWeights = DEFAULT_PICKER) -> list[str]:
+    """The sentences the picker weighs that the index holds no vector for (an index built before
+    sentence vectors were stored, or an embedder without them), in pool order: the caller encodes
+    them into ``Evidence.unstored_vectors``."""
+    pool = sentence_pool(passages, weights)
+    return [p.text[p.sentences[n][0] : p.sentences[n][1]] for _, p, n in pool if not _stored(p, n)]
+
+
 def sentence_cosines(
     pool: Sequence[tuple[int, Passage, int]],
     question_vector: npt.NDArray[np.float32] | None,
-    encode: Encoder | None,
+    unstored: npt.NDArray[np.float32] | None = None,
 ) -> list[float]:
-    """Cosine of the question and each (rank, passage, sentence number) of the pool.
-
-    Stored sentence vectors are used where the index has them; other sentences are encoded
-    (an index built before sentence vectors were stored, or an embedder without them)."""
+    """Cosine of the question and each (rank, passage, sentence number) of the pool: stored sentence
+    vectors where the index has them, else the rows of ``unstored`` in turn (0 without them)."""
     if question_vector is None:
         return [0.0] * len(pool)
     question = question_vector.ravel()
     out = [0.0] * len(pool)
     missing: list[int] = []
     for n, (_, passage, number) in enumerate(pool):
-        stored = passage.sentence_vectors
-        if stored is not None and number < len(stored):
-            out[n] = float(stored[number] @ question)
+        if _stored(passage, number):
+            out[n] = float(passage.sentence_vectors[number] @ question)
         else:
             missing.append(n)
-    if missing and encode is not None:
-        texts = []
-        for n in missing:
-            _, passage, number = pool[n]
-            start, end = passage.sentences[number]
-            texts.append(passage.text[start:end])
-        for n, cosine in zip(missing, encode(texts) @ question, strict=True):
+    if missing and unstored is not None:
+        for n, cosine in zip(missing, unstored @ question, strict=True):
             out[n] = float(cosine)
     return out
 
@@ -134,25 +147,20 @@ class Evidence:
     passages: Sequence[Passage]
     question_stems: Sequence[str]
     idf: dict[str, float]
-    stems_of: Callable[[str], list[str]]
     question_vector: npt.NDArray[np.float32] | None
-    encode: Encoder | None = None  # for sentences of an index without stored sentence vectors
+    unstored_vectors: npt.NDArray[np.float32] | None = None  # of ``unstored_sentences``, in order
 
 
 def gather_candidates(evidence: Evidence, weights: PickerWeights = DEFAULT_PICKER) -> list[Candidate]:
     """Every sentence of the top passages with its evidence."""
     question, question_stems, idf = evidence.question, evidence.question_stems, evidence.idf
     kind = question_type(question)
-    pool = [
-        (rank, passage, number)
-        for rank, passage in enumerate(evidence.passages[: weights.passages])
-        for number in range(len(passage.sentences))
-    ]
+    pool = sentence_pool(evidence.passages, weights)
     if not pool:
         return []
-    cosines = sentence_cosines(pool, evidence.question_vector, evidence.encode)
+    cosines = sentence_cosines(pool, evidence.question_vector, evidence.unstored_vectors)
     texts = [p.text[p.sentences[n][0] : p.sentences[n][1]] for _, p, n in pool]
-    stems = [set(evidence.stems_of(text)) for text in texts]
+    stems = [set(stem_terms(text)) for text in texts]
     lexical = [lexical_overlap(found, question_stems, idf) for found in stems]
     by_position = {(rank, number): value for (rank, _, number), value in zip(pool, lexical, strict=True)}
     passage_stems: dict[int, set[str]] = {}

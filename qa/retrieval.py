@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
+from qa.answers import Evidence, PickerWeights, unstored_sentences
+from qa.embedding import Embedder
 from qa.models import Passage
-from qa.store import Ids, Snapshot, Vectors
+from qa.store import Ids, Snapshot, Store, Vectors
 from qa.text import STOPWORDS, stem_terms, stemmer, words
 from qa.timephrases import TimeWindow
 from qa.types import Mode
@@ -17,7 +21,10 @@ __all__ = [
     "DEFAULT_WEIGHTS",
     "FusionWeights",
     "Mode",
+    "Retrieved",
+    "Retriever",
     "fts_query",
+    "idf_weights",
     "keyword_scores",
     "retrieve",
     "stem_terms",
@@ -38,6 +45,7 @@ DEFAULT_WEIGHTS = FusionWeights()
 
 
 KEYWORD_POSTINGS = 5_000  # index rows BM25 may score per question (large archives only)
+ENCODE_ALONGSIDE_FROM = 50_000  # chunks from which BM25 runs while the question is encoded
 
 
 def fts_query(text: str, frequencies: dict[str, int] | None = None, budget: int | None = None) -> str:
@@ -146,3 +154,87 @@ def retrieve(
         if i in records
     ]
     return passages[:k]
+
+
+def idf_weights(stems: list[str], total: int, frequencies: dict[str, int]) -> dict[str, float]:
+    """Each stem's inverse document frequency among ``total`` passages (BM25's, never negative)."""
+    return {
+        s: math.log(1.0 + (total - frequencies.get(s, 0) + 0.5) / (frequencies.get(s, 0) + 0.5))
+        for s in stems
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieved:
+    """A question's passages, best first, its stems with their IDF in this archive, and its vector."""
+
+    passages: list[Passage]
+    stems: list[str]
+    idf: dict[str, float]
+    vector: Vectors
+
+
+class Retriever:
+    """Question → ranked passages of a store, with the question's term statistics and vector."""
+
+    def __init__(
+        self, embedder: Embedder, weights: FusionWeights = DEFAULT_WEIGHTS, mode: Mode = "hybrid"
+    ) -> None:
+        self.embedder = embedder  # a ``CachingEmbedder`` keeps repeated questions off the model
+        self.weights = weights
+        self.mode = mode  # when a question names none
+        self._lock = threading.Lock()
+        self._encoders: ThreadPoolExecutor | None = None
+
+    def retrieve(
+        self, store: Store, question: str, k: int, mode: Mode | None = None, window: TimeWindow | None = None
+    ) -> Retrieved:
+        """The ``k`` best passages for a question, only from articles inside ``window`` when given.
+
+        In a large archive the question is encoded on a worker thread while BM25 searches on this
+        one (both release the GIL), so keyword search adds no time to the encoder's; in a small one
+        BM25 takes a millisecond and the hand-over would cost more than it saves."""
+        mode = mode or self.mode
+        stems = stem_terms(question)
+        with store.snapshot() as snap:
+            alongside = mode != "dense" and snap.vector_count() >= ENCODE_ALONGSIDE_FROM
+            encoding = self._encode_later(question) if alongside else self._encode_now(question)
+            total, frequencies = snap.term_frequencies(stems)
+            keyword = None
+            if mode != "dense":
+                keyword = keyword_scores(snap, question, k, self.weights, frequencies, window)
+            allowed = snap.chunk_ids_in(window) if window is not None else None
+            vector = encoding.result()
+            passages = retrieve(snap, question, vector, k, mode, self.weights, frequencies, keyword, allowed)
+        return Retrieved(passages, stems, idf_weights(stems, total, frequencies), vector)
+
+    def evidence(
+        self,
+        store: Store,
+        question: str,
+        k: int,
+        mode: Mode | None,
+        window: TimeWindow | None,
+        picker: PickerWeights,
+    ) -> Evidence:
+        """What the sentence picker weighs for a question, every vector it needs included."""
+        found = self.retrieve(store, question, k, mode, window)
+        # An index without stored sentence vectors: the sentences the picker weighs are encoded
+        # (and cached) here, so that answering is a function of plain data.
+        unstored = unstored_sentences(found.passages, picker)
+        vectors = self.embedder.encode(unstored) if unstored else None
+        return Evidence(question, found.passages, found.stems, found.idf, found.vector, vectors)
+
+    def _encode_later(self, text: str) -> Future[Vectors]:
+        """The vector of one text, computed on the retriever's encoder threads."""
+        with self._lock:
+            if self._encoders is None:
+                self._encoders = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qa-encode")
+            encoders = self._encoders
+        return encoders.submit(lambda: self.embedder.encode([text])[0])
+
+    def _encode_now(self, text: str) -> Future[Vectors]:
+        """The vector of one text, computed on this thread (a finished future)."""
+        done: Future[Vectors] = Future()
+        done.set_result(self.embedder.encode([text])[0])
+        return done

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-import qa.engine as engine_module
+import qa.retrieval as retrieval_module
 from qa.engine import Engine
 from qa.retrieval import DEFAULT_WEIGHTS, fts_query, keyword_scores, retrieve, stem_terms
 from qa.store.schema import connect
@@ -47,7 +47,7 @@ def test_encoding_alongside_bm25_or_before_it_gives_the_same_passages(
     seed_engine: Engine, monkeypatch: pytest.MonkeyPatch, alongside_from: int
 ) -> None:
     # 0: the question is encoded on a worker thread while BM25 runs (as in a large archive).
-    monkeypatch.setattr(engine_module, "ENCODE_ALONGSIDE_FROM", alongside_from)
+    monkeypatch.setattr(retrieval_module, "ENCODE_ALONGSIDE_FROM", alongside_from)
     question = f"When did the war start? ({alongside_from})"
     passages = seed_engine.search(question, k=5)
     vector = seed_engine.embedder.encode([question])[0]

@@ -1,0 +1,150 @@
+"""One archive's parts, each opened on first use: the embedding model, the reader, the index, the web."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import threading
+from pathlib import Path
+
+from qa.config import Settings
+from qa.embedding import (
+    Embedder,
+    Progress,
+    SentenceTransformerEmbedder,
+    model_identity,
+    pick_device,
+    resolve_model,
+)
+from qa.errors import NoIndexError
+from qa.fetching import Fetcher
+from qa.indexing import Indexer
+from qa.reader import Reader
+from qa.store import LocalStore, WebState
+from qa.web_sources import WebSources
+
+logger = logging.getLogger(__name__)
+
+
+class Archive:
+    """The model, reader, index and web sources of one archive, loaded once and closed together."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self._reader: Reader | None = None
+        self._store: LocalStore | None = None
+        self._lock = threading.RLock()
+        self._warm = False
+        self._web: WebSources | None = None
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding model, loaded once per engine."""
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = SentenceTransformerEmbedder(
+                    self.settings.model,
+                    self.settings.device,
+                    self.settings.batch_size,
+                    self.settings.verify_model,
+                )
+            return self._embedder
+
+    @property
+    def reader(self) -> Reader | None:
+        """The trained answer reader, loaded once per engine; None when ``QA_READER=off``."""
+        with self._lock:
+            if self._reader is None and self.settings.reader != "off":
+                base, _ = resolve_model("default", self.settings.verify_model)
+                self._reader = Reader(self.settings.reader, base, pick_device(self.settings.device))
+            return self._reader
+
+    @property
+    def store(self) -> LocalStore:
+        """The index, opened (or created) once per engine."""
+        with self._lock:
+            if self._store is None:
+                recorded = LocalStore.recorded_model(self.settings.index_dir)
+                if (
+                    recorded is not None
+                    and self._embedder is None
+                    and recorded[0] == model_identity(self.settings.model)
+                ):
+                    # Listing or removing documents needs no model: open with what the index records.
+                    name, dimension = recorded
+                else:
+                    name, dimension = self.embedder.name, self.embedder.dimension
+                self._store = LocalStore(
+                    self.settings.index_dir,
+                    dimension,
+                    name,
+                    self.settings.lock_timeout,
+                    self.settings.index_type,
+                    self.settings.index_threshold,
+                )
+            return self._store
+
+    @property
+    def web(self) -> WebSources:
+        """Fetching feeds, sitemaps and pages, and the feed registry of this index."""
+        with self._lock:
+            if self._web is None:
+                self._web = WebSources(
+                    Fetcher(self.settings), WebState(self.store.index_dir), self.store.file_hash
+                )
+            return self._web
+
+    def close(self) -> None:
+        """Release the index and the web connections (the model stays loaded)."""
+        with self._lock:
+            self._store = None
+            if self._web is not None:
+                self._web.fetcher.close()
+                self._web = None
+
+    def indexer(self) -> Indexer:
+        """Writes articles into this archive's index."""
+        return Indexer(self)
+
+    def require_index(self) -> None:
+        """``NoIndexError`` when a chosen index directory holds no index (the default may self-build)."""
+        folder = self.settings.index_dir
+        if self.settings.index_dir_chosen() and not LocalStore.exists(folder):
+            raise NoIndexError(f"no index in {folder}: build it with `{_index_command(folder)}`")
+
+    def ensure_index(self, progress: Progress | None = None) -> None:
+        """Build the index from the bundled seeds when it is empty (only at the default location)."""
+        self.require_index()
+        chosen = self.settings.index_dir_chosen()
+        if not self.store.is_empty() or chosen:
+            if not self._warm:
+                self._warm = True
+                if chosen and self.store.is_empty():  # every article removed: nothing to answer from
+                    folder = self.settings.index_dir
+                    logger.warning(
+                        "the index in %s is empty: add articles with `%s`", folder, _index_command(folder)
+                    )
+                self.embedder.encode(["warm up"])  # the first question should not pay for lazy setup
+            return
+        seeds = self.settings.seeds_dir
+        if seeds is None or not Path(seeds).is_dir():
+            raise NoIndexError(
+                f"no index in {self.settings.index_dir} and no seed articles to build one: "
+                "run `qa index PATH` first"
+            )
+        logger.info("no index yet: building one from %s", seeds)
+        report = self.indexer().index([Path(seeds)], progress)
+        if self.store.is_empty():
+            raise NoIndexError(f"no article could be indexed from {seeds} ({len(report.skipped)} skipped)")
+
+    def stats(self) -> dict[str, int]:
+        """``{"articles": n, "chunks": m}`` (zeros where a chosen index directory holds no index)."""
+        if self.settings.index_dir_chosen() and not LocalStore.exists(self.settings.index_dir):
+            return {"articles": 0, "chunks": 0}
+        return self.store.stats()
+
+
+def _index_command(folder: Path) -> str:
+    """The command that builds the index in ``folder``."""
+    return f"qa --index-dir {shlex.quote(str(folder))} index FOLDER"
