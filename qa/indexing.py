@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from qa.articles import SUPPORTED_SUFFIXES, content_hash, iter_files, parse_document
+from qa.articles import SUPPORTED_SUFFIXES, content_hash, iter_files, parse_document, upload_name
 from qa.chunking import embedding_text, split_into_chunks
 from qa.config import Settings
 from qa.embedding import Embedder, PassageEmbedder, Progress, Vectors
@@ -68,7 +68,7 @@ def select_files(root: Path, selection: FileSelection, report: IndexReport) -> l
 
 def load_upload(filename: str, data: bytes) -> list[Article]:
     """Parse an uploaded file's bytes; its name only picks the format and labels the source."""
-    name = Path(filename.replace("\\", "/")).name or "upload.txt"
+    name = upload_name(filename)
     # Ids made without an explicit "id" come from the content, so two uploads never collide.
     keyed = f"upload:{name}@{content_hash(data)[:16]}"
     articles, problems = parse_document(data, keyed, Path(name).suffix)

@@ -20,7 +20,7 @@ from starlette.datastructures import UploadFile
 from bots.http import schemas
 from bots.http.errors import APIError
 from bots.http.security import bearer_matches
-from qa.articles import text_article_id, upload_name
+from qa.articles import text_article_id
 from qa.config import Settings
 from qa.conversation import Conversation, ConversationStore, Page, Paging
 from qa.engine import Engine
@@ -259,8 +259,7 @@ async def _articles_from_request(request: Request, engine: Engine, settings: Set
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
                 raise APIError(422, "missing_file", "Send the document in a form field named 'file'.")
-            data = await upload.read()
-            name = upload_name(upload.filename)
+            data, name = await upload.read(), upload.filename or ""
         return await run_in_threadpool(engine.load_upload, name, data)
     raise APIError(
         415,
