@@ -31,7 +31,8 @@ from bench.train_reader import dev_questions
 from qa.answers import READER_FEATURES, reading_features, sentence_around
 from qa.config import Settings
 from qa.engine import Engine
-from qa.evaluate import article_of, contains_answer, documents_without, is_absent
+from qa.evaluate import article_of, documents_without, is_absent
+from qa.metrics import contains_answer
 from qa.reader import CONFIG_FILE, WEIGHTS_DIR
 
 

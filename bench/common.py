@@ -23,7 +23,7 @@ import numpy as np
 
 from qa.config import Settings
 from qa.embedding import pick_device
-from qa.evaluate import percentile
+from qa.metrics import percentile
 
 logger = logging.getLogger("bench")
 

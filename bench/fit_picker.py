@@ -31,7 +31,8 @@ from bench.common import CACHE, EVAL, fit_logistic, logger, setup_logging
 from qa.answers import DEFAULT_PICKER, FEATURES, PickerWeights
 from qa.config import Settings
 from qa.engine import Engine
-from qa.evaluate import Query, article_of, contains_answer, load_queries
+from qa.evaluate import Query, article_of, load_queries
+from qa.metrics import contains_answer
 
 Matrix = npt.NDArray[np.float64]
 

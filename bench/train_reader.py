@@ -26,7 +26,8 @@ import numpy as np
 
 from bench.common import EVAL, read_jsonl, setup_logging
 from qa.embedding import bundled_model_path
-from qa.evaluate import article_of, best_over, exact_match, f1_score
+from qa.evaluate import article_of
+from qa.metrics import best_over, exact_match, f1_score
 from qa.reader import (
     CONFIG_FILE,
     WEIGHTS_DIR,

@@ -10,19 +10,26 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
-import re
-import string
 import tempfile
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from qa.errors import ConfigError, QAError
-from qa.models import AnswerSet, Passage
+from qa.metrics import (
+    best_over,
+    contains_answer,
+    document_ranking,
+    exact_match,
+    f1_score,
+    first_gold_rank,
+    ndcg_at,
+    percentile,
+    recall_at,
+)
+from qa.models import AnswerSet
 from qa.types import Mode
 
 if TYPE_CHECKING:
@@ -51,88 +58,6 @@ class Query:
     doc_ids: tuple[str, ...]
     split: str
     impossible: bool | None  # None where the dataset has no unanswerable questions
-
-
-# -- SQuAD's official normalisation and scores --------------------------------------------------
-_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
-_PUNCTUATION = frozenset(string.punctuation)
-
-
-def normalize_answer(text: str) -> str:
-    """Lower case, no punctuation, no articles, single spaces (SQuAD v1.1/v2.0 evaluation script)."""
-    text = text.lower()
-    text = "".join(ch for ch in text if ch not in _PUNCTUATION)
-    text = _ARTICLES.sub(" ", text)
-    return " ".join(text.split())
-
-
-def exact_match(prediction: str, gold: str) -> float:
-    """1.0 when the normalised strings are equal."""
-    return float(normalize_answer(prediction) == normalize_answer(gold))
-
-
-def f1_score(prediction: str, gold: str) -> float:
-    """Token-level F1 of the normalised strings (empty vs empty is 1.0, as in SQuAD v2.0)."""
-    predicted = normalize_answer(prediction).split()
-    expected = normalize_answer(gold).split()
-    if not predicted or not expected:
-        return float(predicted == expected)
-    common = Counter(predicted) & Counter(expected)
-    same = sum(common.values())
-    if same == 0:
-        return 0.0
-    precision, recall = same / len(predicted), same / len(expected)
-    return 2 * precision * recall / (precision + recall)
-
-
-def best_over(golds: Sequence[str], prediction: str, metric: Callable[[str, str], float]) -> float:
-    """The best score of ``prediction`` against any gold answer (0.0 when there is none)."""
-    return max((metric(prediction, g) for g in golds), default=0.0)
-
-
-def contains_answer(text: str, golds: Sequence[str]) -> bool:
-    """True when a gold answer string appears in ``text`` (case-insensitive)."""
-    low = text.lower()
-    return any(g.strip() and g.strip().lower() in low for g in golds)
-
-
-# -- ranking ------------------------------------------------------------------------------------
-def document_ranking(passages: Iterable[Passage]) -> list[str]:
-    """Article ids in the order their first passage appears."""
-    return list(dict.fromkeys(p.article.id for p in passages))
-
-
-def first_gold_rank(ranking: Sequence[str], gold: Iterable[str]) -> int | None:
-    """1-based rank of the first gold document, None when absent."""
-    wanted = set(gold)
-    return next((i for i, doc in enumerate(ranking, start=1) if doc in wanted), None)
-
-
-def ndcg_at(ranking: Sequence[str], gold: Iterable[str], k: int = 10) -> float:
-    """Binary-relevance nDCG@k over documents."""
-    wanted = set(gold)
-    if not wanted:
-        return 0.0
-    dcg = sum(1.0 / math.log2(i + 1) for i, doc in enumerate(ranking[:k], start=1) if doc in wanted)
-    ideal = sum(1.0 / math.log2(i + 1) for i in range(1, min(len(wanted), k) + 1))
-    return dcg / ideal
-
-
-def recall_at(ranking: Sequence[str], gold: Iterable[str], k: int) -> float:
-    """Share of the gold documents found in the first ``k`` (BEIR's recall@k)."""
-    wanted = set(gold)
-    return len(wanted & set(ranking[:k])) / len(wanted) if wanted else 0.0
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The ``q``-th percentile (0..100), linearly interpolated; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100.0
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 # -- the dataset --------------------------------------------------------------------------------
@@ -334,24 +259,3 @@ def evaluate_dataset(
         if progress is not None:
             progress(number, len(queries), "asking")
     return tally.metrics()
-
-
-_LABELS = {
-    "questions": "questions", "recall@1": "recall@1", "recall@5": "recall@5",
-    "recall@20": "recall@20", "mrr@10": "MRR@10", "answer_hit@1": "answer hit@1",
-    "answer_hit@3": "answer hit@3", "answer_chars": "answer length (chars)",
-    "exact_match": "exact match", "f1": "F1", "abstain_accuracy": "abstain accuracy",
-    "ndcg@10": "nDCG@10", "recall@100": "recall@100", "latency_ms_p50": "latency p50 (ms)",
-    "latency_ms_p95": "latency p95 (ms)",
-}  # fmt: skip
-
-
-def format_table(metrics: Metrics) -> str:
-    """The metrics as a two-column text table; metrics without data are left out."""
-    rows = [(_LABELS.get(k, k), v) for k, v in metrics.items() if v is not None]
-    width = max((len(label) for label, _ in rows), default=6)
-    lines = [f"{'metric':<{width}}  value", f"{'-' * width}  {'-' * 8}"]
-    for label, value in rows:
-        shown = f"{value:d}" if isinstance(value, int) else f"{value:.4f}".rstrip("0").rstrip(".")
-        lines.append(f"{label:<{width}}  {shown}")
-    return "\n".join(lines)

@@ -8,21 +8,23 @@ from pathlib import Path
 
 import pytest
 
+from bots.cli.render import format_table
 from qa.errors import ConfigError
 from qa.evaluate import (
     METRIC_KEYS,
     Query,
     Tally,
     article_of,
+    documents_without,
+    is_absent,
+    load_queries,
+)
+from qa.metrics import (
     contains_answer,
     document_ranking,
-    documents_without,
     exact_match,
     f1_score,
     first_gold_rank,
-    format_table,
-    is_absent,
-    load_queries,
     ndcg_at,
     normalize_answer,
     percentile,

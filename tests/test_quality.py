@@ -17,7 +17,8 @@ import pytest
 from bench.common import EVAL
 from qa.config import Settings
 from qa.engine import Engine
-from qa.evaluate import article_of, document_ranking, evaluate_dataset, first_gold_rank, load_queries
+from qa.evaluate import article_of, evaluate_dataset, load_queries
+from qa.metrics import document_ranking, first_gold_rank
 from tests.conftest import SEEDS
 
 ARTICLES = ("Normans", "Sky_(United_Kingdom)", "Amazon_rainforest", "Fresno,_California")

@@ -25,7 +25,7 @@ from bots.cli.app import (
     settings,
 )
 from bots.cli.progress import progress_bar
-from bots.cli.render import print_result
+from bots.cli.render import format_table, print_result
 from qa.engine import Engine
 from qa.errors import QAError
 from qa.fetching import is_url
@@ -216,7 +216,7 @@ def evaluate(
     ] = None,
 ) -> None:
     """Measure retrieval and answers on a benchmark (SQuAD, SciFact format), through `qa ask`'s code path."""
-    from qa.evaluate import evaluate_dataset, format_table
+    from qa.evaluate import evaluate_dataset
 
     config = settings()
     if reader == "off":

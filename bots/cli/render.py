@@ -102,3 +102,24 @@ def print_passages(console: Console, passages: list[Passage] | tuple[Passage, ..
             + Text(f"  (passage match {passage.score:.2f}, not an answer score)", style="dim")
         )
         console.print(Text(passage.text), "")
+
+
+_LABELS = {
+    "questions": "questions", "recall@1": "recall@1", "recall@5": "recall@5",
+    "recall@20": "recall@20", "mrr@10": "MRR@10", "answer_hit@1": "answer hit@1",
+    "answer_hit@3": "answer hit@3", "answer_chars": "answer length (chars)",
+    "exact_match": "exact match", "f1": "F1", "abstain_accuracy": "abstain accuracy",
+    "ndcg@10": "nDCG@10", "recall@100": "recall@100", "latency_ms_p50": "latency p50 (ms)",
+    "latency_ms_p95": "latency p95 (ms)",
+}  # fmt: skip
+
+
+def format_table(metrics: dict[str, float | int | None]) -> str:
+    """The metrics as a two-column text table; metrics without data are left out."""
+    rows = [(_LABELS.get(k, k), v) for k, v in metrics.items() if v is not None]
+    width = max((len(label) for label, _ in rows), default=6)
+    lines = [f"{'metric':<{width}}  value", f"{'-' * width}  {'-' * 8}"]
+    for label, value in rows:
+        shown = f"{value:d}" if isinstance(value, int) else f"{value:.4f}".rstrip("0").rstrip(".")
+        lines.append(f"{label:<{width}}  {shown}")
+    return "\n".join(lines)
