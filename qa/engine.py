@@ -5,9 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import re
 import threading
-import unicodedata
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -26,19 +24,18 @@ from qa.config import Settings
 from qa.conversation import Conversation, rewrite_question
 from qa.embedding import Embedder, Progress
 from qa.embedding_cache import CachingEmbedder
-from qa.errors import ConfigError, DocumentNotFoundError, QuestionError
+from qa.errors import ConfigError, DocumentNotFoundError
 from qa.indexing import ALL_ARTICLES, load_upload
 from qa.models import Answer, AnswerSet, Article, DocumentInfo, Feed, IndexReport, Passage
 from qa.reader import Reading
 from qa.retrieval import DEFAULT_WEIGHTS, FusionWeights, Retriever
 from qa.selection import FileSelection
 from qa.store import DocumentOrder
+from qa.text import clean_question
 from qa.timephrases import TimeQuery, TimeWindow
 from qa.types import Mode
 
 logger = logging.getLogger(__name__)
-
-_TERMINAL_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 
 MAX_ANSWERS = 10  # answers kept per question: the first top_k are shown, the rest serve "more"
 PICKER_THRESHOLD = 0.015  # the sentence picker's default abstention threshold (bench/fit_picker.py)
@@ -79,16 +76,9 @@ class Engine(Archive):
 
     # -- questions -------------------------------------------------------------------------------
     def validate_question(self, question: str) -> str:
-        """The question cleaned of terminal escape sequences and control characters; ``QuestionError``
-        when empty or too long."""
-        question = _TERMINAL_ESCAPE.sub(" ", question)  # "\x1b[31m" is colour, not words
-        cleaned = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in question).strip()
-        if not cleaned:
-            raise QuestionError("the question is empty")
-        limit = self.settings.max_question_chars
-        if len(cleaned) > limit:
-            raise QuestionError(f"the question is too long ({len(cleaned)} characters; the limit is {limit})")
-        return " ".join(cleaned.split())
+        """The question cleaned of escape sequences and control characters; ``QuestionError`` when empty
+        or too long."""
+        return clean_question(question, self.settings.max_question_chars)
 
     def search(
         self,

@@ -8,6 +8,8 @@ import unicodedata
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from qa.errors import QuestionError
+
 if TYPE_CHECKING:
     from spacy.language import Language
 
@@ -26,6 +28,19 @@ STOPWORDS = frozenset(
 )
 
 _WORD = re.compile(r"\w+(?:['’]\w+)?", re.UNICODE)
+_TERMINAL_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+
+
+def clean_question(question: str, limit: int) -> str:
+    """The question without escape sequences or control characters, spaces collapsed;
+    ``QuestionError`` when nothing is left or it is longer than ``limit`` characters."""
+    question = _TERMINAL_ESCAPE.sub(" ", question)  # "\x1b[31m" is colour, not words
+    cleaned = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in question).strip()
+    if not cleaned:
+        raise QuestionError("the question is empty")
+    if len(cleaned) > limit:
+        raise QuestionError(f"the question is too long ({len(cleaned)} characters; the limit is {limit})")
+    return " ".join(cleaned.split())
 
 
 def normalize(text: str) -> str:
