@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -152,7 +153,8 @@ def test_help_is_complete() -> None:
 
 
 def test_index_docs_remove_and_exit_codes(tmp_path: Path) -> None:
-    """`qa index` exits 3 on partial success naming the bad file; `qa docs remove` removes an article."""
+    """`qa index` logs its progress without a terminal and exits 3 on partial success naming the bad file;
+    `qa docs remove` removes an article."""
     folder = tmp_path / "news"
     folder.mkdir()
     (folder / "ferry.txt").write_text("Ferry service resumes\n\nThe ferry to the island resumed on Friday.\n")
@@ -161,6 +163,7 @@ def test_index_docs_remove_and_exit_codes(tmp_path: Path) -> None:
     done = qa("index", str(folder), index_dir=index_dir)
     assert done.returncode == 3, done.stderr
     assert "broken.jsonl" in done.stderr and "skipped" in done.stderr
+    assert re.search(r"^qa: INFO: [\w ]+: \d+/\d+$", done.stderr, re.M), done.stderr  # progress, no terminal
     (folder / "broken.jsonl").unlink()
     assert qa("index", str(folder), index_dir=index_dir).returncode == 0
     listed = json.loads(qa("docs", "--json", index_dir=index_dir).stdout)

@@ -107,5 +107,6 @@ def main_options(
     }
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="qa: %(levelname)s: %(message)s", stream=sys.stderr, force=True)
+    logging.getLogger("qa.progress").setLevel(level if quiet else min(level, logging.INFO))  # unless -q
     for noisy in ("httpx", "faiss", "sentence_transformers", "transformers", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

@@ -13,7 +13,8 @@ from bots.cli.app import err
 from qa.embedding import Progress as ProgressCallback
 from qa.embedding import logged_progress
 
-logger = logging.getLogger("qa")
+# Its own logger, shown by default (not only with -v): long work without a terminal is not silent.
+logger = logging.getLogger("qa.progress")
 
 
 @contextmanager
