@@ -11,11 +11,19 @@ from qa.models import Answer, AnswerSet, ArticleMeta, DocumentInfo, Passage
 NOTHING_NEW = "Nothing new on that in the archive: the answer above is still the best it holds."
 
 
+def shown_date(published: str | None) -> str:
+    """``2020-10-04T17:37:06`` as ``2020-10-04 17:37:06``; a date known without its time as the date alone."""
+    if not published:
+        return ""
+    day, _, time = published.partition("T")
+    return day if time in ("", "00:00:00", "00:00") else f"{day} {time}"
+
+
 def source_line(article: ArticleMeta) -> str:
     """``title · date · URL-or-file`` (the full path of a local file: the terminal is the user's own)."""
     parts = [article.title]
     if article.published:
-        parts.append(article.published.replace("T", " "))
+        parts.append(shown_date(article.published))
     parts.append(article.url or article.path or article.source)
     return " · ".join(parts)
 
@@ -48,7 +56,7 @@ def documents_table(documents: list[DocumentInfo], width: int) -> Table:
         title.truncate(title_width, overflow="ellipsis")
         cells = [Text(d.id), title]
         if dated:
-            cells.append(Text((d.published or "").replace("T", " ")))
+            cells.append(Text(shown_date(d.published)))
         cells += [Text(source), Text(str(d.chunks))]
         if copies:
             cells.append(Text(d.duplicate_of or ""))
