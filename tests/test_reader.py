@@ -82,6 +82,12 @@ def test_read_answers_rank_by_calibrated_chance_and_abstain_below_the_threshold(
     assert read_answers([passage(), passage()], readings, calibration, 0.9999, 10) == []
 
 
+def test_read_answers_never_run_across_a_sentence_boundary() -> None:
+    """A span that runs into the next sentence ends with the sentence it starts in, which alone is quoted."""
+    answers = read_answers([passage()], [Reading(0, 21, 40, 8.0, 1.0)], {"margin": 1.0}, 0.0, 10)
+    assert [(a.text, a.span_text) for a in answers] == [(TEXT[0:26], "1932")]
+
+
 def test_read_answers_quote_a_sentence_once() -> None:
     """The same sentence read in two overlapping passages is one answer, not two."""
     readings = [Reading(0, 21, 25, 8.0, 1.0), Reading(1, 21, 25, 7.0, 1.0)]
