@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_play
 from bots.http import create_app
 from qa.config import Settings
 from qa.engine import Engine
-from tests.conftest import SEEDS, free_port
+from tests.conftest import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -40,15 +40,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    """A real engine over the seed article."""
-    qa_engine = Engine(Settings(index_dir=tmp_path_factory.mktemp("browser") / "index"))
-    qa_engine.index_paths([SEEDS])
-    yield qa_engine
-    qa_engine.close()
-
-
 def serve_in_thread(settings: Settings, engine: Engine) -> Iterator[str]:
     """Run the app under a real uvicorn in a thread; yield its base URL until the test ends."""
     port = free_port()
@@ -68,16 +59,16 @@ def serve_in_thread(settings: Settings, engine: Engine) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def base_url(engine: Engine) -> Iterator[str]:
+def base_url(seed_engine: Engine) -> Iterator[str]:
     """The chat page's server, without an API key."""
-    yield from serve_in_thread(Settings(index_dir=engine.settings.index_dir, rate_limit=0), engine)
+    yield from serve_in_thread(Settings(index_dir=seed_engine.settings.index_dir, rate_limit=0), seed_engine)
 
 
 @pytest.fixture(scope="module")
-def keyed_url(engine: Engine) -> Iterator[str]:
+def keyed_url(seed_engine: Engine) -> Iterator[str]:
     """The chat page's server with QA_API_KEY set."""
     yield from serve_in_thread(
-        Settings(index_dir=engine.settings.index_dir, rate_limit=0, api_key=KEY), engine
+        Settings(index_dir=seed_engine.settings.index_dir, rate_limit=0, api_key=KEY), seed_engine
     )
 
 
