@@ -14,10 +14,12 @@ from qa import duplicates, timefilter
 from qa.answers import (
     DEFAULT_PICKER,
     Candidate,
+    Evidence,
     PickerWeights,
     gather_candidates,
     pick_answers,
     read_answers,
+    unstored_sentences,
 )
 from qa.archive import Archive
 from qa.config import Settings
@@ -126,7 +128,7 @@ class Engine(Archive):
             answers = read_answers(passages, readings, calibration, self.abstain_threshold, limit)
         else:
             picker = dataclasses.replace(self.picker, passages=k) if timed.newest_first else self.picker
-            evidence = self.retriever.evidence(self.store, searched, k, mode, timed.window, picker)
+            evidence = self._evidence(searched, k, mode, timed.window, picker)
             passages = list(evidence.passages)
             answers = pick_answers(evidence, self.abstain_threshold, limit, picker)
         answers = self._one_per_story(answers)
@@ -170,8 +172,19 @@ class Engine(Archive):
         question = self.validate_question(question)
         self.ensure_index()
         k = max(10, self.settings.top_k)
-        evidence = self.retriever.evidence(self.store, question, k, mode, None, self.picker)
+        evidence = self._evidence(question, k, mode, None, self.picker)
         return gather_candidates(evidence, self.picker)
+
+    def _evidence(
+        self, question: str, k: int, mode: Mode | None, window: TimeWindow | None, picker: PickerWeights
+    ) -> Evidence:
+        """What the sentence picker weighs for a question, every vector it needs included."""
+        found = self.retriever.retrieve(self.store, question, k, mode, window)
+        # An index without stored sentence vectors: the sentences the picker weighs are encoded
+        # (and cached) here, so that answering is a function of plain data.
+        unstored = unstored_sentences(found.passages, picker)
+        vectors = self.retriever.embedder.encode(unstored) if unstored else None
+        return Evidence(question, found.passages, found.stems, found.idf, found.vector, vectors)
 
     def _time(self, question: str, since: date | None, until: date | None, as_of: date | None) -> TimeQuery:
         """The window and order asked for, and the question without its time words."""

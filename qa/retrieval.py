@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.answers import Evidence, PickerWeights, unstored_sentences
 from qa.embedding import Embedder
 from qa.models import Passage
 from qa.store import Ids, Snapshot, Store, Vectors
@@ -207,23 +206,6 @@ class Retriever:
             vector = encoding.result()
             passages = retrieve(snap, question, vector, k, mode, self.weights, frequencies, keyword, allowed)
         return Retrieved(passages, stems, idf_weights(stems, total, frequencies), vector)
-
-    def evidence(
-        self,
-        store: Store,
-        question: str,
-        k: int,
-        mode: Mode | None,
-        window: TimeWindow | None,
-        picker: PickerWeights,
-    ) -> Evidence:
-        """What the sentence picker weighs for a question, every vector it needs included."""
-        found = self.retrieve(store, question, k, mode, window)
-        # An index without stored sentence vectors: the sentences the picker weighs are encoded
-        # (and cached) here, so that answering is a function of plain data.
-        unstored = unstored_sentences(found.passages, picker)
-        vectors = self.embedder.encode(unstored) if unstored else None
-        return Evidence(question, found.passages, found.stems, found.idf, found.vector, vectors)
 
     def _encode_later(self, text: str) -> Future[Vectors]:
         """The vector of one text, computed on the retriever's encoder threads."""
