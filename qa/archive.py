@@ -20,7 +20,7 @@ from qa.errors import NoIndexError
 from qa.fetching import Fetcher
 from qa.indexing import Indexer
 from qa.reader import Reader
-from qa.store import LocalStore, WebState
+from qa.store import LocalStore, Store, WebState
 from qa.web_sources import WebSources
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ class Archive:
         self.settings = settings
         self._embedder = embedder
         self._reader: Reader | None = None
-        self._store: LocalStore | None = None
+        self._store: Store | None = None
         self._lock = threading.RLock()
         self._warm = False
         self._web: WebSources | None = None
@@ -61,9 +61,19 @@ class Archive:
             return self._reader
 
     @property
-    def store(self) -> LocalStore:
-        """The index, opened (or created) once per engine."""
+    def store(self) -> Store:
+        """The index, opened (or created) once per engine: local, or in Milvus (``QA_STORE``)."""
         with self._lock:
+            if self._store is None and self.settings.store == "milvus":
+                from qa.store.milvus import MilvusStore  # pymilvus takes seconds to import
+
+                self._store = MilvusStore(
+                    self.settings.milvus_location(),
+                    self.settings.milvus_token,
+                    self.settings.milvus_collection,
+                    self.embedder.dimension,
+                    self.embedder.name,
+                )
             if self._store is None:
                 recorded = LocalStore.recorded_model(self.settings.index_dir)
                 if (
@@ -90,8 +100,11 @@ class Archive:
         """Fetching feeds, sitemaps and pages, and the feed registry of this index."""
         with self._lock:
             if self._web is None:
+                store = self.store
+                # The feed registry stays in the index directory, whichever store holds the index.
+                self.settings.index_dir.mkdir(parents=True, exist_ok=True)
                 self._web = WebSources(
-                    Fetcher(self.settings), WebState(self.store.index_dir), self.store.file_hash
+                    Fetcher(self.settings), WebState(self.settings.index_dir), store.file_hash
                 )
             return self._web
 
