@@ -62,6 +62,12 @@ class MilvusStore:
         """Close the connection."""
         self._client.close()
 
+    def drop(self) -> None:
+        """Delete the archive's collections (everything this store holds)."""
+        with self._lock:
+            for name in self._names.values():
+                self._client.drop_collection(name)
+
     @contextmanager
     def snapshot(self) -> Iterator[MilvusSnapshot]:
         """A view for one question (Milvus reads the latest committed state; see ``snapshot``)."""
