@@ -120,16 +120,30 @@ class Archive:
         """Writes articles into this archive's index."""
         return Indexer(self)
 
+    def _chosen(self) -> bool:
+        """True when the index was chosen (only the default one may build itself from the seeds)."""
+        if self.settings.store == "milvus":
+            chosen = {"milvus_uri", "milvus_collection", "index_dir"} & self.settings.model_fields_set
+            return bool(chosen)
+        return self.settings.index_dir_chosen()
+
+    def _chosen_but_missing(self) -> bool:
+        """True when a chosen local index directory holds no index."""
+        local = self.settings.store == "local"
+        return local and self._chosen() and not LocalStore.exists(self.settings.index_dir)
+
     def require_index(self) -> None:
-        """``NoIndexError`` when a chosen index directory holds no index (the default may self-build)."""
+        """``NoIndexError`` when a chosen index directory holds no index (the default may self-build).
+
+        Milvus collections are created when the store opens: an empty archive there is only warned of."""
         folder = self.settings.index_dir
-        if self.settings.index_dir_chosen() and not LocalStore.exists(folder):
+        if self._chosen_but_missing():
             raise NoIndexError(f"no index in {folder}: build it with `{_index_command(folder)}`")
 
     def ensure_index(self, progress: Progress | None = None) -> None:
         """Build the index from the bundled seeds when it is empty (only at the default location)."""
         self.require_index()
-        chosen = self.settings.index_dir_chosen()
+        chosen = self._chosen()
         if not self.store.is_empty() or chosen:
             if not self._warm:
                 self._warm = True
@@ -153,7 +167,7 @@ class Archive:
 
     def stats(self) -> dict[str, int]:
         """``{"articles": n, "chunks": m}`` (zeros where a chosen index directory holds no index)."""
-        if self.settings.index_dir_chosen() and not LocalStore.exists(self.settings.index_dir):
+        if self._chosen_but_missing():
             return {"articles": 0, "chunks": 0}
         return self.store.stats()
 

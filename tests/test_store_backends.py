@@ -20,6 +20,8 @@ import numpy as np
 import pytest
 
 from qa.chunking import embedding_text, split_into_chunks
+from qa.config import Settings
+from qa.engine import Engine
 from qa.models import Article
 from qa.retrieval import Retriever, fts_query
 from qa.store import LocalStore, Store
@@ -92,6 +94,7 @@ class Backend:
 
     name: str
     connect: Callable[[], Store]
+    settings: dict[str, Any]  # what selects this archive in ``Settings``
     opened: list[Any] = field(default_factory=list)
 
     def open(self) -> Store:
@@ -105,13 +108,18 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     """Each backend with a fresh archive (a new collection prefix on the shared server)."""
     name: str = request.param
     if name == "local":
-        yield Backend(name, lambda: LocalStore(tmp_path / "index", EMBEDDER.dimension, EMBEDDER.name))
+        connect = lambda: LocalStore(tmp_path / "index", EMBEDDER.dimension, EMBEDDER.name)  # noqa: E731
+        yield Backend(name, connect, {"store": "local"})
         return
     from qa.store.milvus import MilvusStore
 
     uri = str(tmp_path / "m.db") if name == "milvus-embedded" else request.getfixturevalue("milvus_server")
     prefix = f"t{next(_names)}"
-    made = Backend(name, lambda: MilvusStore(uri, "", prefix, EMBEDDER.dimension, EMBEDDER.name))
+    made = Backend(
+        name,
+        lambda: MilvusStore(uri, "", prefix, EMBEDDER.dimension, EMBEDDER.name),
+        {"store": "milvus", "milvus_uri": uri, "milvus_collection": prefix},
+    )
     yield made
     if made.opened:
         made.opened[0].drop()
@@ -302,3 +310,24 @@ def test_store_write_by_one_client_is_seen_by_another(backend: Backend) -> None:
     with one.writer() as writer:
         writer.remove_article("plant")
     assert keyword_ids(two, "plant") == set() and two.stats()["articles"] == 1
+
+
+def test_engine_indexes_a_folder_incrementally_and_answers(backend: Backend, tmp_path: Path) -> None:
+    """Through the engine: a folder indexed once, skipped when unchanged, a file's edit replaces it."""
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Power plant\n\nThe power plant employs 300 workers.\n", encoding="utf-8")
+    (folder / "b.txt").write_text("Bridge\n\nThe old bridge closed for repairs.\n", encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "index", reader="off", abstain_threshold=0.0, **backend.settings)
+    engine = Engine(settings, embedder=HashEmbedder())
+    try:
+        assert len(engine.index_paths([folder]).added) == 2
+        assert engine.index_paths([folder]).unchanged == 2
+        (folder / "b.txt").write_text("Bridge\n\nA ferry replaced the crossing.\n", encoding="utf-8")
+        assert len(engine.index_paths([folder]).added) == 1
+        assert engine.stats() == {"articles": 2, "chunks": 2}
+        answers = engine.ask("How many workers does the power plant employ?").answers
+        assert answers and "300 workers" in answers[0].text
+        assert all("repairs" not in p.text for p in engine.search("bridge repairs", k=5))
+    finally:
+        engine.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,17 @@ from qa.errors import ConfigError, IndexBusyError
 PAGE = 1000  # rows per query page (real Milvus caps a query's offset + limit at 16,384)
 _LOCKS: dict[str, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
+
+
+class _WithoutTimestampNotice(logging.Filter):
+    """Drops pymilvus's warning, at every listing, that Milvus Lite sent no MVCC timestamp (the
+    iterator then uses the client's clock, which is right for Lite)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "mvccTs" not in record.getMessage()
+
+
+_NOTICE_FILTER = _WithoutTimestampNotice()
 
 
 def write_lock(uri: str, prefix: str) -> threading.RLock:
@@ -37,6 +49,7 @@ def connect(uri: str, token: str) -> Any:
         raise ConfigError(
             "QA_STORE=milvus needs pymilvus and milvus-lite: pip install 'qa-bot[milvus]'"
         ) from None
+    logging.getLogger("pymilvus.client.iterator.query_iterator").addFilter(_NOTICE_FILTER)
     if is_embedded(uri):
         path = Path(uri).expanduser()
         if path.suffix != ".db":
