@@ -331,3 +331,37 @@ def test_engine_indexes_a_folder_incrementally_and_answers(backend: Backend, tmp
         assert all("repairs" not in p.text for p in engine.search("bridge repairs", k=5))
     finally:
         engine.close()
+
+
+WRITER = """
+import sys
+from qa.store.milvus import MilvusStore
+from tests.test_store_backends import EMBEDDER, article, write
+
+store = MilvusStore(sys.argv[1], "", sys.argv[2], EMBEDDER.dimension, EMBEDDER.name)
+for n in range(5):
+    write(store, article(f"a{n}", f"Story {n}", f"Story number {n} is about the harbour. " * (n + 1)))
+store.close()
+"""
+
+
+@pytest.mark.slow
+@needs_milvus
+def test_two_writer_processes_store_every_article_once(milvus_server: str) -> None:
+    """Two processes writing the same articles at once to one server leave each article once."""
+    from qa.store.milvus import MilvusStore
+
+    prefix = f"t{next(_names)}"
+    command = [sys.executable, "-c", WRITER, milvus_server, prefix]
+    repo = Path(__file__).resolve().parents[1]
+    writers = [subprocess.Popen(command, cwd=repo, stderr=subprocess.PIPE) for _ in range(2)]
+    errors = [process.communicate(timeout=300)[1].decode() for process in writers]
+    assert [process.returncode for process in writers] == [0, 0], errors
+    store = MilvusStore(milvus_server, "", prefix, EMBEDDER.dimension, EMBEDDER.name)
+    try:
+        infos, total = store.documents()
+        assert total == 5 and sorted(i.id for i in infos) == [f"a{n}" for n in range(5)]
+        assert store.stats()["chunks"] == sum(i.chunks for i in infos)
+    finally:
+        store.drop()
+        store.close()

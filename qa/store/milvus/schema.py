@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import re
+import time
 import unicodedata
 from datetime import date
 from typing import Any
@@ -136,7 +138,7 @@ def band_tokens(keys: list[int]) -> list[int]:
 
 def create(client: Any, prefix: str, dimension: int) -> None:
     """Create the archive's collections that do not exist yet, with their indexes, and load them."""
-    from pymilvus import DataType, Function, FunctionType, MilvusClient
+    from pymilvus import DataType, Function, FunctionType, MilvusClient, MilvusException
 
     def build(name: str, fields: list[tuple[str, Any, dict[str, Any]]], vector: str, metric: str) -> None:
         if client.has_collection(name):
@@ -157,9 +159,22 @@ def create(client: Any, prefix: str, dimension: int) -> None:
                 )
             )
             index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-        client.create_collection(name, schema=schema, consistency_level="Strong")
-        client.create_index(name, index, sync=False)  # with index_params pymilvus polls for seconds
-        client.load_collection(name)
+        try:
+            client.create_collection(name, schema=schema, consistency_level="Strong")
+        except MilvusException:
+            if not client.has_collection(name):
+                raise
+            # Another client created it this moment: its indexes may not be there yet.
+        for attempt in itertools.count():
+            try:
+                if not client.list_indexes(name):
+                    client.create_index(name, index, sync=False)  # index_params would poll for seconds
+                client.load_collection(name)
+                return
+            except MilvusException:
+                if attempt == 50:
+                    raise
+                time.sleep(0.1)
 
     text = DataType.VARCHAR
     long: dict[str, Any] = {"max_length": VARCHAR_MAX}
