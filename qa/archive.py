@@ -20,7 +20,7 @@ from qa.errors import NoIndexError
 from qa.fetching import Fetcher
 from qa.indexing import Indexer
 from qa.reader import Reader
-from qa.store import LocalStore, WebState
+from qa.store import LocalStore, Store, WebState
 from qa.web_sources import WebSources
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ class Archive:
         self.settings = settings
         self._embedder = embedder
         self._reader: Reader | None = None
-        self._store: LocalStore | None = None
+        self._store: Store | None = None
         self._lock = threading.RLock()
         self._warm = False
         self._web: WebSources | None = None
@@ -61,9 +61,19 @@ class Archive:
             return self._reader
 
     @property
-    def store(self) -> LocalStore:
-        """The index, opened (or created) once per engine."""
+    def store(self) -> Store:
+        """The index, opened (or created) once per engine: local, or in Milvus (``QA_STORE``)."""
         with self._lock:
+            if self._store is None and self.settings.store == "milvus":
+                from qa.store.milvus import MilvusStore  # pymilvus takes seconds to import
+
+                self._store = MilvusStore(
+                    self.settings.milvus_location(),
+                    self.settings.milvus_token,
+                    self.settings.milvus_collection,
+                    self.embedder.dimension,
+                    self.embedder.name,
+                )
             if self._store is None:
                 recorded = LocalStore.recorded_model(self.settings.index_dir)
                 if (
@@ -90,8 +100,11 @@ class Archive:
         """Fetching feeds, sitemaps and pages, and the feed registry of this index."""
         with self._lock:
             if self._web is None:
+                store = self.store
+                # The feed registry stays in the index directory, whichever store holds the index.
+                self.settings.index_dir.mkdir(parents=True, exist_ok=True)
                 self._web = WebSources(
-                    Fetcher(self.settings), WebState(self.store.index_dir), self.store.file_hash
+                    Fetcher(self.settings), WebState(self.settings.index_dir), store.file_hash
                 )
             return self._web
 
@@ -107,16 +120,30 @@ class Archive:
         """Writes articles into this archive's index."""
         return Indexer(self)
 
+    def _chosen(self) -> bool:
+        """True when the index was chosen (only the default one may build itself from the seeds)."""
+        if self.settings.store == "milvus":
+            chosen = {"milvus_uri", "milvus_collection", "index_dir"} & self.settings.model_fields_set
+            return bool(chosen)
+        return self.settings.index_dir_chosen()
+
+    def _chosen_but_missing(self) -> bool:
+        """True when a chosen local index directory holds no index."""
+        local = self.settings.store == "local"
+        return local and self._chosen() and not LocalStore.exists(self.settings.index_dir)
+
     def require_index(self) -> None:
-        """``NoIndexError`` when a chosen index directory holds no index (the default may self-build)."""
+        """``NoIndexError`` when a chosen index directory holds no index (the default may self-build).
+
+        Milvus collections are created when the store opens: an empty archive there is only warned of."""
         folder = self.settings.index_dir
-        if self.settings.index_dir_chosen() and not LocalStore.exists(folder):
+        if self._chosen_but_missing():
             raise NoIndexError(f"no index in {folder}: build it with `{_index_command(folder)}`")
 
     def ensure_index(self, progress: Progress | None = None) -> None:
         """Build the index from the bundled seeds when it is empty (only at the default location)."""
         self.require_index()
-        chosen = self.settings.index_dir_chosen()
+        chosen = self._chosen()
         if not self.store.is_empty() or chosen:
             if not self._warm:
                 self._warm = True
@@ -140,7 +167,7 @@ class Archive:
 
     def stats(self) -> dict[str, int]:
         """``{"articles": n, "chunks": m}`` (zeros where a chosen index directory holds no index)."""
-        if self.settings.index_dir_chosen() and not LocalStore.exists(self.settings.index_dir):
+        if self._chosen_but_missing():
             return {"articles": 0, "chunks": 0}
         return self.store.stats()
 

@@ -81,6 +81,20 @@ class Settings(BaseSettings):
         "auto", description="Vector index: auto (exact below the threshold, IVF above), flat, ivf, ivf-sq8."
     )
     index_threshold: int = Field(50_000, ge=1, description="Vectors above which auto switches to IVF.")
+    store: Literal["local", "milvus"] = Field(
+        "local",
+        description="Where the index lives: local (SQLite and FAISS in the index directory) or milvus "
+        "(install qa-bot[milvus]).",
+    )
+    milvus_uri: str = Field(
+        "qa-milvus.db",
+        description="Milvus to use with QA_STORE=milvus: a local file path ending in .db (Milvus Lite, "
+        "embedded; relative to the index directory) or a server URL such as http://host:19530.",
+    )
+    milvus_token: str = Field("", description="Milvus token, user:password or an API key (none for Lite).")
+    milvus_collection: str = Field(
+        "qa", description="Prefix of the archive's Milvus collections (qa_chunks, qa_articles, ...)."
+    )
     max_file_bytes: int = Field(50_000_000, ge=1, description="Larger files are skipped when indexing.")
     lock_timeout: float = Field(30.0, ge=0, description="Seconds to wait for another indexing run.")
     batch_size: int = Field(0, ge=0, description="Texts per embedding batch (0: 16 on a CPU, 256 on a GPU).")
@@ -118,6 +132,13 @@ class Settings(BaseSettings):
     @classmethod
     def _duration(cls, value: str | float) -> float:
         return parse_duration(value)
+
+    def milvus_location(self) -> str:
+        """``milvus_uri`` with a relative Milvus Lite path resolved inside the index directory."""
+        uri = self.milvus_uri
+        if uri.startswith(("http://", "https://", "tcp://", "unix:")) or Path(uri).expanduser().is_absolute():
+            return uri
+        return str(self.index_dir / uri)
 
     def index_dir_chosen(self) -> bool:
         """True when the index directory was chosen (``--index-dir``, ``QA_INDEX_DIR``, ``.env``).

@@ -1,0 +1,255 @@
+"""The Milvus collections of one archive, their keys, and the text Milvus's BM25 analyses.
+
+Five collections share a prefix (``QA_MILVUS_COLLECTION``, ``qa`` by default):
+
+    <prefix>_chunks     one row per chunk: dense vector, BM25 over client-stemmed terms, the text
+    <prefix>_articles   one row per article: metadata, MinHash signature and bands, its original
+    <prefix>_texts      the article's full text in pieces (a VARCHAR holds at most 65,535 bytes)
+    <prefix>_files      content hash per indexed file
+    <prefix>_meta       the embedding model and dimension the archive was built with
+
+Milvus needs a vector field in every collection: the small ones carry a constant 2-d ``unit``.
+Primary keys are deterministic (a hash of the article id and position), so two indexers writing
+the same article upsert the same rows and it is stored once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import re
+import time
+import unicodedata
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from qa.store.packing import pack_vectors, unpack_vectors
+from qa.store.vectors import Vectors
+from qa.text import stemmer
+from qa.timephrases import TimeWindow
+
+VARCHAR_MAX = 65_535  # bytes
+TEXT_PIECE = 16_000  # characters of article text per row (at most 4 bytes each in UTF-8)
+UNIT = [1.0, 0.0]  # the constant vector of the small collections
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+_QUOTED = re.compile(r'"((?:[^"]|"")*)"')
+
+
+def names(prefix: str) -> dict[str, str]:
+    """The collection names of an archive."""
+    return {part: f"{prefix}_{part}" for part in ("chunks", "articles", "texts", "files", "meta")}
+
+
+def key(*parts: str | int) -> int:
+    """A deterministic positive 63-bit primary key for a tuple of parts."""
+    raw = "\0".join(str(p) for p in parts).encode("utf-8")
+    return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "little") >> 1
+
+
+def lit(value: str) -> str:
+    """A Milvus filter string literal (Milvus Lite has no filter templating)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def day(published: str | None) -> int:
+    """An ISO date's day number (``date.toordinal``), -1 when undated or unreadable.
+
+    Comparing day numbers with a window's ``since`` and ``until`` days matches the local backend's
+    ISO string comparison for every date that starts with ``YYYY-MM-DD``."""
+    if not published:
+        return -1
+    try:
+        return date.fromisoformat(published[:10]).toordinal()
+    except ValueError:
+        return -1
+
+
+def window_filter(window: TimeWindow | None) -> str:
+    """A filter on ``day`` holding ``window.contains`` (undated never matches); "" for no window."""
+    if window is None:
+        return ""
+    clauses = ["day >= 0"]
+    if window.since is not None:
+        clauses.append(f"day >= {window.since.toordinal()}")
+    if window.until is not None:
+        clauses.append(f"day < {window.until.toordinal()}")
+    return " and ".join(clauses)
+
+
+def _fold(text: str) -> str:
+    """Lower case without diacritics, as FTS5's ``unicode61 remove_diacritics 2`` reads words."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def analysed(text: str) -> list[str]:
+    """Porter stems of every word, repeats kept: what BM25 indexes (Milvus Lite cannot stem)."""
+    stems: list[str] = stemmer().stemWords(_TOKEN.findall(_fold(text)))
+    return stems
+
+
+def bm25_terms(title: str, body: str) -> str:
+    """The text of a chunk's ``terms`` field: the stems of its title and body."""
+    return " ".join(analysed(f"{title}\n{body}"))
+
+
+def match_terms(match: str) -> str:
+    """The stems of an FTS5 ``"a" OR "b"`` expression (``retrieval.fts_query``) as a BM25 query."""
+    words = [m.group(1).replace('""', '"') for m in _QUOTED.finditer(match)]
+    return " ".join(dict.fromkeys(s for w in words for s in analysed(w)))
+
+
+def stem_token(stem: str) -> str:
+    """A stem from ``qa.text.stem_terms`` as it is spelt in the ``terms`` field."""
+    return " ".join(_TOKEN.findall(_fold(stem)))
+
+
+def pack_b64(vectors: Vectors | None, rows: int) -> str:
+    """Sentence vectors as base64 float16 bytes (Milvus has no bytes field); "" when absent."""
+    packed = pack_vectors(vectors, rows)
+    if packed is None:
+        return ""
+    text = base64.b64encode(packed).decode("ascii")
+    return text if len(text) <= VARCHAR_MAX else ""  # too many sentences: the reader encodes them
+
+
+def unpack_b64(text: str, rows: int) -> Vectors | None:
+    """The rows stored by ``pack_b64``."""
+    return unpack_vectors(base64.b64decode(text), rows) if text else None
+
+
+def signature_text(sig: np.ndarray[Any, np.dtype[np.uint32]]) -> str:
+    """A MinHash signature as base64."""
+    return base64.b64encode(np.ascontiguousarray(sig, dtype=np.uint32).tobytes()).decode("ascii")
+
+
+def signature_of(text: str) -> np.ndarray[Any, np.dtype[np.uint32]]:
+    """The signature stored by ``signature_text``."""
+    return np.frombuffer(base64.b64decode(text), dtype=np.uint32)
+
+
+def band_tokens(keys: list[int]) -> list[int]:
+    """Per-band LSH keys made unique across bands, for one ``array_contains_any`` filter."""
+    return [key("band", band, value) for band, value in enumerate(keys)]
+
+
+def create(client: Any, prefix: str, dimension: int) -> None:
+    """Create the archive's collections that do not exist yet, with their indexes, and load them."""
+    from pymilvus import DataType, Function, FunctionType, MilvusClient, MilvusException
+
+    def build(name: str, fields: list[tuple[str, Any, dict[str, Any]]], vector: str, metric: str) -> None:
+        if client.has_collection(name):
+            client.load_collection(name)
+            return
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        for field, kind, options in fields:
+            schema.add_field(field, kind, **options)
+        index = client.prepare_index_params()
+        index.add_index(vector, index_type="FLAT", metric_type=metric)
+        if name.endswith("_chunks"):
+            schema.add_function(
+                Function(
+                    name="terms_bm25",
+                    function_type=FunctionType.BM25,
+                    input_field_names=["terms"],
+                    output_field_names=["sparse"],
+                )
+            )
+            index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        try:
+            client.create_collection(name, schema=schema, consistency_level="Strong")
+        except MilvusException:
+            if not client.has_collection(name):
+                raise
+            # Another client created it this moment: its indexes may not be there yet.
+        for attempt in itertools.count():
+            try:
+                if not client.list_indexes(name):
+                    client.create_index(name, index, sync=False)  # index_params would poll for seconds
+                client.load_collection(name)
+                return
+            except MilvusException:
+                if attempt == 50:
+                    raise
+                time.sleep(0.1)
+
+    text = DataType.VARCHAR
+    long: dict[str, Any] = {"max_length": VARCHAR_MAX}
+    short: dict[str, Any] = {"max_length": 2048}
+    unit = ("unit", DataType.FLOAT_VECTOR, {"dim": 2})
+    n = names(prefix)
+    build(
+        n["chunks"],
+        [
+            ("chunk_id", DataType.INT64, {"is_primary": True}),
+            ("article_id", text, short),
+            ("ordinal", DataType.INT64, {}),
+            ("start", DataType.INT64, {}),
+            ("end", DataType.INT64, {}),
+            ("day", DataType.INT64, {}),
+            ("text", text, long),
+            ("sentences", text, long),  # JSON offsets
+            ("sentence_vectors", text, long),  # base64 float16, as the local blob
+            (
+                "terms",
+                text,
+                {
+                    **long,
+                    "enable_analyzer": True,
+                    "enable_match": True,
+                    "analyzer_params": {"tokenizer": "standard"},
+                },
+            ),
+            ("sparse", DataType.SPARSE_FLOAT_VECTOR, {}),
+            ("dense", DataType.FLOAT_VECTOR, {"dim": dimension}),
+        ],
+        "dense",
+        "COSINE",
+    )
+    build(
+        n["articles"],
+        [
+            ("article_id", text, {**short, "is_primary": True}),
+            ("title", text, long),
+            ("published", text, {"max_length": 64}),
+            ("day", DataType.INT64, {}),
+            ("source", text, short),
+            ("url", text, short),
+            ("file", text, short),
+            ("added", DataType.DOUBLE, {}),
+            ("chunks", DataType.INT64, {}),
+            ("signature", text, {"max_length": 1024}),
+            ("bands", DataType.ARRAY, {"element_type": DataType.INT64, "max_capacity": 256}),
+            ("duplicate_of", text, short),  # "" for an original
+            unit,
+        ],
+        "unit",
+        "L2",
+    )
+    build(
+        n["texts"],
+        [
+            ("piece_id", DataType.INT64, {"is_primary": True}),
+            ("article_id", text, short),
+            ("piece", DataType.INT64, {}),
+            ("text", text, long),
+            unit,
+        ],
+        "unit",
+        "L2",
+    )
+    build(
+        n["files"],
+        [("path", text, {**short, "is_primary": True}), ("sha256", text, {"max_length": 64}), unit],
+        "unit",
+        "L2",
+    )
+    build(
+        n["meta"],
+        [("key", text, {"max_length": 64, "is_primary": True}), ("value", text, short), unit],
+        "unit",
+        "L2",
+    )
