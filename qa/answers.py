@@ -252,14 +252,14 @@ def sentence_around(passage: Passage, start: int, end: int) -> tuple[int, int]:
 _SPAN_TAIL = " \t\n.,;:!?\"'”’»"
 
 
-def within_one_sentence(passage: Passage, start: int, end: int) -> tuple[int, int]:
-    """The span cut at the end of the sentence it starts in (without the closing punctuation): an answer
-    never runs across a sentence or paragraph boundary."""
-    holder = next((s for s in passage.sentences if s[0] <= start < s[1]), None)
-    if holder is None or end <= holder[1]:
+def within_one_paragraph(passage: Passage, start: int, end: int) -> tuple[int, int]:
+    """The span cut at the first line break inside it (without the punctuation before it): an answer
+    never runs from one paragraph into the next."""
+    cut = passage.text.find("\n", start, end)
+    if cut < 0:
         return start, end
-    cut = passage.text[start : holder[1]].rstrip(_SPAN_TAIL)
-    return start, start + len(cut) if cut else holder[1]
+    kept = passage.text[start:cut].rstrip(_SPAN_TAIL)
+    return start, start + len(kept) if kept else cut
 
 
 def read_answers(
@@ -271,8 +271,8 @@ def read_answers(
 ) -> list[Answer]:
     """The reader's answers best first (one per passage and sentence), none scoring below ``threshold``.
 
-    Each answer quotes the sentence holding the reader's span (a span running into the next sentence
-    ends with its first); its score is the calibrated chance that it is right."""
+    Each answer quotes the sentence holding the reader's span (cut at a paragraph break, never quoting
+    two paragraphs); its score is the calibrated chance that it is right."""
     scored = sorted(
         ((calibrated(reading_features(r, passages[r.passage], r.passage), calibration), r) for r in readings),
         key=lambda x: x[0],
@@ -284,7 +284,7 @@ def read_answers(
         if value < threshold or len(answers) >= limit:
             break
         passage = passages[reading.passage]
-        start, stop = within_one_sentence(passage, reading.start, reading.end)
+        start, stop = within_one_paragraph(passage, reading.start, reading.end)
         begin, end = sentence_around(passage, start, stop)
         text = passage.text[begin:end]
         if text in seen:

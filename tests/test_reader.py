@@ -82,10 +82,14 @@ def test_read_answers_rank_by_calibrated_chance_and_abstain_below_the_threshold(
     assert read_answers([passage(), passage()], readings, calibration, 0.9999, 10) == []
 
 
-def test_read_answers_never_run_across_a_sentence_boundary() -> None:
-    """A span that runs into the next sentence ends with the sentence it starts in, which alone is quoted."""
-    answers = read_answers([passage()], [Reading(0, 21, 40, 8.0, 1.0)], {"margin": 1.0}, 0.0, 10)
-    assert [(a.text, a.span_text) for a in answers] == [(TEXT[0:26], "1932")]
+def test_read_answers_never_run_from_one_paragraph_into_the_next() -> None:
+    """A span running across a line break ends before it; only its own paragraph's sentence is quoted."""
+    text = 'It was called the "second oil shock."\nThe crisis had a major impact.'
+    split = passage(text, ((0, 37), (38, len(text))))
+    answers = read_answers([split], [Reading(0, 18, 50, 8.0, 1.0)], {"margin": 1.0}, 0.0, 10)
+    assert [(a.text, a.span_text) for a in answers] == [(text[:37], '"second oil shock')]
+    across = read_answers([passage()], [Reading(0, 21, 40, 8.0, 1.0)], {"margin": 1.0}, 0.0, 10)
+    assert [a.text for a in across] == [TEXT[0:55]]  # sentences of one paragraph stay together
 
 
 def test_read_answers_quote_a_sentence_once() -> None:
