@@ -64,36 +64,40 @@ class Archive:
     def store(self) -> Store:
         """The index, opened (or created) once per engine: local, or in Milvus (``QA_STORE``)."""
         with self._lock:
-            if self._store is None and self.settings.store == "milvus":
-                from qa.store.milvus import MilvusStore  # pymilvus takes seconds to import
-
-                self._store = MilvusStore(
-                    self.settings.milvus_location(),
-                    self.settings.milvus_token,
-                    self.settings.milvus_collection,
-                    self.embedder.dimension,
-                    self.embedder.name,
-                )
             if self._store is None:
-                recorded = LocalStore.recorded_model(self.settings.index_dir)
-                if (
-                    recorded is not None
-                    and self._embedder is None
-                    and recorded[0] == model_identity(self.settings.model)
-                ):
-                    # Listing or removing documents needs no model: open with what the index records.
-                    name, dimension = recorded
-                else:
-                    name, dimension = self.embedder.name, self.embedder.dimension
-                self._store = LocalStore(
-                    self.settings.index_dir,
-                    dimension,
-                    name,
-                    self.settings.lock_timeout,
-                    self.settings.index_type,
-                    self.settings.index_threshold,
-                )
+                self._store = self._open_milvus() if self.settings.store == "milvus" else self._open_local()
             return self._store
+
+    def _open_milvus(self) -> Store:
+        """The archive in Milvus (``QA_MILVUS_URI``): Milvus Lite in a file, or a server."""
+        from qa.store.milvus import MilvusStore  # pymilvus takes seconds to import
+
+        settings = self.settings
+        return MilvusStore(
+            settings.milvus_location(),
+            settings.milvus_token,
+            settings.milvus_collection,
+            self.embedder.dimension,
+            self.embedder.name,
+        )
+
+    def _open_local(self) -> Store:
+        """The archive in the index directory (SQLite + FAISS)."""
+        settings = self.settings
+        recorded = LocalStore.recorded_model(settings.index_dir)
+        if recorded is not None and self._embedder is None and recorded[0] == model_identity(settings.model):
+            # Listing or removing documents needs no model: open with what the index records.
+            name, dimension = recorded
+        else:
+            name, dimension = self.embedder.name, self.embedder.dimension
+        return LocalStore(
+            settings.index_dir,
+            dimension,
+            name,
+            settings.lock_timeout,
+            settings.index_type,
+            settings.index_threshold,
+        )
 
     @property
     def web(self) -> WebSources:
@@ -120,17 +124,10 @@ class Archive:
         """Writes articles into this archive's index."""
         return Indexer(self)
 
-    def _chosen(self) -> bool:
-        """True when the index was chosen (only the default one may build itself from the seeds)."""
-        if self.settings.store == "milvus":
-            chosen = {"milvus_uri", "milvus_collection", "index_dir"} & self.settings.model_fields_set
-            return bool(chosen)
-        return self.settings.index_dir_chosen()
-
     def _chosen_but_missing(self) -> bool:
         """True when a chosen local index directory holds no index."""
         local = self.settings.store == "local"
-        return local and self._chosen() and not LocalStore.exists(self.settings.index_dir)
+        return local and self.settings.index_chosen() and not LocalStore.exists(self.settings.index_dir)
 
     def require_index(self) -> None:
         """``NoIndexError`` when a chosen index directory holds no index (the default may self-build).
@@ -143,7 +140,7 @@ class Archive:
     def ensure_index(self, progress: Progress | None = None) -> None:
         """Build the index from the bundled seeds when it is empty (only at the default location)."""
         self.require_index()
-        chosen = self._chosen()
+        chosen = self.settings.index_chosen()
         if not self.store.is_empty() or chosen:
             if not self._warm:
                 self._warm = True

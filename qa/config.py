@@ -148,6 +148,12 @@ class Settings(BaseSettings):
         """
         return "index_dir" in self.model_fields_set
 
+    def index_chosen(self) -> bool:
+        """True when the archive's location was chosen: the index directory, or with ``QA_STORE=milvus``
+        also the Milvus URI or collection (only the default archive builds itself from the seeds)."""
+        milvus = {"milvus_uri", "milvus_collection"} if self.store == "milvus" else set()
+        return self.index_dir_chosen() or bool(milvus & self.model_fields_set)
+
     def allowed_chat_ids(self) -> frozenset[int]:
         """The Telegram allowlist as integers (empty: everyone)."""
         return frozenset(int(p) for p in self.telegram_allowed_chats.replace(" ", "").split(",") if p)
