@@ -18,7 +18,6 @@ from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from datasketch import MinHash
 
 from qa.models import Answer, ArticleMeta, Passage
 
@@ -49,6 +48,9 @@ def shingles(text: str, size: int = SHINGLE_WORDS) -> set[str]:
 
 def signature(text: str) -> Signature:
     """The MinHash signature of a text's word shingles."""
+    # Imported here: datasketch pulls in scipy (about 1 s), which only indexing needs, not every `qa`.
+    from datasketch import MinHash
+
     minhash = MinHash(num_perm=PERMUTATIONS, seed=SEED)
     minhash.update_batch([s.encode("utf-8") for s in shingles(text)])
     return np.asarray(minhash.hashvalues, dtype=np.uint32)

@@ -27,8 +27,10 @@ SEEDS = REPO / "seeds"
 SEED_QUESTION = "When did the war start?"
 SEED_SENTENCE = "This war initially started on September 27"
 CLI_TIMEOUT = 300.0  # one `qa` process, model load included, on a slow shared runner
-CORPUS_SIZE = 240
-KILLS = 20
+CORPUS_SIZE = 120
+# Three kills per strategy keep CI inside its budget (each kill is a whole `qa` process, model
+# load included); QA_TEST_KILLS=60 QA_TEST_SEED=... runs a longer soak of the same test.
+KILLS = int(os.environ.get("QA_TEST_KILLS", "9"))
 INDEX_FILES = {"meta.sqlite", "meta.sqlite-wal", "meta.sqlite-shm", "write.lock"}
 
 
@@ -222,7 +224,8 @@ class IndexRun:
 @pytest.mark.slow
 @pytest.mark.timeout(3000)
 def test_index_survives_sigkill_at_random_moments(tmp_path: Path, embedder: Embedder) -> None:
-    """SIGKILL at 20 moments: the index is always the old or the new one, whole, and tidy."""
+    """SIGKILL at KILLS moments, three strategies in turn: the index is always the old or the new one,
+    whole, and tidy."""
     rng = random.Random(int(os.environ.get("QA_TEST_SEED", "20240607")))
     index_dir = tmp_path / "index"
     corpus = Corpus(tmp_path / "corpus", CORPUS_SIZE)
