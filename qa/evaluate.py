@@ -44,7 +44,7 @@ ProgressCallback = Callable[[int, int, str], None]
 METRIC_KEYS = (
     "questions", "recall@1", "recall@5", "recall@20", "mrr@10",
     "answer_hit@1", "answer_hit@3", "answer_chars", "exact_match", "f1",
-    "abstain_accuracy", "ndcg@10", "recall@100", "latency_ms_p50", "latency_ms_p95",
+    "abstain_accuracy", "ndcg@10", "recall@100", "latency_ms_p50", "latency_ms_p95", "absent_refused",
 )  # fmt: skip
 
 
@@ -131,6 +131,7 @@ class Tally:
 
     has_answers: bool = False
     has_impossible: bool = False
+    leaves_out: bool = False  # --absent: some articles were left out of the index on purpose
     questions: int = 0
     ranks: list[int | None] = field(default_factory=list)
     ndcg: list[float] = field(default_factory=list)
@@ -141,6 +142,7 @@ class Tally:
     em: list[float] = field(default_factory=list)
     f1: list[float] = field(default_factory=list)
     abstain: list[float] = field(default_factory=list)
+    refused: list[float] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
 
     def add(
@@ -152,6 +154,7 @@ class Tally:
         first = result.answers[0] if result.answers else None
         if absent:  # only the refusal counts: there is nothing to rank or quote
             self.abstain.append(float(first is None))
+            self.refused.append(float(first is None))
             return
         self.ranks.append(first_gold_rank(ranking, query.doc_ids))
         if not self.has_answers:
@@ -166,7 +169,9 @@ class Tally:
             predicted = "" if first is None else (first.span_text or first.text)
             self.em.append(best_over(query.answers, predicted, exact_match) if first else 0.0)
             self.f1.append(best_over(query.answers, predicted, f1_score) if first else 0.0)
-        if query.impossible is not None:
+        # As squad-v2.0 defines it: a question the archive can answer counts as right only when it
+        # is answered and the first answer holds a gold answer (with --absent too).
+        if query.impossible is not None or self.leaves_out:
             if query.impossible:
                 self.abstain.append(float(first is None))
             else:
@@ -201,6 +206,7 @@ class Tally:
             "recall@100": mean(self.recall100, not self.has_answers),
             "latency_ms_p50": round(p50, 2) if p50 is not None else None,
             "latency_ms_p95": round(p95, 2) if p95 is not None else None,
+            "absent_refused": mean(self.refused, self.leaves_out),
         }  # fmt: skip
 
 
@@ -235,6 +241,7 @@ def evaluate_dataset(
     tally = Tally(
         has_answers=any(q.answers for q in queries),
         has_impossible=absent is not None or any(q.impossible is not None for q in queries),
+        leaves_out=absent is not None,
     )
     depth = 20 if tally.has_answers else 100  # deepest rank a metric looks at
     if queries:

@@ -167,10 +167,32 @@ def test_absent_articles_are_chosen_by_a_stable_hash(tmp_path: Path) -> None:
 
 def test_a_question_about_an_absent_article_counts_only_its_refusal() -> None:
     """Refusing it is right, answering it is wrong; it adds nothing to ranking or answer metrics."""
-    tally = Tally(has_answers=True, has_impossible=True)
+    tally = Tally(has_answers=True, has_impossible=True, leaves_out=True)
     query = Query("q1", "When?", ("1932",), ("d9",), "test", None)
     tally.add(query, AnswerSet("When?", ()), [], 0.01, absent=True)
     tally.add(query, AnswerSet("When?", (answer("It opened in 1932."),)), ["d1"], 0.01, absent=True)
     metrics = tally.metrics()
-    assert metrics["abstain_accuracy"] == 0.5
+    assert metrics["abstain_accuracy"] == 0.5 and metrics["absent_refused"] == 0.5
     assert metrics["recall@1"] is None and metrics["exact_match"] is None
+
+
+def test_with_absent_articles_an_answerable_question_counts_as_squad_v2_does() -> None:
+    """`--absent`: a question about a kept article is right only when answered with a gold answer,
+    as squad-v2.0 counts it; a refusal or a wrong answer is wrong."""
+    tally = Tally(has_answers=True, has_impossible=True, leaves_out=True)
+    kept = Query("q2", "When did it open?", ("1932",), ("d1",), "test", None)
+    tally.add(kept, AnswerSet("When?", (answer("It opened in 1932."),)), ["d1"], 0.01)
+    tally.add(kept, AnswerSet("When?", (answer("It closed in 1990."),)), ["d1"], 0.01)
+    tally.add(kept, AnswerSet("When?", ()), ["d1"], 0.01)
+    gone = Query("q3", "When did it open?", ("1932",), ("d9",), "test", None)
+    tally.add(gone, AnswerSet("When?", ()), [], 0.01, absent=True)
+    metrics = tally.metrics()
+    assert metrics["abstain_accuracy"] == 0.5  # 1 of 3 kept, 1 of 1 gone
+    assert metrics["absent_refused"] == 1.0
+    assert metrics["answer_hit@1"] == round(1 / 3, 4)
+
+
+def test_without_absent_there_is_no_refusal_share() -> None:
+    tally = Tally(has_answers=True)
+    tally.add(Query("q", "When?", ("1932",), ("d1",), "test", None), AnswerSet("When?", ()), ["d1"], 0.01)
+    assert tally.metrics()["absent_refused"] is None and tally.metrics()["abstain_accuracy"] is None

@@ -118,7 +118,7 @@ _LABELS = {
     "answer_hit@3": "answer hit@3", "answer_chars": "answer length (chars)",
     "exact_match": "exact match", "f1": "F1", "abstain_accuracy": "abstain accuracy",
     "ndcg@10": "nDCG@10", "recall@100": "recall@100", "latency_ms_p50": "latency p50 (ms)",
-    "latency_ms_p95": "latency p95 (ms)",
+    "latency_ms_p95": "latency p95 (ms)", "absent_refused": "refused when absent",
 }  # fmt: skip
 
 
