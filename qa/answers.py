@@ -219,18 +219,42 @@ def pick_answers(
 
 
 # -- the trained reader's answers ------------------------------------------------------------------
-READER_FEATURES = ("margin", "span", "null", "retrieval", "first")
+READER_FEATURES = ("margin", "span", "null", "retrieval", "first", "cosine", "lexical")
 
 
-def reading_features(reading: Reading, passage: Passage, rank: int) -> dict[str, float]:
-    """What calibrates a reading: the reader's two scores, the passage's retrieval score and rank."""
-    return {
+@dataclass(frozen=True, slots=True)
+class QuestionTerms:
+    """The question as retrieval saw it: its stems, their IDF in the archive, and its vector."""
+
+    stems: Sequence[str]
+    idf: dict[str, float]
+    vector: npt.NDArray[np.float32] | None
+
+
+def reading_features(
+    reading: Reading, passage: Passage, rank: int, terms: QuestionTerms | None = None
+) -> dict[str, float]:
+    """What calibrates a reading: the reader's two scores, the passage's retrieval score and rank, and
+    how close the sentence holding the span is to the question (embedding cosine, share of its terms)."""
+    features = {
         "margin": reading.margin,
         "span": reading.span_logit,
         "null": reading.null_logit,
         "retrieval": passage.score,
         "first": float(rank == 0),
+        "cosine": 0.0,
+        "lexical": 0.0,
     }
+    if terms is None:
+        return features
+    number = next((n for n, (a, b) in enumerate(passage.sentences) if a <= reading.start < b), None)
+    if number is None:
+        return features
+    if terms.vector is not None and _stored(passage, number):
+        features["cosine"] = float(passage.sentence_vectors[number] @ terms.vector.ravel())
+    begin, end = passage.sentences[number]
+    features["lexical"] = lexical_overlap(set(stem_terms(passage.text[begin:end])), terms.stems, terms.idf)
+    return features
 
 
 def calibrated(features: dict[str, float], calibration: dict[str, float]) -> float:
@@ -268,13 +292,17 @@ def read_answers(
     calibration: dict[str, float],
     threshold: float,
     limit: int,
+    terms: QuestionTerms | None = None,
 ) -> list[Answer]:
     """The reader's answers best first (one per passage and sentence), none scoring below ``threshold``.
 
     Each answer quotes the sentence holding the reader's span (cut at a paragraph break, never quoting
     two paragraphs); its score is the calibrated chance that it is right."""
     scored = sorted(
-        ((calibrated(reading_features(r, passages[r.passage], r.passage), calibration), r) for r in readings),
+        (
+            (calibrated(reading_features(r, passages[r.passage], r.passage, terms), calibration), r)
+            for r in readings
+        ),
         key=lambda x: x[0],
         reverse=True,
     )

@@ -16,6 +16,7 @@ from qa.answers import (
     Candidate,
     Evidence,
     PickerWeights,
+    QuestionTerms,
     gather_candidates,
     pick_answers,
     read_answers,
@@ -123,9 +124,9 @@ class Engine(Archive):
         # "Latest": every retrieved article may hold the newest answer, not only the top few.
         if self.reader is not None:
             depth = k if timed.newest_first else READ_PASSAGES
-            passages, readings = self.read(searched, k, mode, timed.window, depth)
+            passages, readings, terms = self.read(searched, k, mode, timed.window, depth)
             calibration = self.reader.config.calibration
-            answers = read_answers(passages, readings, calibration, self.abstain_threshold, limit)
+            answers = read_answers(passages, readings, calibration, self.abstain_threshold, limit, terms)
         else:
             picker = dataclasses.replace(self.picker, passages=k) if timed.newest_first else self.picker
             evidence = self._evidence(searched, k, mode, timed.window, picker)
@@ -159,13 +160,15 @@ class Engine(Archive):
         mode: Mode | None = None,
         window: TimeWindow | None = None,
         depth: int = READ_PASSAGES,
-    ) -> tuple[list[Passage], list[Reading]]:
-        """The ``k`` best passages and the reader's verdict on the first ``depth`` (``ask``, calibration)."""
+    ) -> tuple[list[Passage], list[Reading], QuestionTerms]:
+        """The ``k`` best passages, the reader's verdict on the first ``depth`` and the question's terms
+        and vector as retrieval saw them (``ask``, calibration)."""
         reader = self.reader
         if reader is None:
             raise ConfigError("the reader is off (QA_READER=off)")
-        passages = self.retriever.retrieve(self.store, question, k, mode, window).passages
-        return passages, reader.read(question, [p.text for p in passages[:depth]])
+        found = self.retriever.retrieve(self.store, question, k, mode, window)
+        readings = reader.read(question, [p.text for p in found.passages[:depth]])
+        return found.passages, readings, QuestionTerms(found.stems, found.idf, found.vector)
 
     def candidates(self, question: str, mode: Mode | None = None) -> list[Candidate]:
         """Every candidate sentence ``ask`` weighs for a question, with its evidence (for fitting)."""

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from qa.errors import ModelError
+from qa.text import stem_terms
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ DEFAULT_READER = "default"
 WEIGHTS_FILE = "reader.safetensors"
 CONFIG_FILE = "reader.json"
 MAX_ANSWER_TOKENS = 30  # longest span considered, in word pieces
+SPAN_CHOICES = 20  # best spans of a window tried, in order, for the first ``acceptable`` one
 # The reader shipped in qa/weights (bench/train_reader.py, then bench/calibrate_reader.py): a changed
 # file is an error, never a silently different model. Another reader folder is checked against the
 # SHA-256 its own reader.json records.
@@ -149,30 +151,61 @@ def encode_pairs(
     )
 
 
-def best_span(
-    start: Logits, end: Logits, offsets: Sequence[tuple[int, int] | None], max_tokens: int = MAX_ANSWER_TOKENS
-) -> tuple[int, int, float] | None:
-    """``(start char, end char, score)`` of the best span over context tokens, None when there is none.
+def top_spans(
+    start: Logits,
+    end: Logits,
+    offsets: Sequence[tuple[int, int] | None],
+    count: int = 1,
+    max_tokens: int = MAX_ANSWER_TOKENS,
+) -> list[tuple[int, int, float]]:
+    """The ``count`` best ``(start char, end char, score)`` spans over context tokens, best first.
 
     ``offsets[i]`` is the token's character range in the context, None for question and special tokens."""
     context = np.array([o is not None for o in offsets])
     if not context.any():
-        return None
+        return []
     s = np.where(context, start, -np.inf)
     e = np.where(context, end, -np.inf)
     n = len(offsets)
     # scores[i, j] = s[i] + e[j] for i <= j < i + max_tokens
     scores = s[:, None] + e[None, :]
     band = np.triu(np.ones((n, n), dtype=bool)) & ~np.triu(np.ones((n, n), dtype=bool), k=max_tokens)
-    scores = np.where(band, scores, -np.inf)
-    flat = int(np.argmax(scores))
-    i, j = divmod(flat, n)
-    value = float(scores[i, j])
-    if not np.isfinite(value):
-        return None
-    first, last = offsets[i], offsets[j]
-    assert first is not None and last is not None
-    return first[0], last[1], value
+    flat = np.where(band, scores, -np.inf).ravel()
+    count = min(count, flat.size)
+    best = np.argpartition(-flat, count - 1)[:count]
+    spans = []
+    for index in best[np.argsort(-flat[best], kind="stable")]:
+        value = float(flat[index])
+        if not np.isfinite(value):
+            break
+        i, j = divmod(int(index), n)
+        first, last = offsets[i], offsets[j]
+        assert first is not None and last is not None
+        spans.append((first[0], last[1], value))
+    return spans
+
+
+def best_span(
+    start: Logits, end: Logits, offsets: Sequence[tuple[int, int] | None], max_tokens: int = MAX_ANSWER_TOKENS
+) -> tuple[int, int, float] | None:
+    """``(start char, end char, score)`` of the best span over context tokens, None when there is none."""
+    spans = top_spans(start, end, offsets, 1, max_tokens)
+    return spans[0] if spans else None
+
+
+def content_stems(text: str) -> set[str]:
+    """The stems of a text's content words, possessives folded in ("IBM's" is "IBM")."""
+    return {stem.rstrip("'’") for stem in stem_terms(text)} - {""}
+
+
+def acceptable(span_text: str, question_stems: set[str]) -> bool:
+    """A span can be an answer: it stays inside one paragraph and says something the question does not
+    (a span of only the question's own words, or of no content word at all, never answers it).
+    ``question_stems``: ``content_stems`` of the question."""
+    if "\n" in span_text.strip():
+        return False
+    stems = content_stems(span_text)
+    return bool(stems) and not stems <= question_stems
 
 
 def context_offsets(encoding: Any, window: int) -> list[tuple[int, int] | None]:
@@ -228,14 +261,17 @@ class Reader:
             self._tokenizer, [question] * len(passages), passages, self.config.max_length, self.config.stride
         )
         starts, ends = self._forward(encoding)
+        asked = content_stems(question)
         best: dict[int, Reading] = {}
         for window, owner in enumerate(encoding["overflow_to_sample_mapping"]):
             length = len(encoding["input_ids"][window])
             start, end = starts[window, :length], ends[window, :length]
-            span = best_span(start, end, context_offsets(encoding, window))
+            spans = top_spans(start, end, context_offsets(encoding, window), SPAN_CHOICES)
             null = float(start[0] + end[0])
-            if span is None:
+            if not spans:
                 continue
+            text = passages[int(owner)]
+            span = next((c for c in spans if acceptable(text[c[0] : c[1]], asked)), spans[0])
             reading = Reading(int(owner), span[0], span[1], span[2], null)
             kept = best.get(int(owner))
             if kept is None or reading.margin > kept.margin:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.answers import calibrated, read_answers, sentence_around
+from qa.answers import QuestionTerms, calibrated, read_answers, reading_features, sentence_around
 from qa.config import Settings
 from qa.embedding import bundled_model_path
 from qa.engine import Engine
@@ -22,8 +22,11 @@ from qa.reader import (
     WEIGHTS_FILE,
     Reader,
     Reading,
+    acceptable,
     best_span,
+    content_stems,
     file_sha256,
+    top_spans,
 )
 from tests.conftest import SEEDS
 
@@ -55,6 +58,47 @@ def test_best_span_never_ends_before_it_starts() -> None:
     end = np.array([0.0, 5.0, 0.0, 0.5], dtype=np.float32)
     begin, finish, _ = best_span(start, end, offsets) or (0, 0, 0.0)
     assert begin <= finish and (begin, finish) == (4, 5)
+
+
+def test_top_spans_come_best_first_and_agree_with_best_span() -> None:
+    offsets = [None, (0, 3), (4, 10), (11, 17), None]
+    start = np.array([9.0, 1.0, 5.0, 2.0, 9.0], dtype=np.float32)
+    end = np.array([9.0, 0.0, 4.0, 3.0, 9.0], dtype=np.float32)
+    spans = top_spans(start, end, offsets, 4)
+    assert spans[0] == best_span(start, end, offsets) == (4, 10, 9.0)
+    assert [s[2] for s in spans] == sorted((s[2] for s in spans), reverse=True)
+    assert all(a <= b for a, b, _ in spans) and len(spans) == 4
+    assert len(top_spans(start, end, offsets, 100)) == 6  # every pair with start <= end, no more
+    assert top_spans(start, end, [None] * 5, 3) == []
+
+
+@pytest.mark.parametrize(
+    ("span", "acceptable_answer"),
+    [
+        ("Lenovo", True),
+        ("IBM", False),  # only the question's own words
+        ("IBM's PC business", False),
+        ("the", False),  # no content word at all
+        ("1.75bn", True),
+        ("second oil shock.\nThe next", False),  # runs into the next paragraph
+    ],
+)
+def test_an_acceptable_span_says_something_the_question_does_not(span: str, acceptable_answer: bool) -> None:
+    assert acceptable(span, content_stems("Who bought IBM's PC business?")) is acceptable_answer
+
+
+def test_reading_features_weigh_the_sentence_holding_the_span() -> None:
+    """The sentence of the span brings its cosine to the question and its share of the question's terms."""
+    vectors = np.eye(3, dtype=np.float32)
+    held = Passage(
+        chunk_id=1, text=TEXT, score=0.5, article=META, sentences=SENTENCES, sentence_vectors=vectors
+    )
+    terms = QuestionTerms(stems=["bridg", "open"], idf={"bridg": 2.0, "open": 1.0}, vector=vectors[0])
+    first = reading_features(Reading(0, 21, 25, 5.0, 1.0), held, 0, terms)
+    second = reading_features(Reading(0, 35, 46, 5.0, 1.0), held, 0, terms)
+    assert first["cosine"] == 1.0 and second["cosine"] == 0.0
+    assert first["lexical"] == 1.0 and second["lexical"] == 0.0
+    assert reading_features(Reading(0, 21, 25, 5.0, 1.0), held, 0)["cosine"] == 0.0  # no terms given
 
 
 @pytest.mark.parametrize(
