@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Indexing benchmark on a CUDA machine, from the repository root: `bench/gpu.sh`.
+# Indexing and reader-training benchmarks on a CUDA machine, from the repository root: `bench/gpu.sh`.
 # Needs a Python with qa-bot installed (`pip install -e .` with a CUDA build of torch; PYTHON picks
 # it, default .venv/bin/python, else python3) and the eval sets in shared/eval or ../shared/eval
 # (or QA_BENCH_EVAL). The product encodes on the GPU through QA_DEVICE=auto, the floor in fp16 with
@@ -12,3 +12,8 @@ export QA_BENCH_CACHE=${QA_BENCH_CACHE:-/tmp/qa-bench}
 "$PYTHON" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.cuda.get_device_name(0))"
 "$PYTHON" -m bench.indexing --corpus squad
 "$PYTHON" -m bench.indexing --corpus large
+# The reader's training on the GPU, into a scratch folder (the shipped weights stay as they are):
+# the same recipe and seed as on the CPU; compare its held-out EM/F1 (printed last) with the README's.
+OUT=${QA_BENCH_CACHE}/reader-gpu
+"$PYTHON" -m bench.train_reader --device cuda --out "$OUT" ${READER_EPOCHS:+--epochs "$READER_EPOCHS"}
+"$PYTHON" -m bench.calibrate_reader --reader "$OUT" --limit 1000
