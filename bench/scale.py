@@ -7,12 +7,20 @@ copies get synthetic ones: ``normalize(v + 0.8 * g / sqrt(d))`` with Gaussian ``
 to the original), so the vectors stay clustered like real ones.  Questions are real SQuAD
 questions through the real ``Engine.ask`` (model, BM25, fusion, answer picking).  Each size runs
 in a fresh process so its memory is its own; built stores are cached between runs.
+
+Writes: at each size, the median time of adding one article of 5 chunks (synthetic text and
+vectors, no model: the store's own cost) in a write of its own, against the time of rewriting all
+the vectors in one file (``LocalStore.compact``: what every write cost before the vectors were kept
+in segments), measured in the same run.  ``--writes-only`` measures just that, on stores of
+synthetic articles (no SQuAD index or model needed, so it runs on a fresh machine).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -37,10 +45,14 @@ from qa.config import DEFAULT_MODEL, Settings
 from qa.engine import Engine
 from qa.models import Article, Chunk
 from qa.store import LocalStore, VectorIndex
+from qa.store.segments import SegmentSet
 
 SQUAD_INDEX = CACHE / "squad-index"
 NOISE = 0.8
 DIMENSION = 384
+ADD_CHUNKS = 5  # chunks of the article each timed write adds
+ADD_REPEATS = 5  # timed writes per size (the median is shown)
+SYNTHETIC_CHUNKS = 25  # chunks per article of a synthetic store
 
 
 Pool = list[tuple[Article, list[Chunk], list[np.ndarray | None]]]
@@ -92,6 +104,78 @@ def build_store(index_dir: Path, size: int) -> None:
     logger.info("built %d chunks in %.0f s", size, time.perf_counter() - start)
 
 
+def synthetic_article(
+    number: int, chunks: int, rng: np.random.Generator
+) -> tuple[Article, list[Chunk], np.ndarray]:
+    """An article of ``chunks`` one-sentence chunks of random words, with random unit vectors."""
+    sentences = [" ".join(f"w{w}" for w in row) + "." for row in rng.integers(0, 50_000, (chunks, 12))]
+    article_id = f"synthetic-{number}"
+    parts, start = [], 0
+    for ordinal, sentence in enumerate(sentences):
+        parts.append(
+            Chunk(article_id, ordinal, start, start + len(sentence), sentence, ((0, len(sentence)),))
+        )
+        start += len(sentence) + 1
+    text = " ".join(sentences)
+    vectors = rng.standard_normal((chunks, DIMENSION)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return Article(id=article_id, title=f"Synthetic {number}", text=text, source="bench"), parts, vectors
+
+
+def build_synthetic_store(index_dir: Path, size: int) -> None:
+    """Fill a store with ``size`` chunks of synthetic articles (one write transaction)."""
+    store = LocalStore(index_dir, DIMENSION, DEFAULT_MODEL)
+    rng = np.random.default_rng(size)
+    start = time.perf_counter()
+    with store.writer() as writer:
+        for number, first in enumerate(range(0, size, SYNTHETIC_CHUNKS)):
+            article, chunks, vectors = synthetic_article(number, min(SYNTHETIC_CHUNKS, size - first), rng)
+            writer.add_article(article, chunks, vectors, None)
+            if number % 4000 == 0:
+                logger.info("  %d/%d chunks (%.0f s)", first, size, time.perf_counter() - start)
+        logger.info("committing (vector index type decided and trained here)")
+
+
+def write_costs(store: LocalStore) -> dict[str, float]:
+    """Median time of adding one article in a write of its own, and the baseline: rewriting every
+    vector in one file (``compact``), as each write did before segments.  The store ends as it began
+    (the probes removed, one base file)."""
+    rng = np.random.default_rng(7)
+    probes = [synthetic_article(10**9 + n, ADD_CHUNKS, rng) for n in range(ADD_REPEATS)]
+    times = []
+    for article, chunks, vectors in probes:
+        start = time.perf_counter()
+        with store.writer() as writer:
+            writer.add_article(article, chunks, vectors, None)
+        times.append(time.perf_counter() - start)
+    with store.writer() as writer:
+        for article, _, _ in probes:
+            writer.remove_article(article.id)
+    start = time.perf_counter()
+    store.compact()
+    rewrite_s = time.perf_counter() - start
+    add_s = statistics.median(times)
+    return {"add_one_ms": add_s * 1000, "rewrite_ms": rewrite_s * 1000, "add_ratio": add_s / rewrite_s}
+
+
+def measure_writes(size: int) -> dict[str, Any]:
+    """In this process: build or reuse a synthetic store of ``size`` chunks, then time writes."""
+    index_dir = CACHE / f"scale-writes-{size}"
+    build_s = float("nan")
+    if (
+        not (index_dir / "meta.sqlite").exists()
+        or LocalStore(index_dir, DIMENSION, DEFAULT_MODEL).stats()["chunks"] != size
+    ):
+        shutil.rmtree(index_dir, ignore_errors=True)
+        start = time.perf_counter()
+        build_synthetic_store(index_dir, size)
+        build_s = time.perf_counter() - start
+    store = LocalStore(index_dir, DIMENSION, DEFAULT_MODEL)
+    with store.snapshot() as snap:
+        kind = snap.vectors.kind
+    return {"size": size, "kind": kind, "build_s": build_s, **write_costs(store)}
+
+
 def current(store: LocalStore, size: int) -> bool:
     """The cached store has ``size`` chunks, the sentence vectors and the term counts the product keeps."""
     if store.stats()["chunks"] != size:
@@ -107,8 +191,6 @@ def measure(size: int, count: int) -> dict[str, Any]:
     index_dir = CACHE / f"scale-{size}"
     exists = (index_dir / "meta.sqlite").exists()
     if not exists or not current(LocalStore(index_dir, DIMENSION, DEFAULT_MODEL), size):
-        import shutil
-
         shutil.rmtree(index_dir, ignore_errors=True)
         build_start = time.perf_counter()
         build_store(index_dir, size)
@@ -134,7 +216,7 @@ def measure(size: int, count: int) -> dict[str, Any]:
     exact = VectorIndex(DIMENSION, index_type="flat")
     exact.add(*approx.items())
 
-    def search_ms(index: VectorIndex) -> tuple[float, np.ndarray]:
+    def search_ms(index: VectorIndex | SegmentSet) -> tuple[float, np.ndarray]:
         times, found = [], []
         for row in query_vectors:
             start = time.perf_counter()
@@ -153,7 +235,10 @@ def measure(size: int, count: int) -> dict[str, Any]:
     engine.remove_document(probe.id)
     remove_ms = (time.perf_counter() - start) * 1000
     vector_bytes = size * DIMENSION * (1 if approx.kind == "ivf-sq8" else 4)
+    assert isinstance(engine.store, LocalStore)
+    writes = write_costs(engine.store)
     return {
+        **writes,
         "size": size,
         "kind": approx.kind,
         "nprobe": approx.nprobe,
@@ -170,20 +255,44 @@ def measure(size: int, count: int) -> dict[str, Any]:
     }
 
 
+def add_cells(r: dict[str, Any]) -> list[str]:
+    """The write columns of a result row."""
+    return [fmt(r["add_one_ms"]), fmt(r["rewrite_ms"]), f"{r['add_ratio']:.3g}x"]
+
+
+ADD_HEADER = ["add 1 article (5 chunks) ms", "full rewrite ms (baseline)", "add / rewrite"]
+
+
 def main() -> None:
     """Command line: each size in its own process, then one table."""
     setup_logging()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--questions", type=int, default=50)
+    parser.add_argument("--writes-only", action="store_true", help="only the write costs, synthetic stores")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        sys.stdout.write(json.dumps(measure(args.one, args.questions)) + "\n")
+        result = measure_writes(args.one) if args.writes_only else measure(args.one, args.questions)
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if args.writes_only:
+        rows = []
+        for size in sizes:
+            logger.info("scale (writes): %d chunks", size)
+            argv = [sys.executable, "-m", "bench.scale", "--one", str(size), "--writes-only"]
+            r = json.loads(run_measured(argv)[2].strip().splitlines()[-1])
+            rows.append([f"{size:,}", r["kind"], *add_cells(r), fmt(r["build_s"])])
+        print_table(
+            f"Scale: one article added to N synthetic chunks, median of {ADD_REPEATS} writes ({machine()})",
+            ["chunks", "index (auto)", *ADD_HEADER, "build s"],
+            rows,
+        )
         return
     ensure_index(SQUAD_INDEX)
     rows = []
-    for size in (int(s) for s in args.sizes.split(",")):
+    for size in sizes:
         logger.info("scale: %d chunks", size)
         argv = [sys.executable, "-m", "bench.scale", "--one", str(size), "--questions", str(args.questions)]
         _, peak, stdout = run_measured(argv)
@@ -202,6 +311,7 @@ def main() -> None:
                 fmt(peak / 2**20),
                 fmt(r["add_ms"]),
                 fmt(r["remove_ms"]),
+                *add_cells(r),
                 fmt(r["build_s"]),
             ]
         )
@@ -220,6 +330,7 @@ def main() -> None:
             "peak RSS MiB",
             "add 1 article ms",
             "remove it ms",
+            *ADD_HEADER,
             "build s",
         ],
         rows,

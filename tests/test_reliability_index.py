@@ -6,6 +6,7 @@ import json
 import os
 import random
 import re
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -21,6 +22,7 @@ from filelock import FileLock
 from qa.config import Settings
 from qa.embedding import Embedder
 from qa.engine import Engine
+from qa.store.segments import MAX_DELTAS
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
@@ -72,17 +74,33 @@ def index_files(index_dir: Path) -> set[str]:
     return {p.name for p in index_dir.iterdir()}
 
 
+def listed_vector_files(index_dir: Path) -> tuple[int, set[str]]:
+    """The committed version and the vector files the database lists (current and previous version)."""
+    with sqlite3.connect(index_dir / "meta.sqlite") as conn:
+        version = int(conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0])
+        rows = conn.execute("SELECT seq, kind FROM segments").fetchall()
+    return version, {f"vectors-{s}.faiss" if k == "base" else f"vectors-{s}.delta.faiss" for s, k in rows}
+
+
 def assert_tidy_index_dir(index_dir: Path, *, after_completed_run: bool) -> None:
-    """Only the database, the lock and vector files; temporaries never pile up."""
+    """Only the database, the lock and vector files; temporaries and old segments never pile up."""
     names = index_files(index_dir)
-    vectors = sorted(n for n in names if n.startswith("vectors-"))
-    unexpected = names - INDEX_FILES - set(vectors)
+    vectors = {n for n in names if n.startswith("vectors-")}
+    unexpected = names - INDEX_FILES - vectors
     assert not unexpected, f"unexpected files in the index dir: {unexpected}"
-    # Right after a kill one half-written vectors file (or its .tmp) may remain until the next
-    # writer cleans it; the current and the previous version are kept for readers.
-    assert len(vectors) <= (2 if after_completed_run else 3), vectors
+    # The vectors are segment files (a base, small deltas) that the database lists by version; the
+    # current and the previous version's files are kept for readers, and those are all a completed
+    # run leaves. Right after a kill there may also be the killed write's file (or its .tmp), named
+    # for the next version, and the files of one version that a commit had just unlisted, until the
+    # next writer removes them.
+    version, listed = listed_vector_files(index_dir)
+    assert listed <= vectors, f"listed files are missing: {listed - vectors}"
     if after_completed_run:
-        assert not [n for n in vectors if n.endswith(".tmp")], vectors
+        assert vectors == listed, vectors - listed
+        return
+    seq = {n: int(n.removeprefix("vectors-").split(".")[0]) for n in vectors - listed}
+    assert len([n for n in seq if seq[n] > version]) <= 1, seq
+    assert len(seq) <= 2 + MAX_DELTAS, seq
 
 
 @pytest.fixture(scope="module")

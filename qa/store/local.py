@@ -1,15 +1,24 @@
-"""The index on disk: SQLite (metadata, chunks, FTS5 keyword index) plus a versioned FAISS file.
+"""The index on disk: SQLite (metadata, chunks, FTS5 keyword index) plus FAISS segment files.
 
 Layout of the index directory::
 
-    meta.sqlite          articles, files, chunks, FTS5 table, and the committed ``version``
-    vectors-<N>.faiss    the vectors of committed version N (ids are chunk ids)
-    write.lock           held by the one process writing
+    meta.sqlite                 articles, files, chunks, FTS5 table, the committed ``version``,
+                                and which segment files and tombstones make up each version
+    vectors-<N>.faiss           a base segment, written by version N (ids are chunk ids)
+    vectors-<N>.delta.faiss     a delta segment: the vectors version N added
+    write.lock                  held by the one process writing
 
-A write builds ``vectors-<N+1>.faiss`` first, then commits the SQLite transaction that sets the
-version to N+1: a crash at any moment leaves version N whole (SQLite's WAL is atomic and
-``vectors-<N>.faiss`` is only removed after the commit).  Readers pin a SQLite snapshot and the
-vectors of the same version, so a query never sees a half-written index.
+A write saves only what it adds, as a new delta file (see ``segments``), then commits the SQLite
+transaction that lists it, records removed ids as tombstones and sets the version to N+1: a crash
+at any moment leaves version N whole (SQLite's WAL is atomic, segment files never change, and a
+file is only removed once neither the current nor the previous version lists it).  After the
+commit, still holding the write lock, the writer merges segments when ``SegmentSet.merge_due``
+says so, as a commit of its own: the user's write is visible and durable before the merge starts,
+a crash during it leaves the previous version, and the ``writer()`` block returns after it.  A
+write whose change alone passes ``MERGE_RATIO`` of the base (a bulk write, a small archive) saves a
+new base directly.  Readers pin a SQLite snapshot and the segments of the same version (loading
+only files they have not loaded yet), so a query never sees a half-written index.  An index
+written before segments (one ``vectors-<N>.faiss``) reads as a base until its next write.
 """
 
 from __future__ import annotations
@@ -22,12 +31,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 from filelock import FileLock, Timeout
 
 from qa.errors import IndexBusyError, IndexCorruptError
 from qa.models import DocumentInfo
-from qa.store import duplicates, listing, schema
+from qa.store import duplicates, listing, manifest, schema
 from qa.store.protocol import DocumentOrder
+from qa.store.segments import Merge, Segment, SegmentKind, SegmentSet, SegmentWrite, segment_file
 from qa.store.snapshot import LocalSnapshot
 from qa.store.vectors import DEFAULT_THRESHOLD, IndexType, VectorIndex
 from qa.store.writer import LocalWriter
@@ -59,16 +70,18 @@ class LocalStore:
         self._swap = threading.Lock()
         self._write = threading.Lock()
         self._file_lock = FileLock(str(index_dir / "write.lock"), thread_local=False)
-        schema.initialise(self._conn(), index_dir, model_name, dimension)
-        self._vectors = self._new_vectors()
+        conn = self._conn()
+        schema.initialise(conn, index_dir, model_name, dimension)
+        self._vectors = SegmentSet.empty(dimension)
         self._vectors_version = -1
-        self._load_vectors(schema.committed_version(self._conn()))
+        conn.execute("BEGIN")
+        try:
+            self._load_vectors(conn, schema.committed_version(conn))
+        finally:
+            conn.execute("ROLLBACK")
 
     exists = staticmethod(schema.exists)
     recorded_model = staticmethod(schema.recorded_model)
-
-    def _new_vectors(self) -> VectorIndex:
-        return VectorIndex(self.dimension, index_type=self.index_type, threshold=self.index_threshold)
 
     # -- connections and versions -------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -78,39 +91,45 @@ class LocalStore:
             self._local.conn = conn
         return conn
 
-    def _vectors_path(self, version: int) -> Path:
-        return self.index_dir / f"vectors-{version}.faiss"
-
-    def _load_vectors(self, version: int) -> None:
+    def _load_vectors(self, conn: sqlite3.Connection, version: int) -> None:
+        """Make ``version``'s segments current (inside a transaction that pinned ``version``),
+        reading only the files not loaded yet."""
         if version == self._vectors_version:
             return
-        if version == 0:
-            self._vectors, self._vectors_version = self._new_vectors(), 0
-            return
-        path = self._vectors_path(version)
+        loaded = {(s.seq, s.kind): s for s in self._vectors.segments}
+        segments = [
+            loaded.get((seq, kind)) or Segment(seq, kind, self._read_segment(seq, kind))
+            for seq, kind in manifest.listed(conn, version)
+        ]
+        self._vectors = SegmentSet(self.dimension, segments, manifest.tombstones(conn, version))
+        self._vectors_version = version
+
+    def _read_segment(self, seq: int, kind: SegmentKind) -> VectorIndex:
+        path = self.index_dir / segment_file(seq, kind)
+        index_type: IndexType = self.index_type if kind == "base" else "flat"
         try:
-            vectors = VectorIndex.load(path, self.index_type, self.index_threshold)
+            vectors = VectorIndex.load(path, index_type, self.index_threshold)
         except RuntimeError as exc:
             raise IndexCorruptError(f"cannot read {path}: {exc}") from exc
         if vectors.dimension != self.dimension:
             raise IndexCorruptError(f"{path} has dimension {vectors.dimension}, expected {self.dimension}")
-        self._vectors, self._vectors_version = vectors, version
+        return vectors
 
     @contextmanager
     def snapshot(self) -> Iterator[LocalSnapshot]:
-        """Pin a consistent view for one query (reloads vectors another process committed)."""
+        """Pin a consistent view for one query (loads the segments another process committed)."""
         conn = self._conn()
         for attempt in range(5):
             with self._swap:
                 conn.execute("BEGIN")
                 version = schema.committed_version(conn)  # pins the read snapshot
                 try:
-                    self._load_vectors(version)
+                    self._load_vectors(conn, version)
                 except IndexCorruptError:
                     conn.execute("ROLLBACK")
-                    if attempt == 4 or self._vectors_path(version).exists():
+                    if attempt == 4 or schema.committed_version(conn) == version:
                         raise
-                    time.sleep(0.05)  # a newer commit removed that file: read again
+                    time.sleep(0.05)  # a newer commit removed a file of that version: read again
                     continue
                 vectors = self._vectors
             try:
@@ -152,8 +171,8 @@ class LocalStore:
 
     # -- writing -------------------------------------------------------------------------------
     @contextmanager
-    def writer(self) -> Iterator[LocalWriter]:
-        """Exclusive write access; the changes become visible atomically when the block ends."""
+    def _exclusive(self) -> Iterator[sqlite3.Connection]:
+        """This thread and this process alone write (``IndexBusyError`` after ``lock_timeout``)."""
         with self._write:
             try:
                 self._file_lock.acquire(timeout=self.lock_timeout)
@@ -164,42 +183,125 @@ class LocalStore:
                 ) from None
             try:
                 self._remove_stale_files()
-                conn = self._conn()
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    version = schema.committed_version(conn)
-                    with self._swap:
-                        self._load_vectors(version)
-                    signed = duplicates.backfill(conn)
-                    writer = LocalWriter(conn, self._vectors.clone())
-                    # An older index's new signatures are kept even if nothing else changes.
-                    writer.changed = signed
-                    yield writer
-                    writer.save_term_counts()
-                    if writer.changed:
-                        self._commit(conn, writer, version)
-                    else:
-                        conn.execute("ROLLBACK")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
+                yield self._conn()
             finally:
                 self._file_lock.release()
 
-    def _commit(self, conn: sqlite3.Connection, writer: LocalWriter, version: int) -> None:
+    @contextmanager
+    def writer(self) -> Iterator[LocalWriter]:
+        """Exclusive write access; the changes become visible atomically when the block ends (then
+        segments are merged if due, as a commit of its own)."""
+        with self._exclusive() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = schema.committed_version(conn)
+                with self._swap:
+                    self._load_vectors(conn, version)
+                signed = duplicates.backfill(conn)
+                writer = LocalWriter(conn, SegmentWrite(self._vectors))
+                # An older index's new signatures are kept even if nothing else changes.
+                writer.changed = signed
+                yield writer
+                writer.save_term_counts()
+                if writer.changed:
+                    self._commit(conn, writer.vectors, version)
+                else:
+                    conn.execute("ROLLBACK")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            if writer.changed:
+                self._merge_when_due(conn)
+
+    def compact(self) -> None:
+        """Fold every segment and tombstone into one new base file now."""
+        with self._exclusive() as conn:
+            self._merge(conn, "base")
+
+    def _commit(self, conn: sqlite3.Connection, write: SegmentWrite, version: int) -> None:
+        """Write this version's new file (a delta, or a base for a bulk write), then commit."""
         new_version = version + 1
-        writer.vectors.save(self._vectors_path(new_version))
-        schema.set_version(conn, new_version)
+        manifest.adopt(conn, version)
+        committed = write.committed
+        if write.folds_at_commit():
+            folded = committed.folded(write, self.index_type, self.index_threshold)
+            vectors = self._save_base(conn, folded, new_version)
+        else:
+            delta = Segment(new_version, "delta", write.added) if len(write.added) else None
+            if delta is not None:
+                delta.index.save(self.index_dir / delta.file)
+            removed = write.removed_ids()
+            manifest.add_delta(conn, new_version, delta is not None, removed)
+            segments = [*committed.segments, delta] if delta is not None else committed.segments
+            vectors = SegmentSet(self.dimension, segments, np.union1d(committed.tombstones, removed))
+        self._publish(conn, vectors, new_version)
+
+    def _save_base(self, conn: sqlite3.Connection, index: VectorIndex, version: int) -> SegmentSet:
+        base = Segment(version, "base", index)
+        index.save(self.index_dir / base.file)  # retrains first if the size calls for it
+        manifest.replace_all(conn, version)
+        return SegmentSet(self.dimension, [base], np.zeros(0, dtype=np.int64))
+
+    def _publish(self, conn: sqlite3.Connection, vectors: SegmentSet, version: int) -> None:
+        """Commit ``version`` (its files are written) and make ``vectors`` this store's current set."""
+        manifest.forget_dropped(conn, version)
+        manifest.mark(conn, version)
+        schema.set_version(conn, version)
         with self._swap:
             conn.execute("COMMIT")
-            self._vectors, self._vectors_version = writer.vectors, new_version
+            self._vectors, self._vectors_version = vectors, version
         self._remove_stale_files()
 
+    def _merge_when_due(self, conn: sqlite3.Connection) -> None:
+        """Fold segments after a committed write when ``SegmentSet.merge_due`` says so; the write
+        is already visible and durable, so a failure here loses nothing (the next write retries)."""
+        due = self._vectors.merge_due()
+        if due is None:
+            return
+        try:
+            self._merge(conn, due)
+        except OSError:
+            logger.warning("merging the vector segments failed; the next write tries again", exc_info=True)
+
+    def _merge(self, conn: sqlite3.Connection, what: Merge) -> None:
+        """Fold every segment into a new base, or the deltas into one delta, as a commit of its own."""
+        started = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = schema.committed_version(conn)
+            with self._swap:
+                self._load_vectors(conn, version)
+            current, new_version = self._vectors, version + 1
+            manifest.adopt(conn, version)
+            if what == "base":
+                vectors = self._save_base(
+                    conn, current.folded(None, self.index_type, self.index_threshold), new_version
+                )
+            else:
+                index, forgotten = current.folded_deltas()
+                delta = Segment(new_version, "delta", index)
+                index.save(self.index_dir / delta.file)
+                manifest.replace_deltas(conn, new_version, forgotten)
+                segments = [current.base, delta] if current.base is not None else [delta]
+                vectors = SegmentSet(self.dimension, segments, np.setdiff1d(current.tombstones, forgotten))
+            self._publish(conn, vectors, new_version)
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        logger.info(
+            "vector segments merged (%s): %d vectors, %.1f s",
+            what,
+            len(vectors),
+            time.perf_counter() - started,
+        )
+
     def _remove_stale_files(self) -> None:
-        """Delete temporary files and vectors older than the previous version (kept for readers)."""
-        current = schema.committed_version(self._conn())
+        """Delete vectors files that neither the current nor the previous version lists (kept for
+        readers): temporaries and files of writes that died before their commit."""
+        conn = self._conn()
+        keep = manifest.kept_files(conn, schema.committed_version(conn))
         for path in self.index_dir.glob("vectors-*"):
-            stem = path.name.removeprefix("vectors-").removesuffix(".faiss")
-            if path.name.endswith(".tmp") or not stem.isdigit() or not current - 1 <= int(stem) <= current:
+            if path.name not in keep:
                 path.unlink(missing_ok=True)

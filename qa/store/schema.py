@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS article_bands (
     band INTEGER NOT NULL, key INTEGER NOT NULL, article_id TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS article_bands_key ON article_bands(band, key);
 CREATE INDEX IF NOT EXISTS article_bands_article ON article_bands(article_id);
+CREATE TABLE IF NOT EXISTS segments (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, dropped INTEGER);
+CREATE TABLE IF NOT EXISTS tombstones (id INTEGER PRIMARY KEY);
 """
 # The web's tables, created when the feed registry is first opened (``feeds.WebState``).
 FEEDS_SCHEMA = """
@@ -86,6 +88,7 @@ def initialise(conn: sqlite3.Connection, index_dir: Path, model_name: str, dimen
                 ("version", "0"),
                 ("chunks", "0"),  # kept by writers, with the terms table
                 ("minhash", "1"),  # every article has its duplicate-story signature
+                ("segments", "0"),  # version 0's vectors are listed in the segments table (manifest.py)
             ],
         )
         conn.execute("COMMIT")

@@ -14,7 +14,8 @@ from qa.models import Article, ArticleMeta, Chunk, public_source
 from qa.store import duplicates
 from qa.store.packing import unpack_vectors
 from qa.store.protocol import ChunkRecord
-from qa.store.vectors import Ids, VectorIndex, Vectors
+from qa.store.segments import SegmentSet
+from qa.store.vectors import Ids, Vectors
 from qa.timephrases import TimeWindow
 
 
@@ -33,7 +34,7 @@ class LocalSnapshot:
 
     __slots__ = ("_conn", "vectors", "version")
 
-    def __init__(self, version: int, vectors: VectorIndex, conn: sqlite3.Connection) -> None:
+    def __init__(self, version: int, vectors: SegmentSet, conn: sqlite3.Connection) -> None:
         self.version = version
         self.vectors = vectors
         self._conn = conn

@@ -54,6 +54,18 @@ def nprobe_for(nlist: int) -> int:
     return min(nlist, max(48, nlist // 24))
 
 
+class IdMask:
+    """A fixed set of ids that searches pass over (vectors removed from a file that stays as it is)."""
+
+    def __init__(self, ids: Ids) -> None:
+        self.ids = np.ascontiguousarray(ids, dtype=np.int64)
+        self._batch = faiss.IDSelectorBatch(len(self.ids), faiss.swig_ptr(self.ids))
+        self.selector = faiss.IDSelectorNot(self._batch)  # holds a pointer to ``_batch``
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
 class VectorIndex:
     """Normalized vectors under stable ids: add, remove and replace; the index type follows the size."""
 
@@ -110,25 +122,40 @@ class VectorIndex:
             selector = faiss.IDSelectorBatch(len(wanted), faiss.swig_ptr(wanted))
         return int(self._index.remove_ids(selector))
 
-    def search(self, queries: Vectors, k: int) -> tuple[npt.NDArray[np.float32], Ids]:
-        """Top ``k`` (scores, ids) per query row; missing slots have id -1."""
+    def search(
+        self, queries: Vectors, k: int, skip: IdMask | None = None
+    ) -> tuple[npt.NDArray[np.float32], Ids]:
+        """Top ``k`` (scores, ids) per query row, passing over the ids in ``skip``; missing slots
+        have id -1."""
         k = max(1, min(k, len(self))) if len(self) else 1
         if not len(self):
             empty_ids = np.full((len(queries), k), -1, dtype=np.int64)
             return np.zeros((len(queries), k), dtype=np.float32), empty_ids
         queries = np.ascontiguousarray(queries, dtype=np.float32)
+        params = self._params(skip.selector) if skip is not None and len(skip) else None
         if len(queries) >= _SMALL_BATCH:
-            scores, ids = self._index.search(queries, k)
+            scores, ids = self._index.search(queries, k, params=params)
             return scores, ids
         # OpenMP teams cost more than they save for a few queries, above all on a busy machine
         # (10x slower on 2 shared cores). The setting is per thread in libgomp: restore it.
         threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1)
         try:
-            scores, ids = self._index.search(queries, k)
+            scores, ids = self._index.search(queries, k, params=params)
         finally:
             faiss.omp_set_num_threads(threads)
         return scores, ids
+
+    def _params(self, selector: faiss.IDSelector) -> faiss.SearchParameters:
+        """Search parameters with an id selector (the caller keeps ``selector`` alive)."""
+        params: faiss.SearchParameters
+        if isinstance(self._index, faiss.IndexIVF):
+            params = faiss.SearchParametersIVF()
+            params.nprobe = self.nprobe
+        else:
+            params = faiss.SearchParameters()
+        params.sel = selector
+        return params
 
     def search_among(self, query: Vectors, k: int, allowed: Ids) -> tuple[npt.NDArray[np.float32], Ids]:
         """Top ``k`` (scores, ids) for one query row among the ``allowed`` ids only (a date window).
@@ -143,14 +170,7 @@ class VectorIndex:
             order = np.argsort(-scores)[:k]
             return scores[order].reshape(1, -1), allowed[order].reshape(1, -1)
         selector = faiss.IDSelectorBatch(len(allowed), faiss.swig_ptr(allowed))
-        params = (
-            faiss.SearchParametersIVF()
-            if isinstance(self._index, faiss.IndexIVF)
-            else faiss.SearchParameters()
-        )
-        params.sel = selector  # ``selector`` stays referenced here until the search returns
-        if isinstance(params, faiss.SearchParametersIVF):
-            params.nprobe = self.nprobe
+        params = self._params(selector)  # ``selector`` stays referenced here until the search returns
         queries = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
         scores, ids = self._index.search(queries, min(k, len(allowed)), params=params)
         return scores, ids
@@ -162,8 +182,8 @@ class VectorIndex:
         out: Vectors = self._index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64))
         return out
 
-    def items(self) -> tuple[Ids, Vectors]:
-        """Every stored id and its vector (in no particular order)."""
+    def ids(self) -> Ids:
+        """Every stored id (for a flat index in the order stored, else in no particular order)."""
         index = self._index
         if isinstance(index, faiss.IndexIVF):
             invlists = index.invlists
@@ -173,13 +193,19 @@ class VectorIndex:
                 for i in range(index.nlist)
                 if invlists.list_size(i)
             ]
-            ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-            return ids, self.reconstruct(ids)
+            return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
         assert isinstance(index, faiss.IndexIDMap2)
-        ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+        ids: Ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+        return ids
+
+    def items(self) -> tuple[Ids, Vectors]:
+        """Every stored id and its vector (in no particular order)."""
+        ids, index = self.ids(), self._index
+        if not isinstance(index, faiss.IndexIDMap2) or not len(ids):
+            return ids, self.reconstruct(ids)
         flat = index.index
         assert flat is not None
-        vectors: Vectors = flat.reconstruct_n(0, len(ids)) if len(ids) else self.reconstruct(ids)
+        vectors: Vectors = flat.reconstruct_n(0, len(ids))
         return ids, vectors
 
     def wanted_kind(self) -> Kind:

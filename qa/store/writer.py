@@ -13,14 +13,15 @@ import numpy as np
 from qa.models import Article, Chunk
 from qa.store import duplicates
 from qa.store.packing import pack_vectors
-from qa.store.vectors import VectorIndex, Vectors
+from qa.store.segments import SegmentWrite
+from qa.store.vectors import Vectors
 from qa.text import stem_terms
 
 
 class LocalWriter:
     """Changes inside one write transaction: articles in and out, vectors alongside."""
 
-    def __init__(self, conn: sqlite3.Connection, vectors: VectorIndex) -> None:
+    def __init__(self, conn: sqlite3.Connection, vectors: SegmentWrite) -> None:
         self._conn = conn
         self.vectors = vectors
         self.changed = False
