@@ -186,6 +186,20 @@ def test_store_chunk_records_carry_text_sentences_and_vectors(backend: Backend) 
         assert np.allclose(vectors, expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("rows", [16_384, 2])
+def test_store_counts_term_frequencies(backend: Backend, monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
+    """Chunks per stem, read in one query or (more matches than a query returns) counted per stem."""
+    if backend.name != "local":
+        from qa.store.milvus import snapshot
+
+        monkeypatch.setattr(snapshot, "MATCH_ROWS", rows)
+    store = backend.open()
+    write(store, BRIDGE, PLANT, MAYOR)
+    with store.snapshot() as snap:
+        found = snap.term_frequencies(["bridg", "plant", "harbour", "nowher"])
+    assert found == (3, {"bridg": 2, "plant": 1, "harbour": 1})
+
+
 def test_store_lists_documents(backend: Backend) -> None:
     """Listing pages, orders and searches articles; a long article's full text comes back whole."""
     store = backend.open()
