@@ -70,16 +70,17 @@ class Archive:
 
     def _open_milvus(self) -> Store:
         """The archive in Milvus (``QA_MILVUS_URI``): Milvus Lite in a file, or a server."""
-        from qa.store.milvus import MilvusStore  # pymilvus takes seconds to import
+        from qa.store.milvus import MilvusStore, connect  # pymilvus takes seconds to import
 
         settings = self.settings
-        return MilvusStore(
-            settings.milvus_location(),
-            settings.milvus_token,
-            settings.milvus_collection,
-            self.embedder.dimension,
-            self.embedder.name,
-        )
+        uri, prefix = settings.milvus_location(), settings.milvus_collection
+        client = connect(uri, settings.milvus_token)
+        recorded = MilvusStore.recorded_model(client, prefix)
+        if recorded is not None and self._embedder is None and recorded[0] == model_identity(settings.model):
+            name, dimension = recorded  # as locally: listing or removing documents needs no model
+        else:
+            name, dimension = self.embedder.name, self.embedder.dimension
+        return MilvusStore(uri, settings.milvus_token, prefix, dimension, name, client)
 
     def _open_local(self) -> Store:
         """The archive in the index directory (SQLite + FAISS)."""

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +25,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"
+NO_MILVUS = importlib.util.find_spec("pymilvus") is None or importlib.util.find_spec("milvus_lite") is None
+needs_milvus = pytest.mark.skipif(
+    NO_MILVUS, reason="pymilvus and milvus-lite are not installed (qa-bot[milvus])"
+)
 
 
 def free_port() -> int:
@@ -53,6 +61,38 @@ def wait_until_healthy(base: str, process: subprocess.Popen[bytes], log: Path, t
             pass
         time.sleep(0.3)
     pytest.fail(f"qa serve was not healthy within {timeout} s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A ``milvus-lite server`` process on 127.0.0.1 for the session, stopped with SIGINT (it flushes).
+
+    One worker: Milvus Lite's engine corrupts its write-ahead log when two RPCs write at once."""
+    data = tmp_path_factory.mktemp("milvus-server")
+    port = free_port()
+    exe = shutil.which("milvus-lite", path=str(Path(sys.executable).parent)) or "milvus-lite"
+    log = (data / "server.log").open("wb")
+    command = [exe, "server", "--data-dir", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen([*command, "--max-workers", "1"], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while True:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"milvus-lite server did not start:\n{(data / 'server.log').read_text()}")
+        time.sleep(0.1)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:  # it can wait long on its last clients' channels; nothing of the session's data is needed after
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
+        log.close()
 
 
 def answering_everything(engine: Engine) -> Engine:

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -26,13 +21,9 @@ from qa.models import Article
 from qa.retrieval import Retriever, fts_query
 from qa.store import LocalStore, Store
 from qa.timephrases import TimeWindow
-from tests.conftest import free_port
+from tests.conftest import needs_milvus
 from tests.embedders import HashEmbedder
 
-NO_MILVUS = importlib.util.find_spec("pymilvus") is None or importlib.util.find_spec("milvus_lite") is None
-needs_milvus = pytest.mark.skipif(
-    NO_MILVUS, reason="pymilvus and milvus-lite are not installed (qa-bot[milvus])"
-)
 BACKENDS = [
     pytest.param("local"),
     pytest.param("milvus-embedded", marks=needs_milvus),
@@ -40,52 +31,6 @@ BACKENDS = [
 ]
 EMBEDDER = HashEmbedder()
 _names = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A ``milvus-lite server`` process on 127.0.0.1 for the session, stopped with SIGINT (it flushes).
-
-    One worker: Milvus Lite's engine corrupts its write-ahead log when two RPCs write at once."""
-    data = tmp_path_factory.mktemp("milvus-server")
-    port = free_port()
-    exe = shutil.which("milvus-lite", path=str(Path(sys.executable).parent)) or "milvus-lite"
-    log = (data / "server.log").open("wb")
-    process = subprocess.Popen(
-        [
-            exe,
-            "server",
-            "--data-dir",
-            str(data / "db"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--max-workers",
-            "1",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 120
-    while True:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"milvus-lite server did not start:\n{(data / 'server.log').read_text()}")
-        time.sleep(0.1)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:  # it can wait long on its last clients' channels; nothing of the session's data is needed after
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
-        log.close()
 
 
 @dataclass
@@ -241,6 +186,20 @@ def test_store_chunk_records_carry_text_sentences_and_vectors(backend: Backend) 
         assert np.allclose(vectors, expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("rows", [16_384, 2])
+def test_store_counts_term_frequencies(backend: Backend, monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
+    """Chunks per stem, read in one query or (more matches than a query returns) counted per stem."""
+    if backend.name != "local":
+        from qa.store.milvus import snapshot
+
+        monkeypatch.setattr(snapshot, "MATCH_ROWS", rows)
+    store = backend.open()
+    write(store, BRIDGE, PLANT, MAYOR)
+    with store.snapshot() as snap:
+        found = snap.term_frequencies(["bridg", "plant", "harbour", "nowher"])
+    assert found == (3, {"bridg": 2, "plant": 1, "harbour": 1})
+
+
 def test_store_lists_documents(backend: Backend) -> None:
     """Listing pages, orders and searches articles; a long article's full text comes back whole."""
     store = backend.open()
@@ -329,6 +288,22 @@ def test_engine_indexes_a_folder_incrementally_and_answers(backend: Backend, tmp
         answers = engine.ask("How many workers does the power plant employ?").answers
         assert answers and "300 workers" in answers[0].text
         assert all("repairs" not in p.text for p in engine.search("bridge repairs", k=5))
+    finally:
+        engine.close()
+
+
+def test_engine_lists_and_removes_without_loading_the_model(backend: Backend, tmp_path: Path) -> None:
+    """An archive that records its model is listed and changed without loading it (``qa docs``)."""
+    settings = Settings(index_dir=tmp_path / "index", reader="off", **backend.settings)
+    writer = Engine(settings, embedder=HashEmbedder())
+    writer.add_articles([BRIDGE, PLANT])
+    writer.close()
+    # No such sentence-transformers model exists: loading it would fail.
+    engine = Engine(settings.model_copy(update={"model": EMBEDDER.name}))
+    try:
+        assert engine.document_page()[1] == 2
+        engine.remove_document("plant")
+        assert engine.stats() == {"articles": 1, "chunks": 1}
     finally:
         engine.close()
 

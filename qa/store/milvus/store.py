@@ -24,17 +24,34 @@ LISTED = ["article_id", "title", "published", "source", "url", "chunks", "file",
 class MilvusStore:
     """Opens (or creates) an archive's collections; many clients may read and write at once."""
 
-    def __init__(self, uri: str, token: str, prefix: str, dimension: int, model_name: str) -> None:
+    def __init__(
+        self, uri: str, token: str, prefix: str, dimension: int, model_name: str, client: Any = None
+    ) -> None:
         self.uri = uri
         self.prefix = prefix
         self.dimension = dimension
         self.model_name = model_name
-        self._client = milvus.connect(uri, token)
+        self._client = client if client is not None else milvus.connect(uri, token)
         self._names = schema.names(prefix)
         self._lock = milvus.write_lock(uri, prefix)
         with self._lock:
             schema.create(self._client, prefix, dimension)
             self._check_model()
+
+    @staticmethod
+    def recorded_model(client: Any, prefix: str) -> tuple[str, int] | None:
+        """``(model, dimension)`` an existing archive was built with, or None when there is none yet."""
+        meta = schema.names(prefix)["meta"]
+        if not client.has_collection(meta):
+            return None
+        client.load_collection(meta)
+        found = {
+            r["key"]: r["value"]
+            for r in client.query(meta, ids=["model", "dimension"], output_fields=["key", "value"])
+        }
+        if "model" not in found or "dimension" not in found:
+            return None
+        return str(found["model"]), int(found["dimension"])
 
     def _check_model(self) -> None:
         """Record the model of a new archive; ``ConfigError`` when it was built with another one."""
