@@ -220,6 +220,7 @@ def pick_answers(
 
 # -- the trained reader's answers ------------------------------------------------------------------
 READER_FEATURES = ("margin", "span", "null", "retrieval", "first", "cosine", "lexical")
+SENTENCE_FEATURES = ("cosine", "lexical")  # need the question's terms and vector
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +299,9 @@ def read_answers(
 
     Each answer quotes the sentence holding the reader's span (cut at a paragraph break, never quoting
     two paragraphs); its score is the calibrated chance that it is right."""
+    # The sentence evidence costs a stemming per reading: only worth it when the calibration weighs it.
+    if not any(calibration.get(name) for name in SENTENCE_FEATURES):
+        terms = None
     scored = sorted(
         (
             (calibrated(reading_features(r, passages[r.passage], r.passage, terms), calibration), r)
