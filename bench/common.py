@@ -34,6 +34,7 @@ SQUAD_DOCS = EVAL / "squad-v1.1" / "docs.jsonl"
 SQUAD_QUERIES = EVAL / "squad-v1.1" / "queries.jsonl"
 CACHE = Path(os.environ.get("QA_BENCH_CACHE", Path.home() / ".cache" / "qa-bench"))
 QA = [sys.executable, "-m", "bots.cli"]
+DIMENSION = 384  # the default model's (all-MiniLM-L6-v2) vector size
 
 
 def setup_logging() -> None:

@@ -30,6 +30,7 @@ import numpy as np
 
 from bench.common import (
     CACHE,
+    DIMENSION,
     ensure_index,
     fmt,
     logger,
@@ -49,7 +50,6 @@ from qa.store.segments import SegmentSet
 
 SQUAD_INDEX = CACHE / "squad-index"
 NOISE = 0.8
-DIMENSION = 384
 ADD_CHUNKS = 5  # chunks of the article each timed write adds
 ADD_REPEATS = 5  # timed writes per size (the median is shown)
 SYNTHETIC_CHUNKS = 25  # chunks per article of a synthetic store
