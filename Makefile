@@ -3,6 +3,8 @@ VENV ?= .venv
 PYTHON ?= python3
 TORCH ?= torch==2.13.0
 Q ?= When did the war start?
+# test workers (pytest-xdist): one per core; TEST_JOBS=0 runs the suite in one process
+TEST_JOBS ?= auto
 BIN := $(VENV)/bin
 
 .PHONY: run setup test lint types unit chat serve bench clean
@@ -31,7 +33,7 @@ types: setup
 
 unit: setup
 	scripts/ensure-chromium
-	HF_HUB_OFFLINE=1 $(BIN)/pytest $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -n $(TEST_JOBS) --dist loadgroup $(PYTEST_ARGS)
 
 chat: setup
 	$(BIN)/qa chat

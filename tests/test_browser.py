@@ -33,6 +33,7 @@ KEY = "browser-key"
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.xdist_group("browser"),  # one server and one Chromium for the module
     pytest.mark.skipif(
         not CHROMIUM.exists() and not os.environ.get("CI"),
         reason="/usr/bin/chromium is not installed (apt-get install chromium); CI always runs this test",

@@ -21,6 +21,9 @@ from qa.engine import Engine
 from qa.models import Answer, AnswerSet, ArticleMeta, DocumentInfo, Feed, Passage
 from tests.conftest import SEEDS
 
+# Its module-scoped fixtures are built once: under pytest-xdist the whole module runs on one worker.
+pytestmark = pytest.mark.xdist_group("http")
+
 QUESTION = "When did the war start?"
 SENTENCE_START = "This war initially started on September 27"
 KEY = "s3cret-key"

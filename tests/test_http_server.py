@@ -13,6 +13,9 @@ import pytest
 
 from tests.conftest import free_port, stop, wait_until_healthy
 
+# Its module-scoped fixtures are built once: under pytest-xdist the whole module runs on one worker.
+pytestmark = pytest.mark.xdist_group("http-server")
+
 QUESTION = "When did the war start?"
 
 

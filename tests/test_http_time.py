@@ -11,6 +11,9 @@ from fastapi.testclient import TestClient
 from qa.engine import Engine
 from tests.test_http import error_of, serving
 
+# Its module-scoped fixtures are built once: under pytest-xdist the whole module runs on one worker.
+pytestmark = pytest.mark.xdist_group("http-time")
+
 
 @pytest.fixture(scope="module")
 def client(news_engine: Engine) -> Iterator[TestClient]:

@@ -10,6 +10,9 @@ import pytest
 from qa.config import Settings
 from qa.engine import Engine
 
+# Its module-scoped fixtures are built once: under pytest-xdist the whole module runs on one worker.
+pytestmark = pytest.mark.xdist_group("lookalike")
+
 LOOKALIKE = Path(__file__).resolve().parent / "fixtures" / "lookalike"
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import REPO, SEEDS, free_port, needs_milvus, stop, wait_until_healthy
 
-pytestmark = [pytest.mark.slow, needs_milvus]
+pytestmark = [pytest.mark.slow, needs_milvus, pytest.mark.xdist_group("milvus-e2e")]
 
 KEY = "e2e-secret"
 _collections = itertools.count()

@@ -21,6 +21,9 @@ from qa.evaluate import article_of, evaluate_dataset, load_queries
 from qa.metrics import document_ranking, first_gold_rank
 from tests.conftest import SEEDS
 
+# Its module-scoped fixtures are built once: under pytest-xdist the whole module runs on one worker.
+pytestmark = pytest.mark.xdist_group("quality")
+
 ARTICLES = ("Normans", "Sky_(United_Kingdom)", "Amazon_rainforest", "Fresno,_California")
 QUESTIONS = 100
 FLOORS = {

@@ -34,6 +34,9 @@ from qa.metrics import percentile
 from tests.conftest import SEEDS, free_port, stop, wait_until_healthy
 from tests.embedders import HashEmbedder
 
+# Its module-scoped fixtures are built once: under pytest-xdist the whole module runs on one worker.
+pytestmark = pytest.mark.xdist_group("reliability-http")
+
 API_KEY = "k-" + secrets.token_urlsafe(24)
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 SEED_QUESTION = "When did the war start?"

@@ -24,6 +24,9 @@ from qa.embedding import Embedder
 from qa.engine import Engine
 from qa.store.segments import MAX_DELTAS
 
+# Its module-scoped fixtures are built once: under pytest-xdist the whole module runs on one worker.
+pytestmark = pytest.mark.xdist_group("reliability-index")
+
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
 SEED_QUESTION = "When did the war start?"

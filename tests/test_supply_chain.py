@@ -13,6 +13,9 @@ from qa.embedding import BUNDLED_MODEL_SHA256, bundled_model_path, resolve_model
 from qa.errors import ModelError
 from qa.reader import CONFIG_FILE, SHIPPED_WEIGHTS_SHA256, WEIGHTS_DIR, WEIGHTS_FILE, Reader, ReaderConfig
 
+# Its module-scoped fixtures are built once: under pytest-xdist the whole module runs on one worker.
+pytestmark = pytest.mark.xdist_group("supply-chain")
+
 WEIGHT_SUFFIXES = {".safetensors", ".bin", ".pt", ".onnx"}  # any file a model's weights can load from
 
 

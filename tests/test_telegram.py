@@ -31,6 +31,9 @@ from tests.conftest import SEEDS
 from tests.fake_bot_api import BOT_USER, Call, FakeBotApi
 from tests.web_site import Site, publish
 
+# Its module-scoped fixtures are built once: under pytest-xdist the whole module runs on one worker.
+pytestmark = pytest.mark.xdist_group("telegram")
+
 WAR_QUESTION = "When did the war start?"
 OFF_TOPIC = "What is the boiling point of mercury?"
 GLACIER_QUESTION = "How fast is the Velmora glacier melting?"
