@@ -116,6 +116,8 @@ class Archive:
     def close(self) -> None:
         """Release the index and the web connections (the model stays loaded)."""
         with self._lock:
+            if self._store is not None:
+                self._store.close()
             self._store = None
             if self._web is not None:
                 self._web.fetcher.close()

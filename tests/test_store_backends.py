@@ -6,6 +6,7 @@ import itertools
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -290,6 +291,36 @@ def test_engine_indexes_a_folder_incrementally_and_answers(backend: Backend, tmp
         assert all("repairs" not in p.text for p in engine.search("bridge repairs", k=5))
     finally:
         engine.close()
+
+
+def open_files_under(folder: Path) -> int:
+    """How many of this process's file descriptors point into ``folder``."""
+    count = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            count += Path(fd.readlink()).is_relative_to(folder)
+        except OSError:  # closed meanwhile (the listing's own descriptor)
+            continue
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_engine_close_releases_every_threads_index_connection(tmp_path: Path) -> None:
+    """`Engine.close()` (a server shutting down) closes the SQLite connections that every thread
+    opened, and the engine opens the index again when asked afterwards."""
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Power plant\n\nThe power plant employs 300 workers.\n", encoding="utf-8")
+    index = tmp_path / "index"
+    engine = Engine(Settings(index_dir=index, reader="off", abstain_threshold=0.0), embedder=HashEmbedder())
+    engine.index_paths([folder])
+    with ThreadPoolExecutor(3) as pool:  # each thread reads through a connection of its own
+        list(pool.map(lambda _: engine.ask("How many workers?"), range(6)))
+    assert open_files_under(index) > 0
+    engine.close()
+    assert open_files_under(index) == 0
+    assert "300 workers" in engine.ask("How many workers does the power plant employ?").answers[0].text
+    engine.close()
 
 
 def test_engine_lists_and_removes_without_loading_the_model(backend: Backend, tmp_path: Path) -> None:

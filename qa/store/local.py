@@ -67,6 +67,8 @@ class LocalStore:
         index_dir.mkdir(parents=True, exist_ok=True)
         self._db_path = index_dir / schema.DATABASE
         self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []  # every thread's connection, for close()
+        self._opening = threading.Lock()
         self._swap = threading.Lock()
         self._write = threading.Lock()
         self._file_lock = FileLock(str(index_dir / "write.lock"), thread_local=False)
@@ -89,7 +91,17 @@ class LocalStore:
         if conn is None:
             conn = schema.connect(self._db_path)
             self._local.conn = conn
+            with self._opening:
+                self._opened.append(conn)
         return conn
+
+    def close(self) -> None:
+        """Close every thread's SQLite connection; a later call opens new ones."""
+        with self._opening:
+            opened, self._opened = self._opened, []
+            self._local = threading.local()
+        for conn in opened:
+            conn.close()
 
     def _load_vectors(self, conn: sqlite3.Connection, version: int) -> None:
         """Make ``version``'s segments current (inside a transaction that pinned ``version``),

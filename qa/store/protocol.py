@@ -148,3 +148,7 @@ class Store(Protocol):
     def files_under(self, folder: str) -> list[str]:
         """Indexed files inside a folder (recursively)."""
         ...
+
+    def close(self) -> None:
+        """Release the store's connections (when no question or write is in flight)."""
+        ...
