@@ -22,9 +22,9 @@ __all__ = [
     "Mode",
     "Retrieved",
     "Retriever",
-    "fts_query",
     "idf_weights",
     "keyword_scores",
+    "keyword_terms",
     "retrieve",
     "stem_terms",
 ]
@@ -47,8 +47,10 @@ KEYWORD_POSTINGS = 5_000  # index rows BM25 may score per question (large archiv
 ENCODE_ALONGSIDE_FROM = 50_000  # chunks from which BM25 runs while the question is encoded
 
 
-def fts_query(text: str, frequencies: dict[str, int] | None = None, budget: int | None = None) -> str:
-    """An FTS5 MATCH expression: any of the question's content words (quoted, so never syntax).
+def keyword_terms(
+    text: str, frequencies: dict[str, int] | None = None, budget: int | None = None
+) -> list[str]:
+    """The question's content words for BM25 (lower-cased, in order; the store matches any of them).
 
     BM25 costs time in proportion to the rows its terms occur in. Given the number of passages
     each term's stem occurs in, the rarest terms are kept while their rows add up to ``budget``:
@@ -68,7 +70,7 @@ def fts_query(text: str, frequencies: dict[str, int] | None = None, budget: int 
                 break
             kept.append(term)
         terms = [t for t in terms if t in kept]
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+    return terms
 
 
 def _sigmoid(x: float) -> float:
@@ -88,7 +90,7 @@ def keyword_scores(
 
     Needs no question vector, so the engine runs it while the question is being encoded."""
     pool = max(k, weights.candidates)
-    keyword = snap.keyword_search(fts_query(question, frequencies), pool, window)
+    keyword = snap.keyword_search(keyword_terms(question, frequencies), pool, window)
     top = max((s for _, s in keyword), default=0.0)
     return {i: s / top for i, s in keyword} if top > 0 else {}
 
@@ -107,7 +109,7 @@ def retrieve(
     """The ``k`` best passages for a question, best first, each with a score in 0..1.
 
     ``frequencies`` (passages per term stem, from ``Snapshot.term_frequencies``) lets keyword search
-    skip the most common terms of a very large archive; see ``fts_query``. ``keyword`` is the
+    skip the most common terms of a very large archive; see ``keyword_terms``. ``keyword`` is the
     result of ``keyword_scores`` when the caller has already run it. ``allowed`` limits dense search
     to those chunk ids (a date window; ``keyword`` must then come from the same window)."""
     pool = max(k, weights.candidates)

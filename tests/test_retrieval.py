@@ -7,23 +7,26 @@ import pytest
 
 import qa.retrieval as retrieval_module
 from qa.engine import Engine
-from qa.retrieval import DEFAULT_WEIGHTS, fts_query, keyword_scores, retrieve, stem_terms
+from qa.retrieval import DEFAULT_WEIGHTS, keyword_scores, keyword_terms, retrieve, stem_terms
 from qa.store.schema import connect
 
 
-def test_fts_query_keeps_every_term_without_frequencies() -> None:
-    assert fts_query('In what year did the "Normans" conquer England?') == (
-        '"year" OR "normans" OR "conquer" OR "england"'
-    )
+def test_keyword_terms_keep_every_content_word_without_frequencies() -> None:
+    assert keyword_terms('In what year did the "Normans" conquer England?') == [
+        "year",
+        "normans",
+        "conquer",
+        "england",
+    ]
 
 
-def test_fts_query_drops_the_commonest_terms_beyond_the_budget() -> None:
+def test_keyword_terms_drop_the_commonest_beyond_the_budget() -> None:
     frequencies = {"year": 900_000, "norman": 200, "conquer": 50, "england": 30_000}
     question = "In what year did the Normans conquer England?"
-    assert fts_query(question, frequencies, budget=40_000) == '"normans" OR "conquer" OR "england"'
-    assert fts_query(question, frequencies, budget=1_000) == '"normans" OR "conquer"'
-    assert fts_query(question, frequencies, budget=10) == '"conquer"'  # the rarest always stays
-    assert fts_query(question, frequencies, budget=10**7).count(" OR ") == 3
+    assert keyword_terms(question, frequencies, budget=40_000) == ["normans", "conquer", "england"]
+    assert keyword_terms(question, frequencies, budget=1_000) == ["normans", "conquer"]
+    assert keyword_terms(question, frequencies, budget=10) == ["conquer"]  # the rarest always stays
+    assert len(keyword_terms(question, frequencies, budget=10**7)) == 4
 
 
 def test_keyword_scores_are_bm25_relative_to_the_best_and_feed_retrieve(seed_engine: Engine) -> None:
@@ -33,7 +36,7 @@ def test_keyword_scores_are_bm25_relative_to_the_best_and_feed_retrieve(seed_eng
         _, frequencies = snap.term_frequencies(stem_terms(question))
         keyword = keyword_scores(snap, question, 10, DEFAULT_WEIGHTS, frequencies)
         assert keyword and max(keyword.values()) == 1.0 and min(keyword.values()) > 0
-        raw = dict(snap.keyword_search(fts_query(question, frequencies), 50))
+        raw = dict(snap.keyword_search(keyword_terms(question, frequencies), 50))
         assert set(keyword) == set(raw)
         given = retrieve(snap, question, vector, 5, "hybrid", DEFAULT_WEIGHTS, frequencies, keyword)
         computed = retrieve(snap, question, vector, 5, "hybrid", DEFAULT_WEIGHTS, frequencies)

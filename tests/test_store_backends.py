@@ -19,7 +19,7 @@ from qa.chunking import embedding_text, split_into_chunks
 from qa.config import Settings
 from qa.engine import Engine
 from qa.models import Article
-from qa.retrieval import Retriever, fts_query
+from qa.retrieval import Retriever, keyword_terms
 from qa.store import LocalStore, Store
 from qa.timephrases import TimeWindow
 from tests.conftest import needs_milvus
@@ -96,7 +96,7 @@ def write(store: Store, *articles: Article, file: str | None = None) -> None:
 def keyword_ids(store: Store, question: str, window: TimeWindow | None = None) -> set[str]:
     """The ids of the articles whose chunks BM25 finds for a question."""
     with store.snapshot() as snap:
-        hits = snap.keyword_search(fts_query(question), 20, window)
+        hits = snap.keyword_search(keyword_terms(question), 20, window)
         return {r.article.id for r in snap.chunk_records([i for i, _ in hits]).values()}
 
 

@@ -48,8 +48,12 @@ class Snapshot(Protocol):
         """The stored vectors of these chunk ids."""
         ...
 
-    def keyword_search(self, match: str, k: int, window: TimeWindow | None = None) -> list[tuple[int, float]]:
-        """BM25 ``(chunk id, score)`` best first, only from articles published inside ``window``."""
+    def keyword_search(
+        self, terms: Sequence[str], k: int, window: TimeWindow | None = None
+    ) -> list[tuple[int, float]]:
+        """BM25 over passages holding any of ``terms`` (words as written; the store analyses them as
+        it analysed the text): ``(chunk id, score)`` best first, only from articles published inside
+        ``window``."""
         ...
 
     def term_frequencies(self, stems: list[str]) -> tuple[int, dict[str, int]]:

@@ -57,11 +57,14 @@ class LocalSnapshot:
         return self.vectors.reconstruct(ids)
 
     # -- keywords --------------------------------------------------------------------------------
-    def keyword_search(self, match: str, k: int, window: TimeWindow | None = None) -> list[tuple[int, float]]:
-        """BM25 over chunk text and title: ``(chunk id, score)`` best first (score > 0), only from
-        articles published inside ``window`` when one is given."""
-        if not match:
+    def keyword_search(
+        self, terms: Sequence[str], k: int, window: TimeWindow | None = None
+    ) -> list[tuple[int, float]]:
+        """BM25 over chunk text and title for any of ``terms``: ``(chunk id, score)`` best first
+        (score > 0), only from articles published inside ``window`` when one is given."""
+        if not terms:
             return []
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)  # quoted: never syntax
         where, params = _published_in(window) if window is not None else ("1", [])
         joined = "JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id" if window else ""
         rows = self._conn.execute(

@@ -21,6 +21,7 @@ import itertools
 import re
 import time
 import unicodedata
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -35,7 +36,6 @@ VARCHAR_MAX = 65_535  # bytes
 TEXT_PIECE = 16_000  # characters of article text per row (at most 4 bytes each in UTF-8)
 UNIT = [1.0, 0.0]  # the constant vector of the small collections
 _TOKEN = re.compile(r"\w+", re.UNICODE)
-_QUOTED = re.compile(r'"((?:[^"]|"")*)"')
 
 
 def names(prefix: str) -> dict[str, str]:
@@ -96,10 +96,9 @@ def bm25_terms(title: str, body: str) -> str:
     return " ".join(analysed(f"{title}\n{body}"))
 
 
-def match_terms(match: str) -> str:
-    """The stems of an FTS5 ``"a" OR "b"`` expression (``retrieval.fts_query``) as a BM25 query."""
-    words = [m.group(1).replace('""', '"') for m in _QUOTED.finditer(match)]
-    return " ".join(dict.fromkeys(s for w in words for s in analysed(w)))
+def bm25_query(terms: Sequence[str]) -> str:
+    """Words as the ``terms`` field holds them (analysed as the text was), as one BM25 query."""
+    return " ".join(dict.fromkeys(s for w in terms for s in analysed(w)))
 
 
 def stem_token(stem: str) -> str:

@@ -110,15 +110,17 @@ class MilvusSnapshot:
         return out
 
     # -- keywords --------------------------------------------------------------------------------
-    def keyword_search(self, match: str, k: int, window: TimeWindow | None = None) -> list[tuple[int, float]]:
-        """BM25 ``(chunk id, score)`` best first, for the terms of an FTS5 expression, only from
-        articles published inside ``window``."""
-        terms = schema.match_terms(match)
-        if not terms:
+    def keyword_search(
+        self, terms: Sequence[str], k: int, window: TimeWindow | None = None
+    ) -> list[tuple[int, float]]:
+        """BM25 ``(chunk id, score)`` best first, for any of ``terms``, only from articles published
+        inside ``window``."""
+        query = schema.bm25_query(terms)
+        if not query:
             return []
         found = self._client.search(
             self._names["chunks"],
-            data=[terms],
+            data=[query],
             anns_field="sparse",
             limit=k,
             filter=schema.window_filter(window),
