@@ -32,6 +32,9 @@ _DEBRIS = re.compile(
     re.IGNORECASE,
 )
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
+# A byline opening the body: "By Jane Smith", "By our correspondent | Coastal Wire | 11 March 2005".
+_BYLINE = re.compile(r"^\s*by\s+\S", re.IGNORECASE)
+BYLINE_WORDS = 12
 
 
 def article_id_for(source: str) -> str:
@@ -119,6 +122,22 @@ def strip_debris(lines: list[str]) -> list[str]:
     return lines[:end]
 
 
+def without_byline(lines: list[str]) -> list[str]:
+    """The body's lines without a byline on its first non-blank line: one that starts with "By",
+    has at most ``BYLINE_WORDS`` words and ends without sentence punctuation (a first sentence
+    such as "By noon the bridge was open." is kept). Blank lines after it go too."""
+    start = next((n for n, line in enumerate(lines) if line.strip()), len(lines))
+    if start == len(lines):
+        return lines
+    first = lines[start].strip()
+    if not _BYLINE.match(first) or len(first.split()) > BYLINE_WORDS or first[-1] in ".!?;:\"'”’)":
+        return lines
+    rest = lines[start + 1 :]
+    while rest and not rest[0].strip():
+        rest.pop(0)
+    return rest if rest else lines  # a body that is only a byline stays as it is
+
+
 def parse_plain_article(text: str, source: str, suffix: str = ".txt") -> Article:
     """A text article: optional front matter, title line, optional timestamp and repeated title, body."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -152,7 +171,7 @@ def parse_plain_article(text: str, source: str, suffix: str = ".txt") -> Article
             rest.pop(0)
     if rest and rest[0].strip().lstrip("#").strip() == title:
         rest.pop(0)
-    body = "\n".join(rest).strip()
+    body = "\n".join(without_byline(rest)).strip()
     if not body:
         raise DocumentError(source, "no article text after the title")
     return Article(
@@ -187,7 +206,7 @@ def parse_html_article(html: str, source: str) -> Article:
     paragraphs = [p.strip() for p in (fields.get("text") or "").split("\n") if p.strip()]
     if paragraphs and title and paragraphs[0] == title:
         paragraphs.pop(0)
-    paragraphs = strip_debris(paragraphs)
+    paragraphs = strip_debris(without_byline(paragraphs))
     if not paragraphs:
         raise DocumentError(source, "no article text found in the HTML page")
     date = fields.get("date")
@@ -208,6 +227,7 @@ def article_from_record(record: object, source: str, where: str) -> Article:
     text = record.get("text")
     if not isinstance(text, str) or not text.strip():
         raise DocumentError(where, "missing or empty 'text'")
+    text = "\n".join(without_byline(text.strip().split("\n")))
     title = record.get("title")
     published = record.get("published") or record.get("date")
     url = record.get("url")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -81,6 +82,49 @@ def test_jsonl_valid_lines_and_named_bad_lines() -> None:
     assert articles[0].published == "2020-01-02T00:00:00" and articles[0].url == "https://e.org/1"
     assert articles[1].title.startswith("Second story")
     assert [p[0] for p in problems] == ["feed.jsonl:2", "feed.jsonl:3"]
+
+
+BYLINED = "By Anna Berg | Coastal Wire | 11 March 2005\n\nThe new bridge was opened by the mayor on Thursday."
+
+
+@pytest.mark.parametrize(
+    ("data", "suffix"),
+    [
+        (("Bridge opens\n\n" + BYLINED).encode(), ".txt"),
+        (("Bridge opens\n\n2005-03-11 08:00:00\nBridge opens\n\n" + BYLINED).encode(), ".txt"),
+        (json.dumps({"title": "Bridge opens", "text": BYLINED}).encode(), ".jsonl"),
+        (
+            b"<html><head><title>Bridge opens</title></head><body><article><h1>Bridge opens</h1>"
+            b"<p>By Anna Berg | Coastal Wire | 11 March 2005</p>"
+            b"<p>The new bridge was opened by the mayor on Thursday, after three years of work on it.</p>"
+            b"</article></body></html>",
+            ".html",
+        ),
+    ],
+    ids=["text", "seed-format", "jsonl", "html"],
+)
+def test_a_byline_opening_the_body_is_not_article_text(data: bytes, suffix: str) -> None:
+    """A byline ("By <who> | <wire> | <date>") is not something to quote as an answer."""
+    text: str = load_one(data, suffix).text  # type: ignore[attr-defined]
+    assert text.startswith("The new bridge was opened by the mayor on Thursday")
+    assert "Anna Berg" not in text
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "By noon the bridge was open to traffic.",  # a sentence: it ends with its full stop
+        "By the time the mayor arrived, the crowd had gone home and the band had packed up",  # long
+        "Bystanders watched the bridge open",  # not the word "by"
+    ],
+)
+def test_a_first_sentence_that_starts_with_by_stays(first: str) -> None:
+    article = load_one(f"Bridge opens\n\n{first}\n\nThe mayor spoke.".encode(), ".txt")
+    assert article.text.startswith(first)  # type: ignore[attr-defined]
+
+
+def test_a_body_that_is_only_a_byline_is_kept() -> None:
+    assert load_one(b"Note\n\nBy Anna Berg", ".txt").text == "By Anna Berg"  # type: ignore[attr-defined]
 
 
 def test_latin1_text_is_decoded_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
