@@ -181,7 +181,8 @@ def test_segments_merge_past_the_threshold(tmp_path: Path) -> None:
     before = current_files(store)
     assert len(before) == 8 < MAX_DELTAS
     assert_exact(store)
-    write(store, [1009], chunks=10)  # 105: past it
+    write(store, [1009], chunks=10)  # 105: past it; the write returns, a thread merges
+    store.wait_for_merge()
     (merged,) = current_files(store)
     assert merged not in before and not merged.endswith(".delta.faiss")
     with store.snapshot() as snap:
@@ -206,6 +207,7 @@ def test_segments_many_deltas_fold_into_one(tmp_path: Path) -> None:
     remove(store, [1003])  # a tombstone of a delta vector: gone with the fold
     assert len(current_files(store)) == 1 + MAX_DELTAS
     write(store, [2000], chunks=1)
+    store.wait_for_merge()
     files = current_files(store)
     assert len(files) == 2 and files[0] == base and files[1].endswith(".delta.faiss")
     assert fingerprint(tmp_path / "index" / base) == before

@@ -12,9 +12,11 @@ A write saves only what it adds, as a new delta file (see ``segments``), then co
 transaction that lists it, records removed ids as tombstones and sets the version to N+1: a crash
 at any moment leaves version N whole (SQLite's WAL is atomic, segment files never change, and a
 file is only removed once neither the current nor the previous version lists it).  After the
-commit, still holding the write lock, the writer merges segments when ``SegmentSet.merge_due``
-says so, as a commit of its own: the user's write is visible and durable before the merge starts,
-a crash during it leaves the previous version, and the ``writer()`` block returns after it.  A
+commit, when ``SegmentSet.merge_due`` says so, a background thread merges segments as a commit of
+its own, under the same locks: the user's write is visible and durable before the merge starts and
+the ``writer()`` block returns without waiting for it, a crash during it leaves the previous
+version, the next write (here or in another process) waits for it, and ``close()`` or the end of
+the process lets it finish (``wait_for_merge``).  A
 write whose change alone passes ``MERGE_RATIO`` of the base (a bulk write, a small archive) saves a
 new base directly.  Readers pin a SQLite snapshot and the segments of the same version (loading
 only files they have not loaded yet), so a query never sees a half-written index.  An index
@@ -34,7 +36,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock, Timeout
 
-from qa.errors import IndexBusyError, IndexCorruptError
+from qa.errors import IndexBusyError, IndexCorruptError, QAError
 from qa.models import DocumentInfo
 from qa.store import duplicates, listing, manifest, schema
 from qa.store.protocol import DocumentOrder
@@ -71,6 +73,7 @@ class LocalStore:
         self._opening = threading.Lock()
         self._swap = threading.Lock()
         self._write = threading.Lock()
+        self._merger: threading.Thread | None = None  # the background merge, while one runs
         self._file_lock = FileLock(str(index_dir / "write.lock"), thread_local=False)
         conn = self._conn()
         schema.initialise(conn, index_dir, model_name, dimension)
@@ -96,7 +99,9 @@ class LocalStore:
         return conn
 
     def close(self) -> None:
-        """Close every thread's SQLite connection; a later call opens new ones."""
+        """Let a background merge finish, then close every thread's SQLite connection; a later call
+        opens new ones."""
+        self.wait_for_merge()
         with self._opening:
             opened, self._opened = self._opened, []
             self._local = threading.local()
@@ -223,8 +228,8 @@ class LocalStore:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-            if writer.changed:
-                self._merge_when_due(conn)
+            if writer.changed and self._vectors.merge_due() is not None:
+                self._start_merge()
 
     def compact(self) -> None:
         """Fold every segment and tombstone into one new base file now."""
@@ -265,19 +270,37 @@ class LocalStore:
             self._vectors, self._vectors_version = vectors, version
         self._remove_stale_files()
 
-    def _merge_when_due(self, conn: sqlite3.Connection) -> None:
-        """Fold segments after a committed write when ``SegmentSet.merge_due`` says so; the write
-        is already visible and durable, so a failure here loses nothing (the next write retries)."""
-        due = self._vectors.merge_due()
-        if due is None:
-            return
+    def _start_merge(self) -> None:
+        """Fold segments in a background thread (one at a time); it waits for this write's locks."""
+        with self._opening:
+            if self._merger is not None and self._merger.is_alive():
+                return
+            self._merger = threading.Thread(
+                target=self._merge_when_due,
+                name="qa-segment-merge",
+                daemon=False,  # finishes before exit
+            )
+            self._merger.start()
+
+    def wait_for_merge(self) -> None:
+        """Return once no background merge is running."""
+        merger = self._merger
+        if merger is not None:
+            merger.join()
+
+    def _merge_when_due(self) -> None:
+        """Under the write locks, fold segments if ``SegmentSet.merge_due`` still says so (another
+        process may have merged meanwhile). The writes are already visible and durable, so a failure
+        here loses nothing: it is logged and the next write tries again."""
         try:
-            self._merge(conn, due)
-        except OSError:
+            with self._exclusive() as conn:
+                self._merge(conn, None)
+        except (OSError, QAError):
             logger.warning("merging the vector segments failed; the next write tries again", exc_info=True)
 
-    def _merge(self, conn: sqlite3.Connection, what: Merge) -> None:
-        """Fold every segment into a new base, or the deltas into one delta, as a commit of its own."""
+    def _merge(self, conn: sqlite3.Connection, what: Merge | None) -> None:
+        """Fold every segment into a new base, or the deltas into one delta, as a commit of its own;
+        ``None``: whichever ``merge_due`` asks for, if any."""
         started = time.perf_counter()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -285,6 +308,10 @@ class LocalStore:
             with self._swap:
                 self._load_vectors(conn, version)
             current, new_version = self._vectors, version + 1
+            what = what or current.merge_due()
+            if what is None:
+                conn.execute("ROLLBACK")
+                return
             manifest.adopt(conn, version)
             if what == "base":
                 vectors = self._save_base(
