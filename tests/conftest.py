@@ -63,6 +63,17 @@ def wait_until_healthy(base: str, process: subprocess.Popen[bytes], log: Path, t
     pytest.fail(f"qa serve was not healthy within {timeout} s:\n{log.read_text()}")
 
 
+def open_files_under(folder: Path) -> int:
+    """How many of this process's file descriptors point into ``folder``."""
+    count = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            count += Path(fd.readlink()).is_relative_to(folder)
+        except OSError:  # closed meanwhile (the listing's own descriptor)
+            continue
+    return count
+
+
 @pytest.fixture(scope="session")
 def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A ``milvus-lite server`` process on 127.0.0.1 for the session, stopped with SIGINT (it flushes).

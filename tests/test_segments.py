@@ -17,6 +17,7 @@ from qa.models import Article, Chunk
 from qa.store import LocalStore
 from qa.store.segments import MAX_DELTAS, MERGE_RATIO
 from qa.store.vectors import IndexType, VectorIndex
+from tests.conftest import open_files_under
 
 REPO = Path(__file__).resolve().parent.parent
 DIM = 16
@@ -214,6 +215,23 @@ def test_segments_many_deltas_fold_into_one(tmp_path: Path) -> None:
     with store.snapshot() as snap:
         assert not len(snap.vectors.tombstones)
     assert_exact(store)
+
+
+def test_segments_merge_threads_leave_no_connection_open(tmp_path: Path) -> None:
+    """Each merge runs in a thread of its own, with a SQLite connection of its own: closed when the
+    merge ends, so a long-running server's open files do not grow with every merge."""
+    index_dir = tmp_path / "index"
+    store = open_store(index_dir)
+    fill(store, 1000)
+    counts = []
+    for merge in range(4):
+        for number in range(MAX_DELTAS + 1):  # one past MAX_DELTAS: the deltas fold into one
+            write(store, [10_000 + merge * 100 + number], chunks=1)
+        store.wait_for_merge()
+        counts.append(open_files_under(index_dir))
+    assert counts == [counts[0]] * 4, counts
+    store.close()
+    assert open_files_under(index_dir) == 0
 
 
 def test_segments_other_store_loads_only_new_files(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from qa.models import Article
 from qa.retrieval import Retriever, keyword_terms
 from qa.store import LocalStore, Store
 from qa.timephrases import TimeWindow
-from tests.conftest import needs_milvus
+from tests.conftest import needs_milvus, open_files_under
 from tests.embedders import HashEmbedder
 
 BACKENDS = [
@@ -291,17 +291,6 @@ def test_engine_indexes_a_folder_incrementally_and_answers(backend: Backend, tmp
         assert all("repairs" not in p.text for p in engine.search("bridge repairs", k=5))
     finally:
         engine.close()
-
-
-def open_files_under(folder: Path) -> int:
-    """How many of this process's file descriptors point into ``folder``."""
-    count = 0
-    for fd in Path("/proc/self/fd").iterdir():
-        try:
-            count += Path(fd.readlink()).is_relative_to(folder)
-        except OSError:  # closed meanwhile (the listing's own descriptor)
-            continue
-    return count
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")

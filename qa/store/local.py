@@ -297,6 +297,18 @@ class LocalStore:
                 self._merge(conn, None)
         except (OSError, QAError):
             logger.warning("merging the vector segments failed; the next write tries again", exc_info=True)
+        finally:
+            self._close_thread_connection()  # the thread ends here: its connection must not linger
+
+    def _close_thread_connection(self) -> None:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        with self._opening:
+            if conn in self._opened:
+                self._opened.remove(conn)
+        self._local.conn = None
+        conn.close()
 
     def _merge(self, conn: sqlite3.Connection, what: Merge | None) -> None:
         """Fold every segment into a new base, or the deltas into one delta, as a commit of its own;
