@@ -209,11 +209,7 @@ class LocalStore:
         """Exclusive write access; the changes become visible atomically when the block ends (then
         segments are merged if due, as a commit of its own)."""
         with self._exclusive() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                version = schema.committed_version(conn)
-                with self._swap:
-                    self._load_vectors(conn, version)
+            with self._transaction(conn) as version:
                 signed = duplicates.backfill(conn)
                 writer = LocalWriter(conn, SegmentWrite(self._vectors))
                 # An older index's new signatures are kept even if nothing else changes.
@@ -224,12 +220,23 @@ class LocalStore:
                     self._commit(conn, writer.vectors, version)
                 else:
                     conn.execute("ROLLBACK")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
             if writer.changed and self._vectors.merge_due() is not None:
                 self._start_merge()
+
+    @contextmanager
+    def _transaction(self, conn: sqlite3.Connection) -> Iterator[int]:
+        """A write transaction on the committed version (yielded) with its vectors loaded; the block
+        commits or rolls back, and any error rolls back."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = schema.committed_version(conn)
+            with self._swap:
+                self._load_vectors(conn, version)
+            yield version
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     def compact(self) -> None:
         """Fold every segment and tombstone into one new base file now."""
@@ -245,14 +252,17 @@ class LocalStore:
             folded = committed.folded(write, self.index_type, self.index_threshold)
             vectors = self._save_base(conn, folded, new_version)
         else:
-            delta = Segment(new_version, "delta", write.added) if len(write.added) else None
-            if delta is not None:
-                delta.index.save(self.index_dir / delta.file)
+            delta = self._save_delta(write.added, new_version) if len(write.added) else None
             removed = write.removed_ids()
             manifest.add_delta(conn, new_version, delta is not None, removed)
             segments = [*committed.segments, delta] if delta is not None else committed.segments
             vectors = SegmentSet(self.dimension, segments, np.union1d(committed.tombstones, removed))
         self._publish(conn, vectors, new_version)
+
+    def _save_delta(self, index: VectorIndex, version: int) -> Segment:
+        delta = Segment(version, "delta", index)
+        index.save(self.index_dir / delta.file)
+        return delta
 
     def _save_base(self, conn: sqlite3.Connection, index: VectorIndex, version: int) -> SegmentSet:
         base = Segment(version, "base", index)
@@ -314,11 +324,7 @@ class LocalStore:
         """Fold every segment into a new base, or the deltas into one delta, as a commit of its own;
         ``None``: whichever ``merge_due`` asks for, if any."""
         started = time.perf_counter()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = schema.committed_version(conn)
-            with self._swap:
-                self._load_vectors(conn, version)
+        with self._transaction(conn) as version:
             current, new_version = self._vectors, version + 1
             what = what or current.merge_due()
             if what is None:
@@ -331,16 +337,11 @@ class LocalStore:
                 )
             else:
                 index, forgotten = current.folded_deltas()
-                delta = Segment(new_version, "delta", index)
-                index.save(self.index_dir / delta.file)
+                delta = self._save_delta(index, new_version)
                 manifest.replace_deltas(conn, new_version, forgotten)
                 segments = [current.base, delta] if current.base is not None else [delta]
                 vectors = SegmentSet(self.dimension, segments, np.setdiff1d(current.tombstones, forgotten))
             self._publish(conn, vectors, new_version)
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         logger.info(
             "vector segments merged (%s): %d vectors, %.1f s",
             what,
