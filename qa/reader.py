@@ -135,6 +135,18 @@ def trained_parameters(model: Any) -> dict[str, Any]:
     return {name: p for name, p in model.named_parameters() if not name.startswith("encoder.embeddings.")}
 
 
+def load_trained(model: Any, weights: Path, base_model: str) -> None:
+    """Load shipped layers and head (``reader.safetensors``) into a ``build_model`` model, in place.
+
+    ``ModelError`` when the file does not hold exactly the parameters training changes."""
+    from safetensors.torch import load_file
+
+    state = {k: v.float() for k, v in load_file(str(weights)).items()}
+    if set(state) != set(trained_parameters(model)):
+        raise ModelError(f"reader weights {weights} do not fit the base model {base_model}")
+    model.load_state_dict(state, strict=False)
+
+
 def encode_pairs(
     tokenizer: Any, questions: Sequence[str], contexts: Sequence[str], max_length: int, stride: int
 ) -> Any:
@@ -234,7 +246,6 @@ class Reader:
                 f"(expected {pinned[:12]}…, got {digest[:12]}…)"
             )
         import torch
-        from safetensors.torch import load_file
         from transformers import AutoTokenizer
 
         try:
@@ -242,11 +253,7 @@ class Reader:
             model = build_model(base_path)
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load the reader's base model {base_path}: {exc}") from exc
-        state = {k: v.float() for k, v in load_file(str(weights)).items()}
-        expected = set(trained_parameters(model))
-        if set(state) != expected:
-            raise ModelError(f"reader weights {weights} do not fit the base model {self.config.base_model}")
-        model.load_state_dict(state, strict=False)
+        load_trained(model, weights, self.config.base_model)
         self._model = model.to(device).eval()
         self._device = device
         self._torch = torch
