@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -147,8 +148,9 @@ def test_load_queries_filters_the_split_and_spreads_the_limit(tmp_path: Path) ->
         load_queries(path)
 
 
-def test_absent_articles_are_chosen_by_a_stable_hash(tmp_path: Path) -> None:
+def test_absent_articles_are_chosen_by_a_stable_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`--absent` leaves out whole articles (all their paragraphs), the same ones on every run."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # its copy of the kept half: not in the real /tmp
     rows = [
         {"id": f"{article}_{n}", "title": article, "text": "x"} for article in "ABCDEFGH" for n in range(3)
     ]
@@ -157,6 +159,7 @@ def test_absent_articles_are_chosen_by_a_stable_hash(tmp_path: Path) -> None:
     kept_file, dropped = documents_without(docs, 0.5)
     again, dropped_again = documents_without(docs, 0.5)
     assert (kept_file, dropped) == (again, dropped_again)
+    assert kept_file.is_relative_to(tmp_path / "qa-eval")
     kept = {json.loads(line)["id"] for line in kept_file.read_text().splitlines()}
     assert kept | dropped == {r["id"] for r in rows} and not kept & dropped
     assert {article_of(d) for d in kept}.isdisjoint({article_of(d) for d in dropped})
