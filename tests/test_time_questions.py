@@ -32,7 +32,7 @@ AS_OF = date(2005, 6, 15)
             {"bridge-opened", "bridge-opened-wire"},
             "40",
         ),
-        ("What happened to the bridge yesterday?", {"bridge-closed"}, "closed for repairs"),
+        ("What did engineers find in the bridge yesterday?", {"bridge-closed"}, "cracks"),
         ("Why was the bridge closed this week?", {"bridge-closed"}, "cracks"),
     ],
 )
@@ -86,8 +86,14 @@ def test_undated_articles_are_searched_only_without_time(news_engine: Engine) ->
 
 def test_relative_phrases_follow_as_of(news_engine: Engine) -> None:
     """ "Yesterday" is the day before as_of (today when none is given)."""
-    assert not news_engine.ask("What happened to the bridge yesterday?", as_of=AS_OF).abstained
-    assert news_engine.ask("What happened to the bridge yesterday?", as_of=date(2005, 6, 20)).abstained
+    question = "What did engineers find in the bridge yesterday?"
+    found = news_engine.ask(question, as_of=AS_OF)
+    assert found.window is not None and (found.window.since, found.window.until) == (
+        date(2005, 6, 14),
+        date(2005, 6, 15),
+    )
+    assert not found.abstained and found.answers[0].article.id == "bridge-closed"
+    assert news_engine.ask(question, as_of=date(2005, 6, 20)).abstained
 
 
 @pytest.mark.parametrize(
