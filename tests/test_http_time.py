@@ -25,7 +25,7 @@ def client(news_engine: Engine) -> Iterator[TestClient]:
 def test_ask_reads_time_in_the_question_as_of_a_day(client: TestClient) -> None:
     """POST /ask with as_of: the phrase's period limits the articles, and the response names it."""
     body = client.post(
-        "/ask", json={"question": "What happened to the bridge yesterday?", "as_of": "2005-06-15"}
+        "/ask", json={"question": "What did engineers find in the bridge yesterday?", "as_of": "2005-06-15"}
     ).json()
     assert (body["since"], body["until"]) == ("2005-06-14", "2005-06-14")
     assert {a["article"]["id"] for a in body["answers"]} == {"bridge-closed"}
