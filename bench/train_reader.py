@@ -301,13 +301,18 @@ def main(argv: list[str] | None = None) -> None:
     save(model, args, len(examples), minutes)
     print(f"trained {steps} steps in {minutes:.1f} min", flush=True)
 
-    print(json.dumps(gold_paragraph_scores(model, tokenizer, held_out_questions(args), args)), flush=True)
+    print_check(model, tokenizer, args)
 
 
 def held_out_questions(args: argparse.Namespace) -> list[tuple[dict[str, Any], dict[str, str]]]:
     """The answerable dev questions of the EM/F1 check: a fixed sample, on articles training never saw."""
     held_out = [(q, d) for q, d in dev_questions(args.eval_dir, trainable=False) if q["answers"]]
     return random.Random(0).sample(held_out, min(args.check, len(held_out)))
+
+
+def print_check(model: Any, tokenizer: Any, args: argparse.Namespace) -> None:
+    """Print the held-out EM/F1 given the gold paragraph (after training, and for ``--score``)."""
+    print(json.dumps(gold_paragraph_scores(model, tokenizer, held_out_questions(args), args)), flush=True)
 
 
 def score(args: argparse.Namespace, base: str, tokenizer: Any) -> None:
@@ -321,7 +326,7 @@ def score(args: argparse.Namespace, base: str, tokenizer: Any) -> None:
     digest = file_sha256(weights)
     shipped = " (the shipped file)" if digest == SHIPPED_WEIGHTS_SHA256 else ""
     print(f"{weights}: sha256 {digest}{shipped}", flush=True)
-    print(json.dumps(gold_paragraph_scores(model, tokenizer, held_out_questions(args), args)), flush=True)
+    print_check(model, tokenizer, args)
 
 
 if __name__ == "__main__":

@@ -260,6 +260,7 @@ class LocalStore:
         self._publish(conn, vectors, new_version)
 
     def _save_delta(self, index: VectorIndex, version: int) -> Segment:
+        """Write ``index`` as this version's delta file (before the commit that lists it)."""
         delta = Segment(version, "delta", index)
         index.save(self.index_dir / delta.file)
         return delta
