@@ -109,11 +109,22 @@ def columns(data: list[Asked], names: tuple[str, ...]) -> list[Asked]:
     return [Asked(a.setting, a.features[:, keep], a.right, a.must_abstain) for a in data]
 
 
+def two_folds(data: list[Asked], settings: list[str]) -> tuple[list[Asked], list[Asked]]:
+    """The questions in two halves, every other question of each setting in each."""
+    by_setting = [[a for a in data if a.setting == s] for s in settings]
+    first, second = ([a for chosen in by_setting for a in chosen[k::2]] for k in (0, 1))
+    return first, second
+
+
+def readings_path(weights_sha256: str, limit: int, seed: int) -> Path:
+    """Where the readings of one reader's calibration run are kept (a refit reads nothing again)."""
+    return CACHE / f"calibrate-readings-{weights_sha256[:12]}-{limit}-{seed}.pkl"
+
+
 def held_out_report(data: list[Asked], settings: list[str], absent: str) -> None:
     """Two-fold cross-validation of each feature set: fitted and thresholded on one half of the
     questions, scored on the other (so the table says what the features are worth on new questions)."""
-    by_setting = [[a for a in data if a.setting == s] for s in settings]
-    folds = [[a for chosen in by_setting for a in chosen[k::2]] for k in (0, 1)]
+    folds = two_folds(data, settings)
     print("| features | held-out " + " | held-out ".join(settings) + " | held-out hit@1 without abstaining |")
     print("|---|" + "---|" * (len(settings) + 1))
     for names in FEATURE_SETS:
@@ -182,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
 
     config = json.loads((args.reader / CONFIG_FILE).read_text())
     # The readings are kept, so that fitting other features or thresholds needs no second reading.
-    saved = CACHE / f"calibrate-readings-{config['weights_sha256'][:12]}-{args.limit}-{args.seed}.pkl"
+    saved = readings_path(config["weights_sha256"], args.limit, args.seed)
     data = pickle.loads(saved.read_bytes()) if saved.is_file() else read_all(args.reader, v2, v1)
     saved.parent.mkdir(parents=True, exist_ok=True)
     saved.write_bytes(pickle.dumps(data))

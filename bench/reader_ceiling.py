@@ -19,22 +19,31 @@ Prints, on those held-out dev questions (no reading runs again):
 from __future__ import annotations
 
 import argparse
-import json
 import pickle
 from collections.abc import Callable
 
 import numpy as np
 
-from bench.calibrate_reader import GRID, SHIPPED, Asked, accuracy, columns, fit, top_right
-from bench.common import CACHE
-from qa.reader import CONFIG_FILE, WEIGHTS_DIR
+from bench.calibrate_reader import (
+    GRID,
+    SHIPPED,
+    Asked,
+    accuracy,
+    best_threshold,
+    columns,
+    fit,
+    readings_path,
+    top_right,
+    two_folds,
+)
+from qa.reader import WEIGHTS_DIR, ReaderConfig
 
 ABSENT, V2 = "squad-v1.1 absent 0.5", "squad-v2.0"
+MARGIN, RETRIEVAL = SHIPPED.index("margin"), SHIPPED.index("retrieval")
 
 
 def _margins(a: Asked) -> tuple[np.ndarray, np.ndarray]:
-    names = list(SHIPPED)
-    return a.features[:, names.index("margin")], a.features[:, names.index("retrieval")]
+    return a.features[:, MARGIN], a.features[:, RETRIEVAL]
 
 
 def relative(a: Asked) -> np.ndarray:
@@ -93,17 +102,16 @@ def ceiling(data: list[Asked], setting: str) -> float:
 
 def held_out(data: list[Asked], names: tuple[str, ...], joint: bool) -> tuple[float, float, float]:
     """(absent, squad-v2.0, hit@1 without abstaining), two folds, threshold chosen on the training fold."""
-    by_setting = [[a for a in data if a.setting == s] for s in (ABSENT, V2)]
-    folds = [with_extra([a for chosen in by_setting for a in chosen[k::2]], names) for k in (0, 1)]
+    one, other = (with_extra(fold, names) for fold in two_folds(data, [ABSENT, V2]))
     total = np.zeros(3)
-    for train, test in ((folds[0], folds[1]), (folds[1], folds[0])):
+    for train, test in ((one, other), (other, one)):
         w = fit(train)
-
-        def objective(t: float, w: np.ndarray = w, train: list[Asked] = train) -> float:
-            absent = accuracy([a for a in train if a.setting == ABSENT], w, t)
-            return absent + accuracy([a for a in train if a.setting == V2], w, t) if joint else absent
-
-        t = float(max(GRID, key=objective))
+        if joint:
+            absent_q = [a for a in train if a.setting == ABSENT]
+            v2_q = [a for a in train if a.setting == V2]
+            t = float(max(GRID, key=lambda t: accuracy(absent_q, w, t) + accuracy(v2_q, w, t)))
+        else:
+            t = best_threshold(train, w, ABSENT)
         total += [
             accuracy([a for a in test if a.setting == ABSENT], w, t),
             accuracy([a for a in test if a.setting == V2], w, t),
@@ -118,8 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=2000, help="as given to calibrate_reader")
     parser.add_argument("--seed", type=int, default=7, help="as given to calibrate_reader")
     args = parser.parse_args(argv)
-    sha = json.loads((WEIGHTS_DIR / CONFIG_FILE).read_text())["weights_sha256"]
-    saved = CACHE / f"calibrate-readings-{sha[:12]}-{args.limit}-{args.seed}.pkl"
+    saved = readings_path(ReaderConfig.load(WEIGHTS_DIR).weights_sha256, args.limit, args.seed)
     if not saved.is_file():
         parser.error(f"no kept readings at {saved}: run python -m bench.calibrate_reader first")
     data = columns(pickle.loads(saved.read_bytes()), SHIPPED)

@@ -51,7 +51,7 @@ def test_held_out_scores_separable_readings_fully() -> None:
 
 
 def test_it_says_to_calibrate_first_without_kept_readings(tmp_path, monkeypatch, capsys) -> None:
-    monkeypatch.setattr("bench.reader_ceiling.CACHE", tmp_path)
+    monkeypatch.setattr("bench.calibrate_reader.CACHE", tmp_path)
     with pytest.raises(SystemExit):
         main([])
     assert "run python -m bench.calibrate_reader first" in capsys.readouterr().err
