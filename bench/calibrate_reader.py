@@ -22,15 +22,16 @@ import argparse
 import json
 import pickle
 import random
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import CACHE, EVAL, fit_logistic, logger, setup_logging
+from bench.common import CACHE, EVAL, fit_logistic, logger, read_jsonl, setup_logging
 from bench.train_reader import dev_questions
-from qa.answers import READER_FEATURES, reading_features, sentence_around
-from qa.config import Settings
+from qa.answers import READER_FEATURES, agreement, reading_features, sentence_around, span_key
+from qa.config import READ_PASSAGES, Settings
 from qa.engine import Engine
 from qa.evaluate import article_of, documents_without, is_absent
 from qa.metrics import contains_answer
@@ -45,26 +46,55 @@ class Asked:
     features: np.ndarray  # one row per reading, READER_FEATURES order
     right: np.ndarray  # the reading's sentence holds a gold answer
     must_abstain: bool
+    ranks: np.ndarray | None = None  # the rank of each reading's passage (None: every one is read)
+    keys: tuple[str, ...] = ()  # each reading's normalised span (``qa.answers.span_key``)
 
 
-def ask_all(engine: Engine, questions: list[tuple[str, list[str], bool]], setting: str) -> list[Asked]:
-    """Readings of every question: (question, gold answers, whether it must be refused)."""
+def ask_all(
+    engine: Engine, questions: list[tuple[str, list[str], bool]], setting: str, depth: int
+) -> list[Asked]:
+    """Readings of the top ``depth`` passages of every question: (question, gold answers, whether it
+    must be refused)."""
     out = []
     engine.ensure_index()
     for number, (question, answers, refuse) in enumerate(questions, start=1):
-        passages, readings, terms = engine.read(question, 10)
+        passages, readings, terms = engine.read(question, max(10, depth), depth=depth)
+        agrees = agreement(passages, readings)
         rows, right = [], []
-        for reading in readings:
+        for reading, agree in zip(readings, agrees, strict=True):
             passage = passages[reading.passage]
-            features = reading_features(reading, passage, reading.passage, terms)
+            features = reading_features(reading, passage, reading.passage, terms, agree)
             rows.append([features[name] for name in READER_FEATURES])
             begin, end = sentence_around(passage, reading.start, reading.end)
             right.append(not refuse and contains_answer(passage.text[begin:end], answers))
         out.append(
-            Asked(setting, np.array(rows).reshape(-1, len(READER_FEATURES)), np.array(right, bool), refuse)
+            Asked(
+                setting,
+                np.array(rows).reshape(-1, len(READER_FEATURES)),
+                np.array(right, bool),
+                refuse,
+                np.array([r.passage for r in readings], int),
+                tuple(span_key(passages[r.passage], r) for r in readings),
+            )
         )
         if number % 200 == 0:
             logger.info("%s: %d/%d questions read", setting, number, len(questions))
+    return out
+
+
+def at_depth(data: list[Asked], depth: int) -> list[Asked]:
+    """The readings as if only the top ``depth`` passages had been read (their agreement counted again)."""
+    agree = READER_FEATURES.index("agree")
+    out = []
+    for a in data:
+        kept = np.ones(len(a.features), bool) if a.ranks is None else a.ranks < depth
+        features = a.features[kept].copy()
+        keys = tuple(k for k, keep in zip(a.keys, kept, strict=True) if keep)
+        if keys:
+            counts = Counter(k for k in keys if k)
+            features[:, agree] = [counts[k] - 1 if k else 0 for k in keys]
+        ranks = None if a.ranks is None else a.ranks[kept]
+        out.append(Asked(a.setting, features, a.right[kept], a.must_abstain, ranks, keys))
     return out
 
 
@@ -83,17 +113,21 @@ def accuracy(data: list[Asked], w: np.ndarray, threshold: float) -> float:
     return right / len(data)
 
 
-def fit(data: list[Asked]) -> np.ndarray:
-    """Logistic weights (bias last) over the readings of these questions."""
+def fit(data: list[Asked], weighted: dict[str, float] | None = None) -> np.ndarray:
+    """Logistic weights (bias last) over the readings of these questions; ``weighted``: a weight for
+    each reading of a setting (1 for the others)."""
     x = np.vstack([a.features for a in data])
     y = np.concatenate([a.right for a in data]).astype(float)
-    return fit_logistic(np.hstack([x, np.ones((len(x), 1))]), y, l2=1.0)
+    weights = np.concatenate([np.full(len(a.right), (weighted or {}).get(a.setting, 1.0)) for a in data])
+    return fit_logistic(np.hstack([x, np.ones((len(x), 1))]), y, l2=1.0, weights=weights)
 
 
-def best_threshold(data: list[Asked], w: np.ndarray, setting: str) -> float:
-    """The threshold with the best ``abstain_accuracy`` on one setting's questions."""
-    chosen = [a for a in data if a.setting == setting]
-    return float(max(GRID, key=lambda t: accuracy(chosen, w, t)))
+def best_threshold(data: list[Asked], w: np.ndarray, settings: str | tuple[str, ...]) -> float:
+    """The threshold with the best mean ``abstain_accuracy`` over these settings' questions."""
+    names = (settings,) if isinstance(settings, str) else settings
+    chosen = [[a for a in data if a.setting == name] for name in names]
+    chosen = [questions for questions in chosen if questions]
+    return float(max(GRID, key=lambda t: sum(accuracy(questions, w, t) for questions in chosen)))
 
 
 def top_right(data: list[Asked], w: np.ndarray) -> float:
@@ -106,7 +140,7 @@ def top_right(data: list[Asked], w: np.ndarray) -> float:
 def columns(data: list[Asked], names: tuple[str, ...]) -> list[Asked]:
     """The same questions with only these features."""
     keep = [READER_FEATURES.index(n) for n in names]
-    return [Asked(a.setting, a.features[:, keep], a.right, a.must_abstain) for a in data]
+    return [Asked(a.setting, a.features[:, keep], a.right, a.must_abstain, a.ranks, a.keys) for a in data]
 
 
 def two_folds(data: list[Asked], settings: list[str]) -> tuple[list[Asked], list[Asked]]:
@@ -116,12 +150,15 @@ def two_folds(data: list[Asked], settings: list[str]) -> tuple[list[Asked], list
     return first, second
 
 
-def readings_path(weights_sha256: str, limit: int, seed: int) -> Path:
+def readings_path(weights_sha256: str, limit: int, seed: int, depth: int = 5) -> Path:
     """Where the readings of one reader's calibration run are kept (a refit reads nothing again)."""
-    return CACHE / f"calibrate-readings-{weights_sha256[:12]}-{limit}-{seed}.pkl"
+    suffix = "" if depth == 5 else f"-depth{depth}"
+    return CACHE / f"calibrate-readings-{weights_sha256[:12]}-{limit}-{seed}{suffix}.pkl"
 
 
-def held_out_report(data: list[Asked], settings: list[str], absent: str) -> None:
+def held_out_report(
+    data: list[Asked], settings: list[str], refusals: tuple[str, ...], weighted: dict[str, float]
+) -> None:
     """Two-fold cross-validation of each feature set: fitted and thresholded on one half of the
     questions, scored on the other (so the table says what the features are worth on new questions)."""
     folds = two_folds(data, settings)
@@ -131,53 +168,52 @@ def held_out_report(data: list[Asked], settings: list[str], absent: str) -> None
         scores = np.zeros(len(settings) + 1)  # each setting's abstain_accuracy, then hit@1
         for one, other in ((folds[0], folds[1]), (folds[1], folds[0])):
             train, test = columns(one, names), columns(other, names)
-            w = fit(train)
-            t = best_threshold(train, w, absent)
+            w = fit(train, weighted)
+            t = best_threshold(train, w, refusals)
             scores[:-1] += [accuracy([a for a in test if a.setting == s], w, t) for s in settings]
             scores[-1] += top_right(test, w)
         print(f"| {' '.join(names)} | " + " | ".join(f"{v / 2:.3f}" for v in scores) + " |")
 
 
+def calibration_curve(data: list[Asked], w: np.ndarray, settings: list[str]) -> None:
+    """Per setting, the share of first answers that are right in each score bucket (answerable or not:
+    an answer to a question that must be refused is wrong)."""
+    print("| first answer's score | " + " | ".join(settings) + " |")
+    print("|---|" + "---|" * len(settings))
+    for low, high in BUCKETS:
+        cells = []
+        for setting in settings:
+            hits = []
+            for a in data:
+                if a.setting != setting or not len(a.features):
+                    continue
+                z = a.features @ w[:-1] + w[-1]
+                best = int(np.argmax(z))
+                if low <= 1.0 / (1.0 + np.exp(-z[best])) < high:
+                    hits.append(bool(a.right[best]) and not a.must_abstain)
+            cells.append(f"{np.mean(hits):.2f} of {len(hits)}" if hits else "-")
+        print(f"| {low:.2f}-{min(high, 1.0):.2f} | " + " | ".join(cells) + " |")
+
+
 GRID = np.linspace(0.02, 0.9, 89)
-# The shipped calibration weighs the reading and its passage only. Held out (two folds of 700 + 700
-# dev questions), the span sentence's cosine to the question added nothing beyond noise (absent
-# 0.763 -> 0.767, squad-v2.0 0.511 -> 0.507, hit@1 0.736 -> 0.738), and its share of the question's
-# terms gained about 0.01 on SQuAD only because SQuAD's questions reuse their sentence's words: with
-# it, right answers to questions asked in other words (a news reader's) fell under the threshold.
-SHIPPED = READER_FEATURES[:5]
-FEATURE_SETS = (READER_FEATURES[:5], READER_FEATURES[:6], READER_FEATURES)
+BUCKETS = ((0.0, 0.2), (0.2, 0.4), (0.4, 0.55), (0.55, 0.7), (0.7, 0.85), (0.85, 1.01))
+DEPTHS = (5, 8, 10)  # passages read per question, compared on the same readings
+ABSENT, NEWS = "squad-v1.1 absent 0.5", "reuters-1987"
+# The shipped calibration weighs the reading, its passage and how many other passages agree with its
+# span. Held out (two folds of 700 + 700 dev questions), the span sentence's cosine to the question
+# added nothing beyond noise (absent 0.763 -> 0.767, squad-v2.0 0.511 -> 0.507, hit@1 0.736 ->
+# 0.738), and its share of the question's terms gained about 0.01 on SQuAD only because SQuAD's
+# questions reuse their sentence's words: with it, right answers to questions asked in other words
+# (a news reader's) fell under the threshold.
+SHIPPED = READER_FEATURES[:6]
+FEATURE_SETS = (READER_FEATURES[:5], READER_FEATURES[:6], READER_FEATURES[:7], READER_FEATURES)
 
 
-def read_all(
-    reader: Path, v2: list[tuple[str, list[str], bool]], v1: list[tuple[str, list[str], bool]]
-) -> list[Asked]:
-    """Every question's readings: squad-v2.0's over its archive, squad-v1.1's over half of its."""
-    data = []
-    for name, questions, docs in (
-        ("squad-v2.0", v2, EVAL / "squad-v2.0" / "docs.jsonl"),
-        ("squad-v1.1 absent 0.5", v1, documents_without(EVAL / "squad-v1.1" / "docs.jsonl", 0.5)[0]),
-    ):
-        folder = CACHE / f"calibrate-{name.replace(' ', '-')}"
-        engine = Engine(Settings(index_dir=folder, reader=str(reader), abstain_threshold=0.0))
-        engine.index_paths([docs])
-        data.extend(ask_all(engine, questions, name))
-    return data
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--limit", type=int, default=2000, help="questions per setting")
-    parser.add_argument("--reader", type=Path, default=WEIGHTS_DIR)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument(
-        "--features", default=",".join(SHIPPED), help=f"comma-separated, of {', '.join(READER_FEATURES)}"
-    )
-    args = parser.parse_args(argv)
-    chosen = tuple(args.features.split(","))
-    if not set(chosen) <= set(READER_FEATURES):
-        parser.error(f"--features: choose from {', '.join(READER_FEATURES)}")
-    setup_logging()
-    rng = random.Random(args.seed)
+def questions_of(
+    seed: int, limit: int, with_news: bool = True
+) -> dict[str, tuple[list[tuple[str, list[str], bool]], Path]]:
+    """Each setting's (question, gold answers, must it be refused) and the documents of its archive."""
+    rng = random.Random(seed)
     held_out = dev_questions(EVAL, trainable=False)
     v2 = [
         (q["question"], q["answers"], bool(q.get("is_impossible")))
@@ -189,37 +225,100 @@ def main(argv: list[str] | None = None) -> None:
         for q, _ in held_out
         if "is_impossible" not in q
     ]
-    v2, v1 = rng.sample(v2, min(args.limit, len(v2))), rng.sample(v1, min(args.limit, len(v1)))
+    out = {
+        "squad-v2.0": (rng.sample(v2, min(limit, len(v2))), EVAL / "squad-v2.0" / "docs.jsonl"),
+        ABSENT: (
+            rng.sample(v1, min(limit, len(v1))),
+            documents_without(EVAL / "squad-v1.1" / "docs.jsonl", 0.5)[0],
+        ),
+    }
+    news_dir = EVAL / NEWS
+    if with_news and (news_dir / "queries.jsonl").is_file():  # calibrated on, never trained on
+        rows = [q for q in read_jsonl(news_dir / "queries.jsonl") if q["split"] == "dev"]
+        out[NEWS] = (
+            [(q["question"], q["answers"], bool(q.get("is_impossible"))) for q in rows],
+            news_dir / "docs.jsonl",
+        )
+    return out
 
+
+def read_all(
+    reader: Path, settings: dict[str, tuple[list[tuple[str, list[str], bool]], Path]], kept: Path, depth: int
+) -> list[Asked]:
+    """Every question's readings, each setting's over its own archive; a setting's readings are kept
+    beside ``kept`` (``readings_path``), so a refit, or a run that adds a setting, reads nothing again."""
+    data = []
+    for name, (questions, docs) in settings.items():
+        saved = kept.with_name(f"{kept.stem}-{name.replace(' ', '-')}.pkl")
+        if saved.is_file():
+            data.extend(pickle.loads(saved.read_bytes()))
+            continue
+        engine = Engine(Settings(index_dir=CACHE / f"calibrate-{name.replace(' ', '-')}", reader=str(reader)))
+        engine.index_paths([docs])
+        asked = ask_all(engine, questions, name, depth)
+        engine.close()
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        saved.write_bytes(pickle.dumps(asked))
+        data.extend(asked)
+    return data
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--limit", type=int, default=2000, help="questions per SQuAD setting")
+    parser.add_argument("--reader", type=Path, default=WEIGHTS_DIR)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--depth", type=int, default=max(DEPTHS), help="passages read per question")
+    parser.add_argument("--no-news", dest="news", action="store_false", help="SQuAD settings only")
+    parser.add_argument("--passages", type=int, default=READ_PASSAGES, help="the depth calibrated for")
+    parser.add_argument(
+        "--news-weight", type=float, default=NEWS_WEIGHT, help="weight of a news reading in the fit"
+    )
+    parser.add_argument(
+        "--features", default=",".join(SHIPPED), help=f"comma-separated, of {', '.join(READER_FEATURES)}"
+    )
+    args = parser.parse_args(argv)
+    chosen = tuple(args.features.split(","))
+    if not set(chosen) <= set(READER_FEATURES):
+        parser.error(f"--features: choose from {', '.join(READER_FEATURES)}")
+    setup_logging()
     config = json.loads((args.reader / CONFIG_FILE).read_text())
     # The readings are kept, so that fitting other features or thresholds needs no second reading.
-    saved = readings_path(config["weights_sha256"], args.limit, args.seed)
-    data = pickle.loads(saved.read_bytes()) if saved.is_file() else read_all(args.reader, v2, v1)
-    saved.parent.mkdir(parents=True, exist_ok=True)
-    saved.write_bytes(pickle.dumps(data))
+    kept = readings_path(config["weights_sha256"], args.limit, args.seed, args.depth)
+    data = read_all(args.reader, questions_of(args.seed, args.limit, args.news), kept, args.depth)
 
     settings = sorted({a.setting for a in data})
-    held_out_report(data, settings, "squad-v1.1 absent 0.5")
-    data = columns(data, chosen)
-    w = fit(data)
+    refusals = tuple(s for s in (ABSENT, NEWS) if s in settings)
+    weighted = {NEWS: args.news_weight}
+    for depth in (d for d in DEPTHS if d <= args.depth):
+        print(f"\n{depth} passages read:")
+        held_out_report(at_depth(data, depth), settings, refusals, weighted)
+    data = columns(at_depth(data, args.passages), chosen)
+    w = fit(data, weighted)
     scores = {t: [accuracy([a for a in data if a.setting == s], w, t) for s in settings] for t in GRID}
-    # The refusal a news reader needs is "not in the archive": the threshold is the best one there;
-    # SQuAD 2.0's near-miss questions are reported beside it.
-    absent = settings.index("squad-v1.1 absent 0.5")
-    threshold = max(GRID, key=lambda t: scores[t][absent])
-    print("| threshold | " + " | ".join(settings) + " |")
+    # The refusal a news reader needs is "not in the archive" (SQuAD articles left out, and news
+    # questions about what no story mentions): the threshold is the best one there; SQuAD 2.0's
+    # near-miss questions are reported beside it.
+    threshold = best_threshold(data, w, refusals)
+    print("\n| threshold | " + " | ".join(settings) + " |")
+    print("|---|" + "---|" * len(settings))
     for t in GRID[::4]:
         print(f"| {t:.2f} | " + " | ".join(f"{v:.3f}" for v in scores[t]) + " |")
     print(
         f"chosen threshold {threshold:.2f}: "
         + ", ".join(f"{s} {v:.3f}" for s, v in zip(settings, scores[threshold], strict=True))
     )
+    print()
+    calibration_curve(data, w, settings)
 
     config["calibration"] = {name: round(float(v), 4) for name, v in zip(chosen, w[:-1], strict=True)}
     config["calibration"]["bias"] = round(float(w[-1]), 4)
     config["threshold"] = round(float(threshold), 2)
     (args.reader / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
     print(json.dumps(config["calibration"]))
+
+
+NEWS_WEIGHT = 4.0  # 150 news questions beside 4,000 SQuAD ones: each news reading counts this much
 
 
 if __name__ == "__main__":

@@ -258,12 +258,16 @@ def machine() -> str:
     return f"{cores} cores, {mem_kb / 2**20:.0f} GiB RAM, load {load:.1f}, encoder on {device()}"
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 30) -> np.ndarray:
-    """L2-regularized logistic regression by Newton's method (last column of ``x`` is the bias)."""
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 30, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """L2-regularized logistic regression by Newton's method (last column of ``x`` is the bias);
+    ``weights``: one per row (all 1 by default)."""
     w = np.zeros(x.shape[1])
+    rows = np.ones(len(y)) if weights is None else weights
     for _ in range(iterations):
         p = 1.0 / (1.0 + np.exp(-(x @ w)))
-        grad = x.T @ (p - y) + l2 * w
-        hess = (x * (p * (1 - p))[:, None]).T @ x + l2 * np.eye(len(w))
+        grad = x.T @ (rows * (p - y)) + l2 * w
+        hess = (x * (rows * p * (1 - p))[:, None]).T @ x + l2 * np.eye(len(w))
         w -= np.linalg.solve(hess, grad)
     return w

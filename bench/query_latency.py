@@ -1,13 +1,13 @@
 """Benchmark 2, query latency: POST /ask on a running ``qa serve`` vs two floors measured in the same run.
 
 The floor is encode + flat search; the reader floor is encode + flat search over the product's own
-chunks (their stored vectors) + one batched forward of the bare model over the top five of them, as
-many as the reader reads, at the reader's token limit (what any reader must pay), so the second ratio
-is the reader's overhead.
+chunks (their stored vectors) + one batched forward of the bare model over the top ones, as
+many as the reader reads (``--passages``), at the reader's token limit (what any reader must pay),
+so the second ratio is the reader's overhead.
 
-Usage: ``python -m bench.query_latency [--questions 100] [--clients 8] [--index-dir DIR]``.  The
-index defaults to SQuAD v1.1 in the benchmark cache (built, or brought up to date, first).  The
-floor searches a flat index of the same articles' vectors (cached by ``bench.indexing``) in this
+Usage: ``python -m bench.query_latency [--questions 100] [--clients 8] [--index-dir DIR] [--passages
+N]``. The index defaults to SQuAD v1.1 in the benchmark cache (built, or brought up to date, first).
+The floor searches a flat index of the same articles' vectors (cached by ``bench.indexing``) in this
 process, one question at a time and from ``--clients`` threads; the product is timed by an HTTP
 client, so its figures include HTTP, JSON and answer picking.
 """
@@ -45,6 +45,7 @@ from bench.common import (
     read_jsonl,
     setup_logging,
 )
+from qa.config import READ_PASSAGES
 
 
 def free_port() -> int:
@@ -54,11 +55,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(index_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    """``qa serve`` on 127.0.0.1:port, waited for until /health answers 200."""
+def start_server(index_dir: Path, port: int, passages: int) -> subprocess.Popen[bytes]:
+    """``qa serve`` on 127.0.0.1:port reading ``passages`` a question, once /health answers 200."""
     proc = subprocess.Popen(
         [*QA, "-q", "serve", "--port", str(port)],
-        env={**os.environ, **qa_env(index_dir, QA_RATE_LIMIT="0")},
+        env={**os.environ, **qa_env(index_dir, QA_RATE_LIMIT="0", QA_READ_PASSAGES=str(passages))},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -144,15 +145,14 @@ def product_chunks(index_dir: Path) -> tuple[list[str], np.ndarray]:
     return texts, np.concatenate(vectors).astype(np.float32)
 
 
-def reader_floor(index_dir: Path) -> ReaderFloor:
-    """The reader floor over the product's chunks: as many passages and tokens as the shipped reader."""
+def reader_floor(index_dir: Path, passages: int) -> ReaderFloor:
+    """The reader floor over the product's chunks: as many passages and tokens as the product reads."""
     import faiss
 
-    from qa.engine import READ_PASSAGES
     from qa.reader import WEIGHTS_DIR, ReaderConfig
 
     texts, vectors = product_chunks(index_dir)
-    floor = ReaderFloor(texts, READ_PASSAGES, ReaderConfig.load(WEIGHTS_DIR).max_length)
+    floor = ReaderFloor(texts, passages, ReaderConfig.load(WEIGHTS_DIR).max_length)
     floor.index = faiss.IndexFlatIP(vectors.shape[1])
     floor.index.add(vectors)
     return floor
@@ -182,6 +182,9 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=100)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--index-dir", type=Path, default=CACHE / "squad-index")
+    parser.add_argument(
+        "--passages", type=int, default=READ_PASSAGES, help="passages read a question (QA_READ_PASSAGES)"
+    )
     args = parser.parse_args()
     if args.index_dir == CACHE / "squad-index":
         ensure_index(args.index_dir)
@@ -195,12 +198,12 @@ def main() -> None:
     floor_one, floor_many, floor_wall = measure_floor(Floor(), warm, items, concurrent, args.clients)
     logger.info("reader floor: search over the product's chunks, one batched forward over the top ones")
     reader_one, reader_many, reader_wall = measure_floor(
-        reader_floor(args.index_dir), warm, items, concurrent, args.clients
+        reader_floor(args.index_dir, args.passages), warm, items, concurrent, args.clients
     )
 
     port = free_port()
     logger.info("product: qa serve on port %d", port)
-    server = start_server(args.index_dir, port)
+    server = start_server(args.index_dir, port, args.passages)
     try:
         measure_product(port, warm, 1)
         one, _, answered = measure_product(port, items, 1)
@@ -230,7 +233,8 @@ def main() -> None:
     )
     rows.append(["questions answered", "-", "-", f"{answered}/{len(items)}", "", ""])
     print_table(
-        f"POST /ask latency, {len(items)} + {len(concurrent)} SQuAD questions ({machine()})",
+        f"POST /ask latency, {len(items)} + {len(concurrent)} SQuAD questions, {args.passages} passages read "
+        f"({machine()})",
         ["", "floor", "reader floor", "POST /ask", "ratio to floor", "ratio to reader floor"],
         rows,
     )

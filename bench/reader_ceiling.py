@@ -29,6 +29,7 @@ from bench.calibrate_reader import (
     SHIPPED,
     Asked,
     accuracy,
+    at_depth,
     best_threshold,
     columns,
     fit,
@@ -36,6 +37,7 @@ from bench.calibrate_reader import (
     top_right,
     two_folds,
 )
+from qa.config import READ_PASSAGES
 from qa.reader import WEIGHTS_DIR, ReaderConfig
 
 ABSENT, V2 = "squad-v1.1 absent 0.5", "squad-v2.0"
@@ -125,11 +127,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=2000, help="as given to calibrate_reader")
     parser.add_argument("--seed", type=int, default=7, help="as given to calibrate_reader")
+    parser.add_argument("--depth", type=int, default=10, help="as given to calibrate_reader")
+    parser.add_argument("--passages", type=int, default=READ_PASSAGES, help="passages read, of --depth")
     args = parser.parse_args(argv)
-    saved = readings_path(ReaderConfig.load(WEIGHTS_DIR).weights_sha256, args.limit, args.seed)
-    if not saved.is_file():
-        parser.error(f"no kept readings at {saved}: run python -m bench.calibrate_reader first")
-    data = columns(pickle.loads(saved.read_bytes()), SHIPPED)
+    kept = readings_path(ReaderConfig.load(WEIGHTS_DIR).weights_sha256, args.limit, args.seed, args.depth)
+    files = [kept.with_name(f"{kept.stem}-{name.replace(' ', '-')}.pkl") for name in (ABSENT, V2)]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        parser.error(f"no kept readings at {', '.join(missing)}: run python -m bench.calibrate_reader first")
+    data = columns(at_depth([a for f in files for a in pickle.loads(f.read_bytes())], args.passages), SHIPPED)
     print(
         f"ceiling (any reading right, answerable questions): {ABSENT} {ceiling(data, ABSENT):.3f}, "
         f"{V2} {ceiling(data, V2):.3f}"

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import EVAL, read_jsonl, setup_logging
+from bench.reader_groups import group_features, shared_loss, training_groups
 from qa.embedding import bundled_model_path
 from qa.evaluate import article_of
 from qa.metrics import best_over, exact_match, f1_score
@@ -138,8 +139,12 @@ def features(tokenizer: Any, examples: list[Example], max_length: int, stride: i
 
 
 def batches(items: list[dict[str, Any]], size: int, rng: random.Random) -> list[list[dict[str, Any]]]:
-    """Batches of similar length (little padding), in random order."""
-    order = sorted(range(len(items)), key=lambda i: (len(items[i]["input_ids"]), rng.random()))
+    """Batches of similar length (little padding), in random order (items: windows, or passage groups)."""
+
+    def length(item: dict[str, Any]) -> int:
+        return max(len(w["input_ids"]) for w in item.get("windows", [item]))
+
+    order = sorted(range(len(items)), key=lambda i: (length(items[i]), rng.random()))
     groups = [[items[i] for i in order[b : b + size]] for b in range(0, len(order), size)]
     rng.shuffle(groups)
     return groups
@@ -157,6 +162,21 @@ def tensors(batch: list[dict[str, Any]], device: str) -> dict[str, Any]:
     out["start"] = torch.tensor([f["start"] for f in batch], device=device)
     out["end"] = torch.tensor([f["end"] for f in batch], device=device)
     return out
+
+
+def batch_loss(torch: Any, model: Any, batch_items: list[dict[str, Any]], device: str) -> Any:
+    """Each window's own softmax loss; with passage groups (``--negatives``) plus the group's shared one."""
+    grouped = "windows" in batch_items[0]
+    windows = [w for item in batch_items for w in item["windows"]] if grouped else batch_items
+    batch = tensors(windows, device)
+    start, end = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+    pad = batch["attention_mask"] == 0
+    start, end = start.masked_fill(pad, -1e4), end.masked_fill(pad, -1e4)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    loss = (loss_fn(start, batch["start"]) + loss_fn(end, batch["end"])) / 2
+    if grouped:
+        loss = loss + shared_loss(torch, start, end, batch_items)
+    return loss
 
 
 def gold_paragraph_scores(
@@ -192,6 +212,30 @@ def gold_paragraph_scores(
     return {"questions": len(em), "exact_match": float(np.mean(em)), "f1": float(np.mean(f1))}
 
 
+def recipe(args: argparse.Namespace, examples: int, minutes: float) -> str:
+    """What ``reader.json`` says of the training run that wrote the weights."""
+    data = (
+        f"{examples} passage groups (a SQuAD v1.1/v2.0 dev question, its paragraph and {args.negatives} "
+        "retrieved passages)"
+        if args.negatives
+        else f"{examples} SQuAD v1.1/v2.0 dev questions and negatives"
+    )
+    start = f" from weights {file_sha256(args.init / WEIGHTS_FILE)[:12]}" if args.init else ""
+    return (
+        f"{data} on articles in no test split (CC BY-SA 4.0){start}; seed {args.seed}, {args.epochs} epochs, "
+        f"lr {args.lr}, {minutes:.0f} min on {args.device}"
+    )
+
+
+def checked_weights(folder: Path) -> Path:
+    """A reader folder's weights, after checking them against the SHA-256 its ``reader.json`` records."""
+    weights = folder / WEIGHTS_FILE
+    recorded = json.loads((folder / CONFIG_FILE).read_text())["weights_sha256"]
+    if not weights.is_file() or file_sha256(weights) != recorded:
+        raise SystemExit(f"{weights} is missing or does not match the SHA-256 in {folder / CONFIG_FILE}")
+    return weights
+
+
 def save(model: Any, args: argparse.Namespace, examples: int, minutes: float) -> None:
     """Write the trained layers (fp16) and ``reader.json``, keeping an earlier calibration."""
     import torch
@@ -208,11 +252,7 @@ def save(model: Any, args: argparse.Namespace, examples: int, minutes: float) ->
         "max_length": args.max_length,
         "stride": args.stride,
         "weights_sha256": file_sha256(weights),
-        "trained_on": (
-            f"{examples} SQuAD v1.1/v2.0 dev questions and negatives on articles in no test split "
-            f"(CC BY-SA 4.0); seed {args.seed}, {args.epochs} epochs, lr {args.lr}, "
-            f"{minutes:.0f} min on {args.device}"
-        ),
+        "trained_on": recipe(args, examples, minutes),
         "calibration": previous.get("calibration", {"margin": 1.0, "bias": 0.0}),
         "threshold": previous.get("threshold", 0.5),
     }
@@ -227,7 +267,16 @@ def main(argv: list[str] | None = None) -> None:
         "--out", type=Path, default=WEIGHTS_DIR, help="folder for the weights and reader.json"
     )
     parser.add_argument("--epochs", type=float, default=3.0)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument(
+        "--batch-size", type=int, default=16, help="windows a step (passage groups with --negatives)"
+    )
+    parser.add_argument(
+        "--negatives",
+        type=int,
+        default=0,
+        help="train on passage groups: the gold paragraph and this many retrieved passages, one softmax",
+    )
+    parser.add_argument("--init", type=Path, help="start from the weights of this reader folder")
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--max-length", type=int, default=192)
     parser.add_argument("--stride", type=int, default=64)
@@ -254,14 +303,28 @@ def main(argv: list[str] | None = None) -> None:
     if args.score:
         score(args, str(base), tokenizer)
         return
-    examples = training_examples(args.eval_dir, rng)
-    if args.limit:
-        examples = rng.sample(examples, min(args.limit, len(examples)))
-    items = features(tokenizer, examples, args.max_length, args.stride)
-    answered = sum(1 for f in items if f["start"] > 0)
-    print(f"{len(examples)} examples -> {len(items)} windows ({answered} with an answer)", flush=True)
+    if args.negatives:
+        groups = training_groups(args.eval_dir, args.negatives)
+        if args.limit:
+            groups = rng.sample(groups, min(args.limit, len(groups)))
+        items = group_features(tokenizer, groups, args.max_length, args.stride)
+        windows = sum(len(item["windows"]) for item in items)
+        answered = sum(1 for item in items if item["answerable"])
+        print(f"{len(items)} passage groups -> {windows} windows ({answered} answerable groups)", flush=True)
+        examples = len(items)
+    else:
+        pairs = training_examples(args.eval_dir, rng)
+        if args.limit:
+            pairs = rng.sample(pairs, min(args.limit, len(pairs)))
+        items = features(tokenizer, pairs, args.max_length, args.stride)
+        answered = sum(1 for f in items if f["start"] > 0)
+        print(f"{len(pairs)} examples -> {len(items)} windows ({answered} with an answer)", flush=True)
+        examples = len(pairs)
 
-    model = build_model(str(base)).to(args.device)
+    model = build_model(str(base))
+    if args.init is not None:
+        load_trained(model, checked_weights(args.init), str(base))
+    model = model.to(args.device)
     for name, parameter in model.named_parameters():
         parameter.requires_grad = name in trained_parameters(model)
     steps = int(args.epochs * ((len(items) + args.batch_size - 1) // args.batch_size))
@@ -272,18 +335,13 @@ def main(argv: list[str] | None = None) -> None:
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup)))
     )
-    loss_fn = torch.nn.CrossEntropyLoss()
     model.train()
     started, step, running = time.perf_counter(), 0, 0.0
     while step < steps:
         for batch_items in batches(items, args.batch_size, rng):
             if step >= steps:
                 break
-            batch = tensors(batch_items, args.device)
-            start, end = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
-            pad = batch["attention_mask"] == 0
-            start, end = start.masked_fill(pad, -1e4), end.masked_fill(pad, -1e4)
-            loss = (loss_fn(start, batch["start"]) + loss_fn(end, batch["end"])) / 2
+            loss = batch_loss(torch, model, batch_items, args.device)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -296,9 +354,9 @@ def main(argv: list[str] | None = None) -> None:
                 elapsed = time.perf_counter() - started
                 print(f"step {step}/{steps} loss {running:.3f} {elapsed / 60:.1f} min", flush=True)
             if args.save_every and step % args.save_every == 0 and step < steps:
-                save(model, args, len(examples), (time.perf_counter() - started) / 60)
+                save(model, args, examples, (time.perf_counter() - started) / 60)
     minutes = (time.perf_counter() - started) / 60
-    save(model, args, len(examples), minutes)
+    save(model, args, examples, minutes)
     print(f"trained {steps} steps in {minutes:.1f} min", flush=True)
 
     print_check(model, tokenizer, args)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from qa.metrics import normalize_answer
 from qa.models import Answer, Passage
 from qa.reader import Reading
 from qa.spans import find_span, question_type
@@ -219,7 +221,7 @@ def pick_answers(
 
 
 # -- the trained reader's answers ------------------------------------------------------------------
-READER_FEATURES = ("margin", "span", "null", "retrieval", "first", "cosine", "lexical")
+READER_FEATURES = ("margin", "span", "null", "retrieval", "first", "agree", "cosine", "lexical")
 SENTENCE_FEATURES = ("cosine", "lexical")  # need the question's terms and vector
 
 
@@ -232,17 +234,32 @@ class QuestionTerms:
     vector: npt.NDArray[np.float32] | None
 
 
+def span_key(passage: Passage, reading: Reading) -> str:
+    """A reading's span as answers are compared: case, punctuation, articles and spacing folded."""
+    return normalize_answer(passage.text[reading.start : reading.end])
+
+
+def agreement(passages: Sequence[Passage], readings: Sequence[Reading]) -> list[int]:
+    """For each reading, how many of the other passages read give the same (normalised) span: copies
+    of one story and a fact repeated in follow-ups support one answer instead of competing."""
+    keys = [span_key(passages[r.passage], r) for r in readings]
+    counts = Counter(key for key in keys if key)
+    return [counts[key] - 1 if key else 0 for key in keys]
+
+
 def reading_features(
-    reading: Reading, passage: Passage, rank: int, terms: QuestionTerms | None = None
+    reading: Reading, passage: Passage, rank: int, terms: QuestionTerms | None = None, agree: int = 0
 ) -> dict[str, float]:
-    """What calibrates a reading: the reader's two scores, the passage's retrieval score and rank, and
-    how close the sentence holding the span is to the question (embedding cosine, share of its terms)."""
+    """What calibrates a reading: the reader's two scores, the passage's retrieval score and rank, how
+    many other passages give the same span, and how close the sentence holding the span is to the
+    question (embedding cosine, share of its terms)."""
     features = {
         "margin": reading.margin,
         "span": reading.span_logit,
         "null": reading.null_logit,
         "retrieval": passage.score,
         "first": float(rank == 0),
+        "agree": float(agree),
         "cosine": 0.0,
         "lexical": 0.0,
     }
@@ -302,10 +319,11 @@ def read_answers(
     # The sentence evidence costs a stemming per reading: only worth it when the calibration weighs it.
     if not any(calibration.get(name) for name in SENTENCE_FEATURES):
         terms = None
+    agrees = agreement(passages, readings)
     scored = sorted(
         (
-            (calibrated(reading_features(r, passages[r.passage], r.passage, terms), calibration), r)
-            for r in readings
+            (calibrated(reading_features(r, passages[r.passage], r.passage, terms, n), calibration), r)
+            for r, n in zip(readings, agrees, strict=True)
         ),
         key=lambda x: x[0],
         reverse=True,

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from qa.types import Mode
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+READ_PASSAGES = 5  # passages the reader reads per question by default (QA_READ_PASSAGES; docs/eval.md)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$", re.IGNORECASE)
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -68,6 +69,13 @@ class Settings(BaseSettings):
         "default",
         description="Answer reader: default (the trained reader shipped in qa/weights), off (the sentence "
         "picker), or a folder holding reader.json and reader.safetensors.",
+    )
+    read_passages: int = Field(
+        READ_PASSAGES,
+        ge=1,
+        le=50,
+        description="Passages the reader reads per question, in one batched forward pass (docs/eval.md "
+        "measures 5, 8 and 10).",
     )
     abstain_threshold: float | None = Field(
         None,

@@ -23,7 +23,7 @@ from qa.answers import (
     unstored_sentences,
 )
 from qa.archive import Archive
-from qa.config import Settings
+from qa.config import READ_PASSAGES, Settings
 from qa.conversation import Conversation, rewrite_question
 from qa.embedding import Embedder, Progress
 from qa.embedding_cache import CachingEmbedder
@@ -42,7 +42,6 @@ logger = logging.getLogger(__name__)
 
 MAX_ANSWERS = 10  # answers kept per question: the first top_k are shown, the rest serve "more"
 PICKER_THRESHOLD = 0.015  # the sentence picker's default abstention threshold (bench/fit_picker.py)
-READ_PASSAGES = 5  # passages the reader reads per question (one batched forward pass)
 
 
 class Engine(Archive):
@@ -119,11 +118,11 @@ class Engine(Archive):
         timed = self._time(question, since, until, as_of)
         searched = rewrite_question(timed.text, conversation.context()) if conversation else timed.text
         top_k = top_k or self.settings.top_k
-        k = max(10, top_k)
+        k = max(10, top_k, self.settings.read_passages)
         limit = max(MAX_ANSWERS, top_k)
         # "Latest": every retrieved article may hold the newest answer, not only the top few.
         if self.reader is not None:
-            depth = k if timed.newest_first else READ_PASSAGES
+            depth = k if timed.newest_first else self.settings.read_passages
             passages, readings, terms = self.read(searched, k, mode, timed.window, depth)
             calibration = self.reader.config.calibration
             answers = read_answers(passages, readings, calibration, self.abstain_threshold, limit, terms)

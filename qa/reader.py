@@ -275,10 +275,10 @@ class Reader:
             start, end = starts[window, :length], ends[window, :length]
             spans = top_spans(start, end, context_offsets(encoding, window), SPAN_CHOICES)
             null = float(start[0] + end[0])
-            if not spans:
-                continue
             text = passages[int(owner)]
-            span = next((c for c in spans if acceptable(text[c[0] : c[1]], asked)), spans[0])
+            span = next((c for c in spans if acceptable(text[c[0] : c[1]], asked)), None)
+            if span is None:  # only punctuation or the question's own words: nothing to answer with
+                continue
             reading = Reading(int(owner), span[0], span[1], span[2], null)
             kept = best.get(int(owner))
             if kept is None or reading.margin > kept.margin:

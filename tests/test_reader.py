@@ -9,7 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.answers import QuestionTerms, calibrated, read_answers, reading_features, sentence_around
+from qa.answers import (
+    QuestionTerms,
+    agreement,
+    calibrated,
+    read_answers,
+    reading_features,
+    sentence_around,
+)
 from qa.config import Settings
 from qa.embedding import bundled_model_path
 from qa.engine import Engine
@@ -141,6 +148,26 @@ def test_read_answers_quote_a_sentence_once() -> None:
     readings = [Reading(0, 21, 25, 8.0, 1.0), Reading(1, 21, 25, 7.0, 1.0)]
     answers = read_answers([passage(), passage()], readings, {"margin": 1.0}, 0.0, 10)
     assert len(answers) == 1
+
+
+def test_agreement_counts_the_other_passages_giving_the_same_span() -> None:
+    """Spans that agree once case, punctuation and articles are folded support each other; others do not."""
+    other = passage("In 1932, the bridge opened. It cost ten million dollars.", ((0, 27), (28, 56)))
+    readings = [Reading(0, 21, 25, 8.0, 1.0), Reading(1, 3, 7, 6.0, 1.0), Reading(2, 35, 46, 7.0, 1.0)]
+    assert agreement([passage(), other, passage()], readings) == [1, 1, 0]
+    assert reading_features(readings[0], passage(), 0, agree=1)["agree"] == 1.0
+
+
+def test_read_answers_add_up_answers_that_agree() -> None:
+    """With the agreement weighed, a span two passages give outranks a single one that scores higher alone."""
+    other = passage("In 1932, the bridge opened. It cost ten million dollars.", ((0, 27), (28, 56)))
+    readings = [Reading(0, 35, 46, 7.0, 1.0), Reading(1, 3, 7, 6.5, 1.0), Reading(2, 21, 25, 6.5, 1.0)]
+    calibration = {"margin": 1.0, "agree": 2.0, "bias": -6.0}
+    answers = read_answers([passage(), other, passage()], readings, calibration, 0.0, 10)
+    assert answers[0].span_text == "1932"
+    assert answers[0].score == pytest.approx(calibrated({"margin": 5.5, "agree": 1.0}, calibration))
+    alone = read_answers([passage(), other, passage()], readings, {"margin": 1.0, "bias": -6.0}, 0.0, 10)
+    assert alone[0].span_text == "ten million"
 
 
 def test_shipped_weights_match_their_pinned_sha256() -> None:
