@@ -25,7 +25,7 @@ from bots.cli.app import (
     settings,
 )
 from bots.cli.progress import progress_bar
-from bots.cli.render import format_table, print_result
+from bots.cli.render import format_by_type, format_table, print_result
 from qa.engine import Engine
 from qa.errors import QAError
 from qa.fetching import is_url
@@ -214,6 +214,9 @@ def evaluate(
         Literal["on", "off"] | None,
         typer.Option(help="on: the trained reader; off: the sentence picker. [env: QA_READER]"),
     ] = None,
+    by_type: Annotated[
+        bool, typer.Option("--by-type", help="Also a table by question type (who, when, how much...).")
+    ] = False,
 ) -> None:
     """Measure retrieval and answers on a benchmark (SQuAD, SciFact format), through `qa ask`'s code path."""
     from qa.evaluate import evaluate_dataset
@@ -233,5 +236,11 @@ def evaluate(
         raise fail(exc) from None
     if as_json:
         sys.stdout.write(json.dumps(metrics) + "\n")
-    else:
-        out.print(format_table(metrics))
+        return
+    out.print(format_table(metrics))
+    if by_type:
+        types = metrics.get("by_type")
+        out.print()
+        out.print(
+            format_by_type(types) if isinstance(types, dict) else "No question of this benchmark has a type."
+        )
