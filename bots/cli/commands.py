@@ -50,14 +50,16 @@ def ask(
         typer.Option(
             "--as-of",
             metavar="DATE",
-            help='The day "yesterday", "last week" or "in March" count from (YYYY-MM-DD; default: today).',
+            help='The day "yesterday", "last week" or "in March" count from (YYYY-MM-DD; default: today; '
+            "a date without a year stays inside the archive's dates).",
         ),
     ] = None,
 ) -> None:
     """Answer a question with sentences quoted from the archive (the first run indexes seeds/).
 
-    Time in the question limits the articles searched: "in March 2005", "on 14 February 2005",
-    "between January and March", "yesterday", "last week", "recently"; "latest" puts the newest first.
+    Time in the question: a date ("in March 2005", "on 14 February 2005", "between January and
+    March") puts the articles published in it or in the eight weeks after it first; "yesterday", "last
+    week", "recently" limit the articles searched; "latest" puts the newest first.
     """
     engine = Engine(settings())
     try:
