@@ -31,7 +31,7 @@ from qa.errors import ConfigError, DocumentNotFoundError
 from qa.indexing import ALL_ARTICLES, load_upload
 from qa.models import Answer, AnswerSet, Article, DocumentInfo, Feed, IndexReport, Passage
 from qa.reader import Reading
-from qa.retrieval import DEFAULT_WEIGHTS, FusionWeights, Retriever
+from qa.retrieval import DEFAULT_WEIGHTS, FusionWeights, Retrieved, Retriever
 from qa.selection import FileSelection
 from qa.store import DocumentOrder
 from qa.text import clean_question
@@ -90,12 +90,14 @@ class Engine(Archive):
         since: date | None = None,
         until: date | None = None,
     ) -> list[Passage]:
-        """The ``k`` best passages for a query, from articles published inside its time words and the
-        ``since``/``until`` days (inclusive) when there are any."""
+        """The ``k`` best passages for a query, only from articles published inside its relative time
+        words and the ``since``/``until`` days (inclusive) when there are any; those published in or
+        just after a date it names come first."""
         query = self.validate_question(query)
         self.ensure_index()
         timed = self._time(query, since, until, None)
-        return self.retriever.retrieve(self.store, timed.text, k, mode, timed.window).passages
+        windows = timefilter.windows(timed)
+        return self.retriever.retrieve_in_turn(self.store, timed.plain, k, mode, windows, timed.text)
 
     def ask(
         self,
@@ -109,28 +111,24 @@ class Engine(Archive):
     ) -> AnswerSet:
         """Answers quoted from the archive, best first; empty when the archive does not hold one.
 
-        Time words in the question ("in March 2005", "last week", relative to ``as_of``, today by
-        default) and ``since``/``until`` (inclusive days) limit the articles searched; "latest" puts
-        the newest good answer first. One sentence is never answered twice, and an answer from a
-        story indexed several times lists the other copies (``also_in``)."""
+        Relative time words ("last week", "yesterday", counted from ``as_of``, today by default) and
+        ``since``/``until`` (inclusive days) limit the articles searched; a date the question names
+        ("in March 2005") favours them: articles published in it or in the weeks after it are read
+        first, the others when none of those answers. "Latest" puts the newest good answer first.
+        One sentence is never answered twice, and an answer from a story indexed several times lists
+        the other copies (``also_in``)."""
         question = self.validate_question(question)
         self.ensure_index()
         timed = self._time(question, since, until, as_of)
-        searched = rewrite_question(timed.text, conversation.context()) if conversation else timed.text
+        context = conversation.context() if conversation else []
+        searched, plain = (rewrite_question(text, context) for text in (timed.text, timed.plain))
         top_k = top_k or self.settings.top_k
         k = max(10, top_k, self.settings.read_passages)
         limit = max(MAX_ANSWERS, top_k)
-        # "Latest": every retrieved article may hold the newest answer, not only the top few.
-        if self.reader is not None:
-            depth = k if timed.newest_first else self.settings.read_passages
-            passages, readings, terms = self.read(searched, k, mode, timed.window, depth)
-            calibration = self.reader.config.calibration
-            answers = read_answers(passages, readings, calibration, self.abstain_threshold, limit, terms)
-        else:
-            picker = dataclasses.replace(self.picker, passages=k) if timed.newest_first else self.picker
-            evidence = self._evidence(searched, k, mode, timed.window, picker)
-            passages = list(evidence.passages)
-            answers = pick_answers(evidence, self.abstain_threshold, limit, picker)
+        for window in timefilter.windows(timed):
+            passages, answers = self._answers((plain, searched), k, mode, window, timed.newest_first, limit)
+            if answers:
+                break
         answers = self._one_per_story(answers)
         if timed.newest_first:
             answers = timefilter.newest_first(answers, passages)
@@ -145,12 +143,33 @@ class Engine(Archive):
             passages=tuple(passages),
             more_answers=tuple(answers[top_k:]),
             rewritten_question=searched if searched != question else None,
-            window=timed.window,
+            window=window,
             repeats=tuple(repeats),
         )
         if conversation is not None:
             conversation.record(question, searched, result)
         return result
+
+    def _answers(
+        self,
+        question: tuple[str, str],
+        k: int,
+        mode: Mode | None,
+        window: TimeWindow | None,
+        newest: bool,
+        limit: int,
+    ) -> tuple[list[Passage], list[Answer]]:
+        """Passages inside ``window`` and up to ``limit`` answers (``question``: plain, with keywords)."""
+        # "Latest": every retrieved article may hold the newest answer, not only the top few.
+        if self.reader is not None:
+            depth = k if newest else self.settings.read_passages
+            passages, readings, terms = self.read(question[0], k, mode, window, depth, question[1])
+            calibration, threshold = self.reader.config.calibration, self.abstain_threshold
+            return passages, read_answers(passages, readings, calibration, threshold, limit, terms)
+        picker = dataclasses.replace(self.picker, passages=k) if newest else self.picker
+        found = self.retriever.retrieve(self.store, question[0], k, mode, window, question[1])
+        evidence = self._evidence(question[0], found, picker)
+        return list(evidence.passages), pick_answers(evidence, self.abstain_threshold, limit, picker)
 
     def read(
         self,
@@ -159,13 +178,14 @@ class Engine(Archive):
         mode: Mode | None = None,
         window: TimeWindow | None = None,
         depth: int = READ_PASSAGES,
+        keywords: str | None = None,
     ) -> tuple[list[Passage], list[Reading], QuestionTerms]:
         """The ``k`` best passages, the reader's verdict on the first ``depth`` and the question's terms
-        and vector as retrieval saw them (``ask``, calibration)."""
+        and vector as retrieval saw them (``ask``, calibration); BM25 reads ``keywords`` when given."""
         reader = self.reader
         if reader is None:
             raise ConfigError("the reader is off (QA_READER=off)")
-        found = self.retriever.retrieve(self.store, question, k, mode, window)
+        found = self.retriever.retrieve(self.store, question, k, mode, window, keywords)
         readings = reader.read(question, [p.text for p in found.passages[:depth]])
         return found.passages, readings, QuestionTerms(found.stems, found.idf, found.vector)
 
@@ -174,14 +194,13 @@ class Engine(Archive):
         question = self.validate_question(question)
         self.ensure_index()
         k = max(10, self.settings.top_k)
-        evidence = self._evidence(question, k, mode, None, self.picker)
+        evidence = self._evidence(
+            question, self.retriever.retrieve(self.store, question, k, mode), self.picker
+        )
         return gather_candidates(evidence, self.picker)
 
-    def _evidence(
-        self, question: str, k: int, mode: Mode | None, window: TimeWindow | None, picker: PickerWeights
-    ) -> Evidence:
-        """What the sentence picker weighs for a question, every vector it needs included."""
-        found = self.retriever.retrieve(self.store, question, k, mode, window)
+    def _evidence(self, question: str, found: Retrieved, picker: PickerWeights) -> Evidence:
+        """What the sentence picker weighs for a question's passages, every vector it needs included."""
         # An index without stored sentence vectors: the sentences the picker weighs are encoded
         # (and cached) here, so that answering is a function of plain data.
         unstored = unstored_sentences(found.passages, picker)
@@ -189,7 +208,7 @@ class Engine(Archive):
         return Evidence(question, found.passages, found.stems, found.idf, found.vector, vectors)
 
     def _time(self, question: str, since: date | None, until: date | None, as_of: date | None) -> TimeQuery:
-        """The window and order asked for, and the question without its time words."""
+        """The windows and order asked for, and the question without its relative time words."""
         with self.store.snapshot() as snap:
             return timefilter.plan(snap, question, since, until, as_of)
 

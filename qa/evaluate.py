@@ -7,16 +7,14 @@ of the first passage taken from it.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
+from qa.benchmark import Query, Split, article_of, documents_without, is_absent, load_queries
 from qa.errors import ConfigError, QAError
 from qa.metrics import (
     best_over,
@@ -35,10 +33,26 @@ from qa.types import Mode
 if TYPE_CHECKING:
     from qa.engine import Engine
 
+__all__ = [
+    "METRIC_KEYS",
+    "TYPE_KEYS",
+    "Metrics",
+    "Query",
+    "Report",
+    "Scoreboard",
+    "Split",
+    "Tally",
+    "article_of",
+    "documents_without",
+    "evaluate_dataset",
+    "is_absent",
+    "load_queries",
+]
+
 logger = logging.getLogger(__name__)
 
-Split = Literal["dev", "test", "all"]
 Metrics = dict[str, float | int | None]
+Report = dict[str, float | int | dict[str, Metrics] | None]  # Metrics, and "by_type" where questions have one
 ProgressCallback = Callable[[int, int, str], None]
 
 METRIC_KEYS = (
@@ -46,83 +60,8 @@ METRIC_KEYS = (
     "answer_hit@1", "answer_hit@3", "answer_chars", "exact_match", "f1",
     "abstain_accuracy", "ndcg@10", "recall@100", "latency_ms_p50", "latency_ms_p95", "absent_refused",
 )  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class Query:
-    """One benchmark question with its gold data."""
-
-    id: str
-    question: str
-    answers: tuple[str, ...]
-    doc_ids: tuple[str, ...]
-    split: str
-    impossible: bool | None  # None where the dataset has no unanswerable questions
-
-
-# -- the dataset --------------------------------------------------------------------------------
-def article_of(doc_id: str) -> str:
-    """The article a document belongs to: a SQuAD paragraph id without its ``_NNN`` suffix."""
-    return doc_id.rsplit("_", 1)[0] if "_" in doc_id else doc_id
-
-
-def is_absent(article: str, fraction: float) -> bool:
-    """Whether ``--absent fraction`` leaves this article out: a stable hash of its id, not chance."""
-    value = int.from_bytes(hashlib.sha256(article.encode("utf-8")).digest()[:8], "big") / 2.0**64
-    return value < fraction
-
-
-def documents_without(docs: Path, fraction: float) -> tuple[Path, set[str]]:
-    """A copy of ``docs.jsonl`` without the absent articles' documents, and the left-out ids.
-
-    The copy lives at a stable temporary path, so a later run with the same fraction reuses its index."""
-    kept: list[str] = []
-    dropped: set[str] = set()
-    for line in docs.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        doc_id = str(json.loads(line).get("id", ""))
-        if is_absent(article_of(doc_id), fraction):
-            dropped.add(doc_id)
-        else:
-            kept.append(line)
-    digest = hashlib.sha256(str(docs.resolve()).encode()).hexdigest()[:12]
-    folder = Path(tempfile.gettempdir()) / "qa-eval" / f"{docs.parent.name}-{digest}-absent-{fraction:g}"
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / "docs.jsonl"
-    text = "\n".join(kept) + "\n"
-    if not target.is_file() or target.read_text(encoding="utf-8") != text:
-        target.write_text(text, encoding="utf-8")
-    return target, dropped
-
-
-def load_queries(path: Path, split: Split = "dev", limit: int | None = None) -> list[Query]:
-    """Questions of one split; ``limit`` keeps that many, evenly spread over the split."""
-    queries: list[Query] = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            query = Query(
-                id=str(row.get("id", number)),
-                question=str(row["question"]),
-                answers=tuple(str(a) for a in row.get("answers") or ()),
-                doc_ids=tuple(str(d) for d in row.get("doc_ids") or ()),
-                split=str(row.get("split", "dev")),
-                impossible=bool(row["is_impossible"]) if "is_impossible" in row else None,
-            )
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-            raise ConfigError(f"{path}:{number}: not a benchmark question ({exc})") from None
-        if split in ("all", query.split):
-            queries.append(query)
-    if limit is not None and 0 < limit < len(queries):
-        queries = [queries[i * len(queries) // limit] for i in range(limit)]
-    return queries
+TYPE_KEYS = ("questions", "answer_hit@1", "answer_hit@3", "abstain_accuracy")  # of each type in "by_type"
+UNANSWERABLE = "unanswerable"  # the type of an unanswerable question that names none
 
 
 @dataclass(slots=True)
@@ -155,6 +94,9 @@ class Tally:
         if absent:  # only the refusal counts: there is nothing to rank or quote
             self.abstain.append(float(first is None))
             self.refused.append(float(first is None))
+            return
+        if query.impossible and not query.doc_ids:  # news: about nothing the archive holds
+            self.abstain.append(float(first is None))
             return
         self.ranks.append(first_gold_rank(ranking, query.doc_ids))
         if not self.has_answers:
@@ -210,6 +152,37 @@ class Tally:
         }  # fmt: skip
 
 
+@dataclass(slots=True)
+class Scoreboard:
+    """The whole run's ``Tally`` and, where questions have a ``type``, one per type."""
+
+    overall: Tally
+    typed: bool = False  # some question has a type: the report gets "by_type"
+    by_type: dict[str, Tally] = field(default_factory=dict)
+
+    def add(
+        self, query: Query, result: AnswerSet, ranking: list[str], seconds: float, absent: bool = False
+    ) -> None:
+        """Record one question in the whole run and in its type's tally."""
+        self.overall.add(query, result, ranking, seconds, absent)
+        if not self.typed:
+            return
+        kind = query.type or (UNANSWERABLE if query.impossible else "untyped")
+        if kind not in self.by_type:
+            self.by_type[kind] = Tally(
+                self.overall.has_answers, self.overall.has_impossible, self.overall.leaves_out
+            )
+        self.by_type[kind].add(query, result, ranking, seconds, absent)
+
+    def report(self) -> Report:
+        """The object of ``qa eval --json``: the metrics, and ``TYPE_KEYS`` of each type in "by_type"."""
+        report: Report = dict(self.overall.metrics())
+        if self.typed:
+            each = {kind: tally.metrics() for kind, tally in self.by_type.items()}
+            report["by_type"] = {kind: {k: m[k] for k in TYPE_KEYS} for kind, m in each.items()}
+        return report
+
+
 def evaluate_dataset(
     engine: Engine,
     directory: Path,
@@ -219,9 +192,10 @@ def evaluate_dataset(
     mode: Mode | None = None,
     progress: ProgressCallback | None = None,
     absent: float | None = None,
-) -> Metrics:
+) -> Report:
     """Index ``directory/docs.jsonl`` (reused when unchanged), ask every question of ``split``
-    through ``Engine.ask`` and return the metrics (None where the dataset has no data for one).
+    through ``Engine.ask`` and return the metrics (None where the dataset has no data for one), with
+    "by_type" where the questions have a ``type``.
 
     ``absent`` (0..1) leaves that share of the articles out of the index, chosen by a stable hash of
     the article id: their questions must then be refused, which ``abstain_accuracy`` counts."""
@@ -234,8 +208,8 @@ def evaluate_dataset(
         if not 0.0 < absent < 1.0:
             raise ConfigError(f"--absent takes a share between 0 and 1, not {absent}")
         docs, dropped = documents_without(docs, absent)
-    report = engine.index_paths([docs], progress)
-    logger.info("indexed %s: %d added, %d unchanged", docs, len(report.added), report.unchanged)
+    indexed = engine.index_paths([docs], progress)
+    logger.info("indexed %s: %d added, %d unchanged", docs, len(indexed.added), indexed.unchanged)
     if any(engine.store.document(doc_id) is not None for doc_id in dropped):
         raise ConfigError("the index holds articles that --absent leaves out: use an empty index directory")
     tally = Tally(
@@ -243,6 +217,7 @@ def evaluate_dataset(
         has_impossible=absent is not None or any(q.impossible is not None for q in queries),
         leaves_out=absent is not None,
     )
+    board = Scoreboard(tally, typed=any(q.type for q in queries))
     depth = 20 if tally.has_answers else 100  # deepest rank a metric looks at
     if queries:
         engine.ask(queries[0].question, top_k=3, mode=mode)  # warm-up: model loaded, caches filled
@@ -255,14 +230,14 @@ def evaluate_dataset(
             result = AnswerSet(question=query.question, answers=())
         elapsed = time.perf_counter() - started
         ranking = document_ranking(result.passages)
-        if len(ranking) < depth:
+        if len(ranking) < depth and query.doc_ids:  # no gold documents: nothing to rank
             try:
                 deeper = engine.search(query.question, k=depth * 3, mode=mode)
             except QAError:
                 deeper = []
             ranking = list(dict.fromkeys([*ranking, *document_ranking(deeper)]))
         gone = bool(dropped) and all(d in dropped for d in query.doc_ids)
-        tally.add(query, result, ranking, elapsed, gone or (bool(query.impossible) and absent is not None))
+        board.add(query, result, ranking, elapsed, gone or (bool(query.impossible) and absent is not None))
         if progress is not None:
             progress(number, len(queries), "asking")
-    return tally.metrics()
+    return board.report()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -188,26 +189,53 @@ class Retriever:
         self._encoders: ThreadPoolExecutor | None = None
 
     def retrieve(
-        self, store: Store, question: str, k: int, mode: Mode | None = None, window: TimeWindow | None = None
+        self,
+        store: Store,
+        question: str,
+        k: int,
+        mode: Mode | None = None,
+        window: TimeWindow | None = None,
+        keywords: str | None = None,
     ) -> Retrieved:
-        """The ``k`` best passages for a question, only from articles inside ``window`` when given.
+        """The ``k`` best passages for a question, only from articles inside ``window`` when given;
+        keyword search reads ``keywords`` instead when given (the question with words that the model
+        should not weigh, such as its dates), the model the question.
 
         In a large archive the question is encoded on a worker thread while BM25 searches on this
         one (both release the GIL), so keyword search adds no time to the encoder's; in a small one
         BM25 takes a millisecond and the hand-over would cost more than it saves."""
         mode = mode or self.mode
         stems = stem_terms(question)
+        searched = keywords or question
         with store.snapshot() as snap:
             alongside = mode != "dense" and snap.vector_count() >= ENCODE_ALONGSIDE_FROM
             encoding = self._encode_later(question) if alongside else self._encode_now(question)
-            total, frequencies = snap.term_frequencies(stems)
+            total, frequencies = snap.term_frequencies(stem_terms(searched) if keywords else stems)
             keyword = None
             if mode != "dense":
-                keyword = keyword_scores(snap, question, k, self.weights, frequencies, window)
+                keyword = keyword_scores(snap, searched, k, self.weights, frequencies, window)
             allowed = snap.chunk_ids_in(window) if window is not None else None
             vector = encoding.result()
             passages = retrieve(snap, question, vector, k, mode, self.weights, frequencies, keyword, allowed)
         return Retrieved(passages, stems, idf_weights(stems, total, frequencies), vector)
+
+    def retrieve_in_turn(
+        self,
+        store: Store,
+        question: str,
+        k: int,
+        mode: Mode | None,
+        windows: Sequence[TimeWindow | None],
+        keywords: str | None = None,
+    ) -> list[Passage]:
+        """The ``k`` best passages of the first window, then of the next ones while fewer were found."""
+        found: dict[int, Passage] = {}
+        for window in windows:
+            for passage in self.retrieve(store, question, k, mode, window, keywords).passages:
+                found.setdefault(passage.chunk_id, passage)
+            if len(found) >= k:
+                break
+        return list(found.values())[:k]
 
     def _encode_later(self, text: str) -> Future[Vectors]:
         """The vector of one text, computed on the retriever's encoder threads."""

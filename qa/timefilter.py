@@ -1,4 +1,4 @@
-"""Time against the index: the window a question and its filters ask for, and the newest answers first."""
+"""Time against the index: the windows a question and its filters ask for, and the newest answers first."""
 
 from __future__ import annotations
 
@@ -14,6 +14,14 @@ from qa.timephrases import TimeQuery, TimeWindow, read_time
 logger = logging.getLogger(__name__)
 
 GOOD_SHARE = 0.5  # "latest": articles retrieved with this share of the best passage's score are on topic
+# The days after a question's period whose stories are read first: a month's figures (prices, trade,
+# output, money supply) are reported two to eight weeks after it ends, the slowest official series
+# (trade balances, current accounts, construction) seven or eight; annual and quarterly results follow
+# their period by weeks too. Eight weeks holds nearly all of them while keeping the span near its period.
+AFTER = timedelta(weeks=8)
+# And the day before: a wire stamps stories in its own time zone, where another place's day starts the
+# evening before (Tokyo's or Sydney's April 7 is April 6 in London and New York).
+BEFORE = timedelta(days=1)
 
 
 def filters(since: date | None, until: date | None) -> TimeWindow | None:
@@ -34,17 +42,46 @@ def plan(
 ) -> TimeQuery:
     """The question's time words read against ``as_of`` (today by default), within the filters.
 
+    A date without a year falls in the archive's own span when today is past its newest article.
     In an archive where no article has a date the time words stay part of the question: a window
     would hide every article, and "in 1865" is then more likely history than a publication date."""
-    asked = read_time(question, as_of or date.today())
+    today = as_of or date.today()
+    asked = read_time(question, today)
     if (asked.phrases or asked.newest_first) and not snap.has_dates():
         logger.info("no article has a date: %s read as words of the question", ", ".join(asked.phrases))
-        asked = TimeQuery(question)
+        asked = TimeQuery(question, plain=question)
+    elif asked.period is not None:
+        asked = read_time(question, today, snap.newest_day())
     explicit = filters(since, until)
     window = explicit.intersect(asked.window) if explicit is not None else asked.window
-    if asked.window is not None:
-        logger.info("searching articles published %s (%s)", window and window.describe(), asked.phrases)
-    return TimeQuery(asked.text, window, asked.newest_first, asked.phrases)
+    if asked.window is not None or asked.period is not None:
+        first = favoured(asked.period).describe() if asked.period else "none"
+        logger.info(
+            "searching articles published %s, first %s (%s)",
+            (window or TimeWindow()).describe(),
+            first,
+            asked.phrases,
+        )
+    return TimeQuery(asked.text, window, asked.newest_first, asked.phrases, asked.period, asked.plain)
+
+
+def favoured(period: TimeWindow) -> TimeWindow:
+    """The publication days whose stories a question about ``period`` reads first: the period, the
+    day before it and ``AFTER`` after it."""
+    since = None if period.since is None else period.since - BEFORE
+    return TimeWindow(since, None if period.until is None else period.until + AFTER)
+
+
+def windows(timed: TimeQuery) -> list[TimeWindow | None]:
+    """The windows to search in turn until one answers: the days favoured by the question's dates
+    (inside its hard limits) first, then the hard limits alone (relative words and filters).
+
+    Favouring, not filtering: a story about January's figures is usually published in February or
+    March, and a question may name a date the story does not ("in 1986" asked of a 1987 story)."""
+    if timed.period is None:
+        return [timed.window]
+    first = favoured(timed.period).intersect(timed.window)
+    return [timed.window] if first.empty else [first, timed.window]
 
 
 def newest_first(

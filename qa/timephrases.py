@@ -1,4 +1,4 @@
-"""Time in questions: a phrase ("in March 2005", "last week") becomes a window on publication dates.
+"""Time in questions: a phrase ("in March 2005", "last week") becomes a period of days.
 
 Pure functions of the question and the reference day ``as_of``; nothing here reads the index.
 
@@ -6,10 +6,13 @@ Which words count (anything else, such as "the 2004 election", stays part of the
 
 - a date after a preposition: "in 2004", "in March 2005", "during May", "on 14 February 2005",
   "on 2005-02-14", "since", "after", "before", "until" a date, "between X and Y", "from X to Y";
-  a date without a year is the latest one that has begun by ``as_of``;
+  a date without a year is the latest one that has begun by ``as_of`` (or by the archive's newest
+  day when that is earlier). Such a date says when things happened: it is the ``period`` of the
+  question, and its words stay in the searched text (the stories name their month and day);
 - relative words: "today", "yesterday", "this/last week|month|year" (calendar periods, weeks
   starting on Monday; "this ..." runs up to ``as_of``), "in the last/past N days|weeks|months|years"
-  (rolling, up to ``as_of``), "recently"/"lately" (the 30 days up to ``as_of``);
+  (rolling, up to ``as_of``), "recently"/"lately" (the 30 days up to ``as_of``): a ``window`` of
+  publication days, and words no story holds, so they leave the searched text;
 - "latest", "newest", "most recent", "current(ly)", "now", "nowadays": newest article first.
 
 A window is ``[since, until)``: ``since`` inclusive, ``until`` exclusive, either may be open.
@@ -25,27 +28,12 @@ from qa.errors import QuestionError
 
 RECENT_DAYS = 30  # "recently", "lately"
 
-_MONTH_NUMBERS = {
-    name: number
-    for number, names in enumerate(
-        (
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sept", "sep"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ),
-        start=1,
-    )
-    for name in names
-}
+_MONTH_NAMES = (
+    ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",),
+    ("june", "jun"), ("july", "jul"), ("august", "aug"), ("september", "sept", "sep"),
+    ("october", "oct"), ("november", "nov"), ("december", "dec"),
+)  # fmt: skip
+_MONTH_NUMBERS = {name: number for number, names in enumerate(_MONTH_NAMES, start=1) for name in names}
 _NUMBER_WORDS = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
     "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
@@ -132,12 +120,14 @@ class TimeWindow:
 
 @dataclass(frozen=True, slots=True)
 class TimeQuery:
-    """What a question says about time, and the question without those words (for retrieval)."""
+    """What a question says about time, and the question without its relative time words (for retrieval)."""
 
     text: str
-    window: TimeWindow | None = None
+    window: TimeWindow | None = None  # publication days searched, and no others (relative words, filters)
     newest_first: bool = False
     phrases: tuple[str, ...] = ()
+    period: TimeWindow | None = None  # the days its dates name: when things happened, favoured not required
+    plain: str = ""  # without its dates too, for the model (dense search, reader): stories seldom repeat them
 
 
 def parse_day(value: str, name: str = "date") -> date:
@@ -254,14 +244,14 @@ def _recently(_: re.Match[str], as_of: date) -> TimeWindow:
     return TimeWindow(end - timedelta(days=RECENT_DAYS), end)
 
 
-_READERS = (
-    (_RANGE, _range),
-    (_BOUND, _bound),
-    (_ROLLING, _rolling),
-    (_WITHIN, lambda m, as_of: _point(m.group("point"), as_of)),
-    (_CALENDAR, _calendar),
-    (_DAYS, _days),
-    (_RECENTLY, _recently),
+_READERS = (  # (pattern, reader, a date: True, or words relative to as_of: False), tried in turn
+    (_RANGE, _range, True),
+    (_BOUND, _bound, True),
+    (_ROLLING, _rolling, False),
+    (_WITHIN, lambda m, as_of: _point(m.group("point"), as_of), True),
+    (_CALENDAR, _calendar, False),
+    (_DAYS, _days, False),
+    (_RECENTLY, _recently, False),
 )
 
 
@@ -273,21 +263,37 @@ def _tidy(text: str) -> str:
     return re.sub(r"^[,;:]\s*", "", text).strip()
 
 
-def read_time(question: str, as_of: date) -> TimeQuery:
-    """The window and order a question asks for, and the question without its time words."""
-    text = question
+def read_time(question: str, as_of: date, archive_end: date | None = None) -> TimeQuery:
+    """The period, window and order a question asks for, and the question without its relative words.
+
+    A date without a year is read against ``archive_end`` (the archive's newest day) when that is
+    before ``as_of``: in an archive of past news "on April 7" is the last April 7 it covers."""
+    dated_as_of = min(as_of, archive_end) if archive_end is not None else as_of
+    scanned = question  # phrases found are blanked out here, keeping every position
     window: TimeWindow | None = None
+    period: TimeWindow | None = None
     phrases: list[str] = []
-    for pattern, reader in _READERS:
-        while (match := pattern.search(text)) is not None:
-            found = reader(match, as_of)
-            window = found.intersect(window)
+    cuts: list[tuple[int, int, bool]] = []
+    for pattern, reader, dated in _READERS:
+        while (match := pattern.search(scanned)) is not None:
+            if dated:
+                period = reader(match, dated_as_of).intersect(period)
+            else:
+                window = reader(match, as_of).intersect(window)
+            cuts.append((match.start(), match.end(), dated))
             phrases.append(match.group().strip())
-            text = text[: match.start()] + " " + text[match.end() :]
-    newest = _NEWEST.search(text) is not None or _NOW.search(text) is not None
-    phrases.extend(m.group() for m in _NEWEST.finditer(text))
-    text = _NEWEST.sub(" ", text)
-    cleaned = _tidy(text)
-    if not re.search(r"\w", cleaned):  # nothing but time words: search with all of them
-        cleaned = question
-    return TimeQuery(cleaned, window, newest, tuple(phrases))
+            scanned = scanned[: match.start()] + " " * len(match.group()) + scanned[match.end() :]
+    newest = _NEWEST.search(scanned) is not None or _NOW.search(scanned) is not None
+    phrases.extend(m.group() for m in _NEWEST.finditer(scanned))
+    text = _without(question, [(start, end) for start, end, dated in cuts if not dated])
+    bare = _without(question, [(start, end) for start, end, _ in cuts])
+    return TimeQuery(text, window, newest, tuple(phrases), period, bare)
+
+
+def _without(question: str, spans: list[tuple[int, int]]) -> str:
+    """The question without these spans and newest-first words; all of it if only time words are left."""
+    text = question
+    for start, end in sorted(spans, reverse=True):
+        text = text[:start] + " " + text[end:]
+    cleaned = _tidy(_NEWEST.sub(" ", text))
+    return cleaned if re.search(r"\w", cleaned) else question

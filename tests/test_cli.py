@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.news import write_benchmark
 from tests.web_site import Site, publish
 
 
@@ -124,6 +125,20 @@ def test_not_found_is_said_plainly(seed_index_dir: Path) -> None:
         qa("ask", "--json", "What is the boiling point of mercury?", index_dir=seed_index_dir).stdout
     )
     assert data["answers"] == []
+
+
+def test_eval_on_a_news_folder_reports_by_type(tmp_path: Path) -> None:
+    """`qa eval` on a news folder (unanswerable questions without documents) prints JSON with "by_type",
+    and `--by-type` adds a table of the question types."""
+    folder = write_benchmark(tmp_path / "news")
+    done = qa("eval", str(folder), "--json", "--reader", "off", index_dir=tmp_path / "index")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["questions"] == 3 and report["recall@1"] is not None
+    assert set(report["by_type"]) == {"who", "how many", "unanswerable"}
+    table = qa("eval", str(folder), "--by-type", "--reader", "off", index_dir=tmp_path / "index")
+    assert table.returncode == 0, table.stderr
+    assert re.search(r"^unanswerable\s+1\s+-\s+-\s+[01]", table.stdout, re.MULTILINE), table.stdout
 
 
 @pytest.mark.parametrize("question", ["", "   ", "x" * 5000])

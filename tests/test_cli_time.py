@@ -11,14 +11,15 @@ from tests.test_cli import qa
 
 
 def test_ask_json_reads_time_and_lists_copies(news_engine: Engine) -> None:
-    """`qa ask --json --as-of` answers from the phrase's period and lists the story's other copy."""
+    """`qa ask --json --as-of` answers from the phrase's period (from the day before it to eight weeks
+    after it) and lists the story's other copy."""
     done = qa(
         "ask", "--json", "--as-of", "2005-06-15", "How much did the bridge cost in March 2005?",
         index_dir=news_engine.settings.index_dir,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert (data["since"], data["until"]) == ("2005-03-01", "2005-03-31")
+    assert (data["since"], data["until"]) == ("2005-02-28", "2005-05-26")
     first = data["answers"][0]
     assert {first["article"]["id"], *(a["id"] for a in first["also_in"])} == {
         "bridge-opened",

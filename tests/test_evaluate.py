@@ -9,14 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from bots.cli.render import format_table
+from bots.cli.render import format_by_type, format_table
+from qa.config import Settings
+from qa.engine import Engine
 from qa.errors import ConfigError
 from qa.evaluate import (
     METRIC_KEYS,
+    TYPE_KEYS,
     Query,
+    Scoreboard,
     Tally,
     article_of,
     documents_without,
+    evaluate_dataset,
     is_absent,
     load_queries,
 )
@@ -32,6 +37,8 @@ from qa.metrics import (
     recall_at,
 )
 from qa.models import Answer, AnswerSet, ArticleMeta, Passage
+from tests.embedders import HashEmbedder
+from tests.news import write_benchmark
 
 
 def meta(doc_id: str) -> ArticleMeta:
@@ -199,3 +206,70 @@ def test_without_absent_there_is_no_refusal_share() -> None:
     tally = Tally(has_answers=True)
     tally.add(Query("q", "When?", ("1932",), ("d1",), "test", None), AnswerSet("When?", ()), ["d1"], 0.01)
     assert tally.metrics()["absent_refused"] is None and tally.metrics()["abstain_accuracy"] is None
+
+
+def test_tally_counts_an_unanswerable_news_question_only_in_abstain_accuracy() -> None:
+    """An impossible question with no gold document is right when refused and adds no rank or answer score."""
+    tally = Tally(has_answers=True, has_impossible=True)
+    gold = Query("a", "When?", ("1932",), ("d1",), "dev", None)
+    tally.add(gold, AnswerSet("When?", (answer("It opened in 1932."),)), ["d1"], 0.01)
+    off = Query("b", "Who?", (), (), "dev", impossible=True)
+    tally.add(off, AnswerSet("Who?", ()), [], 0.01)
+    tally.add(off, AnswerSet("Who?", (answer("Someone else."),)), ["d1"], 0.01)
+    m = tally.metrics()
+    assert m["questions"] == 3 and m["abstain_accuracy"] == 0.5
+    assert m["recall@1"] == 1.0 and m["mrr@10"] == 1.0
+    assert (
+        m["answer_hit@1"] == 1.0
+        and m["exact_match"] == 0.0
+        and m["answer_chars"] == len("It opened in 1932.")
+    )
+
+
+def test_load_queries_reads_the_question_type(tmp_path: Path) -> None:
+    """A question's ``type`` is kept; a dataset without one gives None."""
+    path = tmp_path / "queries.jsonl"
+    rows = [{"id": "1", "question": "Who?", "answers": ["Ann"], "doc_ids": ["d"], "type": "who"},
+            {"id": "2", "question": "Why?", "answers": [], "doc_ids": [], "is_impossible": True}]  # fmt: skip
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert [(q.type, q.impossible) for q in load_queries(path)] == [("who", None), (None, True)]
+
+
+def test_scoreboard_reports_answer_hits_by_type() -> None:
+    """Each type gets its questions, answer hits and abstain accuracy; unanswerable ones without a type
+    are grouped as "unanswerable"."""
+    board = Scoreboard(Tally(has_answers=True, has_impossible=True), typed=True)
+    who = Query("1", "Who?", ("Ann Lee",), ("d1",), "dev", None, "who")
+    board.add(who, AnswerSet("Who?", (answer("Ann Lee spoke."),)), ["d1"], 0.01)
+    board.add(who, AnswerSet("Who?", (answer("Bob spoke."), answer("Ann Lee spoke."))), ["d1"], 0.01)
+    when = Query("2", "When?", ("1932",), ("d1",), "dev", None, "when")
+    board.add(when, AnswerSet("When?", ()), ["d1"], 0.01)
+    board.add(Query("3", "Why?", (), (), "dev", True), AnswerSet("Why?", ()), [], 0.01)
+    report = board.report()
+    assert report["questions"] == 4 and report["answer_hit@1"] == round(1 / 3, 4)
+    assert report["by_type"] == {
+        "who": {"questions": 2, "answer_hit@1": 0.5, "answer_hit@3": 1.0, "abstain_accuracy": None},
+        "when": {"questions": 1, "answer_hit@1": 0.0, "answer_hit@3": 0.0, "abstain_accuracy": None},
+        "unanswerable": {"questions": 1, "answer_hit@1": None, "answer_hit@3": None, "abstain_accuracy": 1.0},
+    }
+    table = format_by_type(report["by_type"])
+    assert table.splitlines()[2].split() == ["who", "2", "0.5", "1", "-"]
+    assert "by_type" not in format_table(report)
+    assert "by_type" not in Scoreboard(Tally(has_answers=True)).report()
+
+
+def test_evaluate_dataset_scores_a_news_folder_with_unanswerable_questions(tmp_path: Path) -> None:
+    """A news benchmark (dated stories, typed questions, unanswerable ones without documents) runs
+    through ``Engine.ask``: refusals count in abstain accuracy, never as ranking misses."""
+    folder = write_benchmark(tmp_path / "news")
+    settings = Settings(index_dir=tmp_path / "index", seeds_dir=None, reader="off", abstain_threshold=0.99)
+    engine = Engine(settings, embedder=HashEmbedder())
+    try:
+        report = evaluate_dataset(engine, folder)
+    finally:
+        engine.close()
+    assert report["questions"] == 3 and report["recall@1"] == 1.0 and report["abstain_accuracy"] == 1.0
+    by_type = report["by_type"]
+    assert isinstance(by_type, dict) and list(by_type) == ["who", "how many", "unanswerable"]
+    assert all(list(m) == list(TYPE_KEYS) for m in by_type.values())
+    assert by_type["unanswerable"]["abstain_accuracy"] == 1.0

@@ -135,6 +135,7 @@ def test_store_keyword_and_dense_search_keep_to_a_time_window(backend: Backend) 
     assert keyword_ids(store, "plant", TimeWindow(None, date(2020, 1, 6))) == {"plant"}
     with store.snapshot() as snap:
         assert snap.has_dates() and snap.vector_count() == 3
+        assert snap.newest_day() == date(2021, 3, 2)
         allowed = snap.chunk_ids_in(in_2021)
         assert len(allowed) == 1
         query = EMBEDDER.encode(["power plant workers"])

@@ -1,4 +1,5 @@
-"""Time in questions, end to end: phrases and filters limit the articles searched; "latest" orders them."""
+"""Time in questions, end to end: relative phrases and filters limit the articles searched, dates favour
+them; "latest" orders them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import QuestionError
 from qa.models import Article
+from qa.timephrases import TimeWindow
 from qa.types import Mode
 from tests.conftest import answering_everything
 from tests.embedders import HashEmbedder
@@ -36,20 +38,24 @@ AS_OF = date(2005, 6, 15)
         ("Why was the bridge closed this week?", {"bridge-closed"}, "cracks"),
     ],
 )
-def test_time_phrase_limits_answers_to_its_period(
+def test_time_phrase_answers_from_its_period(
     news_engine: Engine, question: str, articles: set[str], answer: str
 ) -> None:
-    """Every answer comes from an article published in the phrase's period, and the best one answers."""
+    """Every answer comes from an article published in the phrase's period (a date's: or just after
+    it), where one answers, and the best one answers."""
     result = news_engine.ask(question, as_of=AS_OF)
     assert result.answers, question
     assert answer in result.answers[0].text
     assert {a.article.id for a in result.answers + result.more_answers} <= articles
 
 
-def test_time_phrase_is_not_searched_as_words(news_engine: Engine) -> None:
-    """The question is searched without its time phrase."""
-    result = news_engine.ask("How much did the bridge cost in March 2005?", as_of=AS_OF)
-    assert result.rewritten_question == "How much did the bridge cost?"
+def test_dates_are_searched_as_words_and_relative_phrases_are_not(news_engine: Engine) -> None:
+    """A date stays in the searched question (stories name it); "this week" is searched without."""
+    assert (
+        news_engine.ask("How much did the bridge cost in March 2005?", as_of=AS_OF).rewritten_question is None
+    )
+    result = news_engine.ask("Why was the bridge closed this week?", as_of=AS_OF)
+    assert result.rewritten_question == "Why was the bridge closed?"
 
 
 def test_empty_period_abstains_and_says_which_days(news_engine: Engine) -> None:
@@ -68,7 +74,8 @@ def test_explicit_filters_limit_answers_and_combine_with_phrases(news_engine: En
     assert {a.article.id for a in result.answers} == {"council-plan"}
     both = news_engine.ask("How much did the bridge cost in 2005?", until=date(2005, 3, 10), as_of=AS_OF)
     assert {a.article.id for a in both.answers} == {"bridge-opened"}
-    assert news_engine.ask("How much did it cost in 2004?", since=date(2005, 1, 1), as_of=AS_OF).abstained
+    later = news_engine.ask("How much did it cost in 2004?", since=date(2005, 1, 1), as_of=AS_OF)
+    assert "council-plan" not in {a.article.id for a in later.answers + later.more_answers}
 
 
 def test_since_after_until_is_refused(news_engine: Engine) -> None:
@@ -77,11 +84,15 @@ def test_since_after_until_is_refused(news_engine: Engine) -> None:
         news_engine.ask("How much did the bridge cost?", since=date(2005, 2, 1), until=date(2005, 1, 1))
 
 
-def test_undated_articles_are_searched_only_without_time(news_engine: Engine) -> None:
-    """An article without a date answers questions without a time phrase, and none with one."""
-    plain = news_engine.ask("Who started the ferry service?", as_of=AS_OF)
-    assert plain.answers[0].article.id == "ferry-history" and "Thomas Ashby" in plain.answers[0].text
-    assert news_engine.ask("Who started the ferry service in 2005?", as_of=AS_OF).abstained
+def test_undated_articles_are_searched_without_a_window(news_engine: Engine) -> None:
+    """An article without a date answers questions without a relative phrase or filter (a date only
+    favours the articles of its period), and none with one."""
+    for question in ("Who started the ferry service?", "Who started the ferry service in 2005?"):
+        found = news_engine.ask(question, as_of=AS_OF)
+        assert found.answers[0].article.id == "ferry-history" and "Thomas Ashby" in found.answers[0].text
+        assert found.window is None  # nothing published in or after 2005 answered: the whole archive did
+    assert news_engine.ask("Who started the ferry service this year?", as_of=AS_OF).abstained
+    assert news_engine.ask("Who started the ferry service?", since=date(2004, 1, 1)).abstained
 
 
 def test_relative_phrases_follow_as_of(news_engine: Engine) -> None:
@@ -143,6 +154,55 @@ def test_archive_without_dates_reads_time_words_as_words(tmp_path: Path) -> None
     result = engine.ask("What started in 1821?")
     assert result.window is None and result.rewritten_question is None
     assert result.passages and result.passages[0].article.id == "ferry"
+
+
+WIRE = (  # invented wire stories of 1987 (id, published, text): a month's figures come out weeks after it
+    ("retail-jan", "1987-02-24T09:10:00", "PARIS, Feb 24 - French retail sales fell 2.1 pct in January after "
+     "a 1.4 pct rise in December, the national statistics institute said. It blamed the cold weather."),
+    ("cars-jan", "1987-01-20T11:00:00", "PARIS, Jan 20 - New car registrations in France rose 12 pct in "
+     "December from a year earlier, the car makers' association said."),
+    ("retail-may", "1987-06-23T09:10:00", "PARIS, June 23 - French retail sales rose 1.5 pct in May after a "
+     "0.8 pct fall in April, the national statistics institute said. Clothing led the rise."),
+    ("wheat-apr", "1987-04-07T15:30:00", "KANSAS CITY, April 7 - Prairie Grain Co sold one mln bushels of "
+     "May hard wheat futures at the Kansas City Board of Trade, traders said."),
+    ("wheat-aug", "1987-08-07T15:30:00", "KANSAS CITY, Aug 7 - Harvest Mills Inc sold two mln bushels of "
+     "September hard wheat futures at the Kansas City Board of Trade, traders said."),
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def wire_engine(tmp_path_factory: pytest.TempPathFactory, seed_engine: Engine) -> Engine:
+    """The real model over a few wire stories of 1987 (today is long past them)."""
+    folder = tmp_path_factory.mktemp("wire")
+    engine = Engine(Settings(index_dir=folder / "index", seeds_dir=None), embedder=seed_engine.embedder)
+    engine.add_articles([_article({"id": i, "title": i, "published": p, "text": t}) for i, p, t in WIRE])
+    return engine
+
+
+def test_a_month_is_answered_by_the_story_published_after_it(wire_engine: Engine) -> None:
+    """ "In January 1987" finds January's figures in a story published in February."""
+    result = wire_engine.ask("How much did French retail sales fall in January 1987?")
+    assert result.answers and result.answers[0].article.id == "retail-jan"
+    assert "2.1 pct" in result.answers[0].text
+    assert result.window == TimeWindow(date(1986, 12, 31), date(1987, 3, 29))  # January, then eight weeks
+
+
+def test_a_date_without_a_year_falls_in_the_archive(wire_engine: Engine) -> None:
+    """ "On April 7", asked long after the archive's last story, is April 7 of the archive's year."""
+    result = wire_engine.ask("Which company sold hard wheat futures on April 7?")
+    assert result.window is not None and result.window.since == date(1987, 4, 6)
+    assert result.answers and result.answers[0].article.id == "wheat-apr"
+    assert "Prairie Grain" in result.answers[0].text
+
+
+def test_since_and_until_still_exclude_what_a_date_favours(wire_engine: Engine) -> None:
+    """--since/--until stay hard limits: the story that answers is never read outside them."""
+    question = "How much did French retail sales fall in January 1987?"
+    early = wire_engine.ask(question, until=date(1987, 1, 31))
+    assert {a.article.id for a in early.answers + early.more_answers} <= {"cars-jan"}
+    assert {p.article.id for p in early.passages} == {"cars-jan"}
+    late = wire_engine.search(question, since=date(1987, 6, 1))
+    assert {p.article.id for p in late} == {"retail-may", "wheat-aug"}
 
 
 def _article(record: dict[str, str]) -> Article:

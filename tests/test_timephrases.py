@@ -1,4 +1,4 @@
-"""Time phrases in questions: each phrase gives a window of publication days relative to a fixed day."""
+"""Time phrases in questions: each gives a period (dates) or a window of publication days (relative words)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,12 @@ from qa.errors import QuestionError
 from qa.timephrases import TimeWindow, parse_day, read_time
 
 AS_OF = date(2005, 6, 15)  # a Wednesday
+
+
+def _window(since: str | None, until: str | None) -> TimeWindow:
+    return TimeWindow(
+        date.fromisoformat(since) if since else None, date.fromisoformat(until) if until else None
+    )
 
 
 @pytest.mark.parametrize(
@@ -39,6 +45,18 @@ AS_OF = date(2005, 6, 15)  # a Wednesday
         ("What happened after 14 February 2005?", "2005-02-15", None),
         ("What happened before 2005?", None, "2005-01-01"),
         ("What happened until March 2005?", None, "2005-04-01"),
+    ],
+)
+def test_read_time_date_gives_period(question: str, since: str | None, until: str | None) -> None:
+    """A date the question names becomes its period (when things happened), and its words stay searched."""
+    found = read_time(question, AS_OF)
+    assert found.period == _window(since, until)
+    assert found.window is None and found.text == question and found.phrases
+
+
+@pytest.mark.parametrize(
+    ("question", "since", "until"),
+    [
         # relative to as_of
         ("What happened today?", "2005-06-15", "2005-06-16"),
         ("What happened yesterday?", "2005-06-14", "2005-06-15"),
@@ -55,26 +73,45 @@ AS_OF = date(2005, 6, 15)  # a Wednesday
         ("What has the council done lately?", "2005-05-17", "2005-06-16"),
     ],
 )
-def test_read_time_phrase_gives_window(question: str, since: str | None, until: str | None) -> None:
-    """A question's time phrase becomes a window of publication days, and leaves the searched text."""
+def test_read_time_relative_phrase_gives_window(question: str, since: str | None, until: str | None) -> None:
+    """A relative time phrase becomes a window of publication days, and leaves the searched text."""
     found = read_time(question, AS_OF)
-    assert found.window == TimeWindow(
-        date.fromisoformat(since) if since else None, date.fromisoformat(until) if until else None
-    )
+    assert found.window == _window(since, until) and found.period is None
     assert found.phrases and all(p not in found.text for p in found.phrases)
 
 
 @pytest.mark.parametrize(
     ("question", "searched"),
     [
-        ("What did the mayor say in March 2005?", "What did the mayor say?"),
-        ("In March 2005, what did the mayor say?", "what did the mayor say?"),
+        ("What did the mayor say in March 2005?", "What did the mayor say in March 2005?"),
         ("Who resigned last week and why?", "Who resigned and why?"),
+        ("Who resigned in March 2005 and why, last week?", "Who resigned in March 2005 and why?"),
     ],
 )
-def test_read_time_removes_the_phrase_from_the_question(question: str, searched: str) -> None:
-    """Retrieval searches the question without its time words."""
+def test_read_time_removes_relative_words_and_keeps_dates(question: str, searched: str) -> None:
+    """Retrieval searches the question without its relative time words; dates stay (stories name them)."""
     assert read_time(question, AS_OF).text == searched
+
+
+@pytest.mark.parametrize(
+    ("question", "archive_end", "since", "until"),
+    [
+        ("Who sold wheat on April 7?", date(1987, 10, 20), "1987-04-07", "1987-04-08"),
+        ("What happened in November?", date(1987, 10, 20), "1986-11-01", "1986-12-01"),
+        ("What happened between May and June?", date(1987, 10, 20), "1987-05-01", "1987-07-01"),
+        ("What happened on 20 June?", date(2005, 12, 31), "2004-06-20", "2004-06-21"),  # as_of is earlier
+        ("What happened in March 2005?", date(1987, 10, 20), "2005-03-01", "2005-04-01"),  # a year is kept
+    ],
+)
+def test_read_time_yearless_date_falls_in_the_archive(
+    question: str, archive_end: date, since: str, until: str
+) -> None:
+    """A date without a year is the latest one on or before the archive's newest day, when that is
+    earlier than as_of; relative words still count from as_of."""
+    assert read_time(question, AS_OF, archive_end).period == _window(since, until)
+    assert read_time("What happened yesterday?", AS_OF, archive_end).window == _window(
+        "2005-06-14", "2005-06-15"
+    )
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from bots.cli.app import (
     settings,
 )
 from bots.cli.progress import progress_bar
-from bots.cli.render import format_table, print_result
+from bots.cli.render import format_by_type, format_table, print_result
 from qa.engine import Engine
 from qa.errors import QAError
 from qa.fetching import is_url
@@ -50,14 +50,16 @@ def ask(
         typer.Option(
             "--as-of",
             metavar="DATE",
-            help='The day "yesterday", "last week" or "in March" count from (YYYY-MM-DD; default: today).',
+            help='The day "yesterday", "last week" or "in March" count from (YYYY-MM-DD; default: today; '
+            "a date without a year stays inside the archive's dates).",
         ),
     ] = None,
 ) -> None:
     """Answer a question with sentences quoted from the archive (the first run indexes seeds/).
 
-    Time in the question limits the articles searched: "in March 2005", "on 14 February 2005",
-    "between January and March", "yesterday", "last week", "recently"; "latest" puts the newest first.
+    Time in the question: a date ("in March 2005", "on 14 February 2005", "between January and
+    March") puts the articles published in it or in the eight weeks after it first; "yesterday", "last
+    week", "recently" limit the articles searched; "latest" puts the newest first.
     """
     engine = Engine(settings())
     try:
@@ -214,6 +216,9 @@ def evaluate(
         Literal["on", "off"] | None,
         typer.Option(help="on: the trained reader; off: the sentence picker. [env: QA_READER]"),
     ] = None,
+    by_type: Annotated[
+        bool, typer.Option("--by-type", help="Also a table by question type (who, when, how much...).")
+    ] = False,
 ) -> None:
     """Measure retrieval and answers on a benchmark (SQuAD, SciFact format), through `qa ask`'s code path."""
     from qa.evaluate import evaluate_dataset
@@ -233,5 +238,11 @@ def evaluate(
         raise fail(exc) from None
     if as_json:
         sys.stdout.write(json.dumps(metrics) + "\n")
-    else:
-        out.print(format_table(metrics))
+        return
+    out.print(format_table(metrics))
+    if by_type:
+        types = metrics.get("by_type")
+        out.print()
+        out.print(
+            format_by_type(types) if isinstance(types, dict) else "No question of this benchmark has a type."
+        )

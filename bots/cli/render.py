@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from qa.evaluate import TYPE_KEYS, Metrics, Report
 from qa.models import Answer, AnswerSet, ArticleMeta, DocumentInfo, Passage
 
 NOTHING_NEW = "Nothing new on that in the archive: the answer above is still the best it holds."
@@ -122,12 +123,31 @@ _LABELS = {
 }  # fmt: skip
 
 
-def format_table(metrics: dict[str, float | int | None]) -> str:
-    """The metrics as a two-column text table; metrics without data are left out."""
-    rows = [(_LABELS.get(k, k), v) for k, v in metrics.items() if v is not None]
+def _shown(value: float | int | None) -> str:
+    """A metric as the tables print it: an integer as is, a share without trailing zeros, "-" for none."""
+    if value is None:
+        return "-"
+    return f"{value:d}" if isinstance(value, int) else f"{value:.4f}".rstrip("0").rstrip(".")
+
+
+def format_table(metrics: Report) -> str:
+    """The metrics as a two-column text table; metrics without data (and "by_type") are left out."""
+    rows = [(_LABELS.get(k, k), v) for k, v in metrics.items() if isinstance(v, int | float)]
     width = max((len(label) for label, _ in rows), default=6)
     lines = [f"{'metric':<{width}}  value", f"{'-' * width}  {'-' * 8}"]
-    for label, value in rows:
-        shown = f"{value:d}" if isinstance(value, int) else f"{value:.4f}".rstrip("0").rstrip(".")
-        lines.append(f"{label:<{width}}  {shown}")
+    lines += [f"{label:<{width}}  {_shown(value)}" for label, value in rows]
+    return "\n".join(lines)
+
+
+def format_by_type(by_type: dict[str, Metrics]) -> str:
+    """``TYPE_KEYS`` of each question type as a table: one row a type, "-" where it has no data."""
+    width = max((len(kind) for kind in by_type), default=4)
+    labels = [_LABELS.get(k, k) for k in TYPE_KEYS]
+    lines = ["  ".join([f"{'type':<{width}}", *labels])]
+    lines.append("  ".join(["-" * width, *("-" * len(label) for label in labels)]))
+    for kind, metrics in by_type.items():
+        cells = [
+            f"{_shown(metrics.get(k)):>{len(label)}}" for k, label in zip(TYPE_KEYS, labels, strict=True)
+        ]
+        lines.append("  ".join([f"{kind:<{width}}", *cells]))
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal, Protocol
 
 import numpy as np
@@ -66,6 +67,10 @@ class Snapshot(Protocol):
 
     def has_dates(self) -> bool:
         """True when at least one stored article has a publication date."""
+        ...
+
+    def newest_day(self) -> date | None:
+        """The publication day of the newest dated article (None when no article has a date)."""
         ...
 
     def chunk_ids_in(self, window: TimeWindow) -> Ids:

@@ -6,6 +6,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import numpy.typing as npt
@@ -150,6 +151,14 @@ class LocalSnapshot:
         """True when at least one indexed article has a publication date."""
         row = self._conn.execute("SELECT 1 FROM articles WHERE published IS NOT NULL LIMIT 1").fetchone()
         return row is not None
+
+    def newest_day(self) -> date | None:
+        """The publication day of the newest dated article (None when no article has a date)."""
+        newest = self._conn.execute("SELECT max(published) FROM articles").fetchone()[0]
+        try:
+            return date.fromisoformat(str(newest)[:10]) if newest else None
+        except ValueError:
+            return None
 
     def chunk_ids_in(self, window: TimeWindow) -> Ids:
         """The ids of every passage from an article published inside the window."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -194,6 +195,14 @@ class MilvusSnapshot:
         return bool(
             self._client.query(self._names["articles"], filter="day >= 0", limit=1, output_fields=["day"])
         )
+
+    def newest_day(self) -> date | None:
+        """The publication day of the newest dated article (None when no article has a date).
+
+        Milvus cannot sort or aggregate a query: every dated article's day is read (a scan, asked
+        only by questions that name a date)."""
+        days = [int(r["day"]) for r in rows(self._client, self._names["articles"], "day >= 0", ["day"])]
+        return date.fromordinal(max(days)) if days else None
 
     def chunk_ids_in(self, window: TimeWindow) -> Ids:
         """The ids of every chunk from an article published inside the window."""
