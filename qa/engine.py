@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import logging
 import threading
@@ -38,7 +37,7 @@ from qa.store import DocumentOrder
 from qa.text import clean_question
 from qa.timephrases import TimeQuery, TimeWindow
 from qa.types import Mode
-from qa.watching import ScopedStore, Watching
+from qa.watching import Watching
 
 logger = logging.getLogger(__name__)
 
@@ -72,13 +71,6 @@ class Engine(Archive):
                 self.require_index()
                 self._watching = Watching(self, self.store)
             return self._watching
-
-    def within(self, article_ids: Sequence[str]) -> Engine:
-        """This engine answering from these articles only (the model, reader and caches shared)."""
-        view = copy.copy(self)
-        view._retriever, view._reader = self.retriever, self.reader
-        view._store = ScopedStore(self.store, article_ids)
-        return view
 
     @property
     def retriever(self) -> Retriever:

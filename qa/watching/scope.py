@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -11,6 +13,9 @@ import numpy.typing as npt
 from qa.models import ArticleMeta, DocumentInfo
 from qa.store import ChunkRecord, DocumentOrder, Ids, Snapshot, Store, Vectors, Writer
 from qa.timephrases import TimeWindow
+
+if TYPE_CHECKING:
+    from qa.engine import Engine
 
 KEYWORD_ROWS = 16_384  # BM25 rows read to find the scope's passages among the archive's best
 
@@ -125,3 +130,11 @@ class ScopedStore:
 
     def close(self) -> None:
         """Nothing: the inner store belongs to its engine."""
+
+
+def answering_from(engine: Engine, article_ids: Sequence[str]) -> Engine:
+    """The engine answering from these articles only (its model, reader and caches shared)."""
+    view = copy.copy(engine)
+    view._retriever, view._reader = engine.retriever, engine.reader
+    view._store = ScopedStore(engine.store, article_ids)
+    return view

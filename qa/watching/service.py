@@ -15,6 +15,7 @@ from qa.store import Store
 from qa.timephrases import read_time
 from qa.types import Confidence
 from qa.watching.models import Delivery, Found, Watch
+from qa.watching.scope import answering_from
 from qa.watching.state import Target, WatchState
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ class Watching:
             watches = self.state.listed(None, everyone=True) if article_ids else []
             if not watches:
                 return []
-            view = self.engine.within(article_ids)
+            view = answering_from(self.engine, article_ids)
             found: list[Found] = []
             for watch in watches:
                 try:
