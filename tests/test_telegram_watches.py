@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bots.telegram import build_application
+from bots.telegram.format import EXPIRED
 from qa.config import Settings
 from qa.engine import Engine
 from qa.watching import eval_queries
@@ -87,6 +88,7 @@ def test_watch_pushes_one_new_answer_to_its_chat_only(engine: Engine, site: Site
     push = api.wait_messages(501, 2)[1]
     assert _visible(push).startswith(f"🔔 New answer to: {MUSEUM_QUESTION}")
     assert "customs house" in _visible(push) and push.params["parse_mode"] == "HTML"
+    assert set(_buttons(push)) == {"👍", "👎"}  # like every other answer
     assert engine.refresh().added == []
     assert engine.watching.pending("chat") == []
     api.push_message(501, "/watches")  # the bot is still up: its next reply follows the push
@@ -155,6 +157,30 @@ def test_vote_is_stored_and_exported(engine: Engine, start_bot: Any, tmp_path: P
     [line] = [json.loads(x) for x in (tmp_path / "queries.jsonl").read_text().splitlines()]
     assert line == eval_queries([vote])[0] and line["doc_ids"] == [vote.answer.article.id]
     assert "steel cables" in line["answers"][0] or "forty" in line["answers"][0]
+
+
+def test_vote_on_a_push_is_stored(engine: Engine, site: Site, start_bot: Any) -> None:
+    """A 👍 under a watch's pushed answer is stored with the question watched and that answer, also
+    after a restart; the same press from another chat is refused and stores nothing."""
+    watch = engine.watching.add(MUSEUM_QUESTION, chat_id=551)
+    add_museum(engine, site)
+    api = start_bot()
+    [push] = api.wait_messages(551)
+    message, buttons = api.sent_message(push), _buttons(push)
+    elsewhere = {**message, "chat": {"id": 552, "type": "private", "first_name": "user552"}}
+    api.push_callback(552, elsewhere, buttons["👍"])
+    api.wait_for(lambda: bool(api.calls("answerCallbackQuery")), what="the refusal")
+    assert api.calls("answerCallbackQuery")[0].params["text"] == EXPIRED
+    assert engine.feedback.votes() == []
+    restarted = start_bot()  # a second bot on the same index: the buttons outlive the first
+    restarted.push_callback(551, message, buttons["👍"])
+    restarted.wait_for(lambda: bool(restarted.calls("answerCallbackQuery")), what="the thanks")
+    assert "Thanks" in restarted.calls("answerCallbackQuery")[0].params["text"]
+    [vote] = engine.feedback.votes()
+    assert (vote.vote, vote.channel, vote.conversation, vote.number) == ("up", "telegram", "551", 1)
+    assert vote.question == MUSEUM_QUESTION
+    assert vote.answer == engine.watching.answers(watch.id, chat_id=551)[0].answer
+    assert "museum" in vote.answer.article.id or "museum" in vote.answer.article.title.lower()
 
 
 def test_inline_query_answers_with_results(engine: Engine, start_bot: Any) -> None:

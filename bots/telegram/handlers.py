@@ -252,14 +252,17 @@ class TelegramBot:
         data = query.data or ""
         if data.startswith("unw:"):
             await self.watches.press(query, message, data[4:])
-        elif data.startswith("vote:"):
+        elif data.startswith(("vote:", "wvote:")):
             await self.vote(query, message.chat_id, data)
         else:
             await self.replies.press(query, message)
 
     async def vote(self, query: CallbackQuery, chat_id: int, data: str) -> None:
-        """Keep a 👍 or 👎 on an answer, with its question."""
-        voted = self.replies.voted(chat_id, data)
+        """Keep a 👍 or 👎 on an answer (or a watch's pushed answer), with its question."""
+        if data.startswith("wvote:"):
+            voted = await asyncio.to_thread(self.watches.voted, chat_id, data)
+        else:
+            voted = self.replies.voted(chat_id, data)
         if voted is None:
             await query.answer(EXPIRED)
             return

@@ -1,4 +1,4 @@
-"""Watches in Telegram: /watch, /watches (with remove buttons), /unwatch, and pushing new answers."""
+"""Watches in Telegram: /watch, /watches (remove buttons), /unwatch, pushes of new answers with 👍/👎."""
 
 from __future__ import annotations
 
@@ -13,9 +13,13 @@ from bots.telegram.format import escape, format_push, format_watches, split_mess
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import QAError
+from qa.models import Answer
 from qa.watching import Delivery, Watch
+from qa.watching.models import Vote
 
 logger = logging.getLogger(__name__)
+
+VOTES: tuple[tuple[str, Vote], ...] = (("👍", "up"), ("👎", "down"))
 
 
 class ChatWatches:
@@ -75,6 +79,25 @@ class ChatWatches:
         ]
         return InlineKeyboardMarkup([buttons[i : i + 4] for i in range(0, len(buttons), 4)])
 
+    # -- votes -------------------------------------------------------------------------------
+    def voted(self, chat_id: int, data: str) -> tuple[str, int, Answer, Vote] | None:
+        """The question watched, the answer's number (1), the pushed answer and the vote of a 👍/👎
+        press under a push (``wvote:<found id>:up``); None when its watch is gone. Stored, so the
+        buttons keep working across restarts."""
+        _, found_id, vote = [*data.split(":"), "", ""][:3]
+        if not found_id.isdigit() or vote not in ("up", "down"):
+            return None
+        delivery = self.engine.watching.found(int(found_id), chat_id)
+        if delivery is None:
+            return None
+        return delivery.watch.question, 1, delivery.found.answer, "up" if vote == "up" else "down"
+
+    @staticmethod
+    def _vote_keyboard(found_id: int) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(
+            [[InlineKeyboardButton(label, callback_data=f"wvote:{found_id}:{vote}") for label, vote in VOTES]]
+        )
+
     # -- pushing -----------------------------------------------------------------------------
     def start(self, bot: Bot) -> None:
         """Send what is pending now, then every ``QA_WATCH_POLL`` seconds."""
@@ -105,9 +128,11 @@ class ChatWatches:
         """One answer to one chat; a failure (a blocked bot, a chat gone) is recorded with its reason."""
         chat_id = delivery.watch.chat_id
         assert chat_id is not None
+        parts = split_message(format_push(delivery.watch.question, delivery.found.answer))
         try:
-            for part in split_message(format_push(delivery.watch.question, delivery.found.answer)):
-                await bot.send_message(chat_id, part)
+            for n, part in enumerate(parts, start=1):
+                keyboard = self._vote_keyboard(delivery.found.id) if n == len(parts) else None
+                await bot.send_message(chat_id, part, reply_markup=keyboard)
         except TelegramError as error:
             await asyncio.to_thread(self.engine.watching.failed, delivery, f"{type(error).__name__}: {error}")
             return False

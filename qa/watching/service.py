@@ -94,6 +94,12 @@ class Watching:
         """A watch's answers found so far, newest first."""
         return self.state.answers(self.get(watch_id, chat_id, everyone).id)
 
+    def found(self, found_id: int, chat_id: int | None = None) -> Delivery | None:
+        """One answer found for one of a chat's watches, with its watch; None when it is gone (its
+        watch removed) or belongs to another chat's watch."""
+        delivery = self.state.found(found_id)
+        return delivery if delivery is not None and delivery.watch.chat_id == chat_id else None
+
     # -- checking --------------------------------------------------------------------------------
     def check(self, article_ids: Sequence[str]) -> list[Found]:
         """Ask every watch against these (new or changed) articles; keep the answers at or above

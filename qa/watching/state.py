@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from qa.models import Answer
 from qa.store.schema import DATABASE, WATCH_SCHEMA
@@ -22,6 +22,10 @@ MAX_TRIES = 4  # a failed delivery is retried after each of the next checks, thr
 Target = Literal["chat", "webhook"]
 _WATCH = "SELECT id, question, chat_id, webhook, created FROM watches"
 _FOUND = "SELECT a.id, a.watch_id, a.answer, a.found, a.tries, a.error FROM watch_answers a"
+_DELIVERY = (  # a watch's columns, then its answer's: a Delivery
+    "SELECT w.id, w.question, w.chat_id, w.webhook, w.created, a.id, a.watch_id, a.answer, a.found, "
+    "a.tries, a.error FROM watch_answers a JOIN watches w ON w.id = a.watch_id"
+)
 
 
 @contextmanager
@@ -45,6 +49,10 @@ def _watch(row: tuple[int, str, int | None, str | None, float]) -> Watch:
 
 def _found(row: tuple[int, int, str, float, int, str | None]) -> Found:
     return Found(int(row[0]), int(row[1]), answer_from_json(row[2]), iso_time(row[3]), int(row[4]), row[5])
+
+
+def _delivery(row: tuple[Any, ...]) -> Delivery:
+    return Delivery(_watch(row[:5]), _found(row[5:]))
 
 
 @dataclass(slots=True)
@@ -147,6 +155,12 @@ class WatchState:
             rows = conn.execute(f"{_FOUND} WHERE a.watch_id = ? ORDER BY a.id DESC", (watch_id,)).fetchall()
         return [_found(r) for r in rows]
 
+    def found(self, found_id: int) -> Delivery | None:
+        """One answer found, with its watch; None when it (or its watch) is gone."""
+        with connect(self.index_dir) as conn:
+            row = conn.execute(f"{_DELIVERY} WHERE a.id = ?", (found_id,)).fetchone()
+        return None if row is None else _delivery(row)
+
     # -- deliveries ------------------------------------------------------------------------------
     def pending(self, target: Target) -> list[Delivery]:
         """Answers still to send to their watches' chats (or webhooks): never tried, or failed before
@@ -155,13 +169,11 @@ class WatchState:
         with connect(self.index_dir) as conn:
             checks = conn.execute("SELECT coalesce(max(checks), 0) FROM watch_checks").fetchone()[0]
             rows = conn.execute(
-                f"SELECT w.id, w.question, w.chat_id, w.webhook, w.created, a.id, a.watch_id, a.answer, "
-                f"a.found, a.tries, a.error FROM watch_answers a JOIN watches w ON w.id = a.watch_id "
-                f"WHERE w.{column} IS NOT NULL AND a.delivered IS NULL AND a.tries < ? "
+                f"{_DELIVERY} WHERE w.{column} IS NOT NULL AND a.delivered IS NULL AND a.tries < ? "
                 f"AND (a.tries = 0 OR a.failed_check < ?) ORDER BY a.id",
                 (MAX_TRIES, checks),
             ).fetchall()
-        return [Delivery(_watch(r[:5]), _found(r[5:])) for r in rows]
+        return [_delivery(r) for r in rows]
 
     def sent(self, found_id: int) -> None:
         """Mark an answer delivered."""
