@@ -126,20 +126,27 @@
     return card;
   }
 
-  /** 👍 / 👎 for one answer of the last reply (POST /feedback); older replies' buttons are retired. */
+  /** 👍 / 👎 for one answer of the last reply (POST /feedback); older replies' buttons are retired.
+   *  The vote given stays marked (aria-pressed); a failed one can be given again. */
   function renderVotes(number) {
     const row = el("p", "votes");
     [["up", "👍", "Good answer"], ["down", "👎", "Wrong answer"]].forEach(([vote, mark, label]) => {
       const button = el("button", "vote secondary", mark);
       button.type = "button";
       button.setAttribute("aria-label", label + " (answer " + number + ")");
+      button.setAttribute("aria-pressed", "false");
       button.addEventListener("click", async () => {
-        row.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+        const buttons = row.querySelectorAll("button");
+        buttons.forEach((b) => { b.disabled = true; });
+        row.querySelectorAll(".vote-note").forEach((note) => note.remove());
         try {
           await post("/feedback", { conversation_id: conversationId, answer: number, vote });
-          row.append(el("span", "vote-thanks", " Thanks for the feedback."));
+          button.setAttribute("aria-pressed", "true");
+          row.append(el("span", "vote-note", "Thanks for the feedback."));
         } catch (error) {
-          row.append(el("span", "vote-thanks", " " + error.message));
+          row.append(el("span", "vote-note error", error.message));
+          // Only the last reply's answers can be voted on: an older one's buttons stay retired.
+          if (row.closest("li") === log.lastElementChild) buttons.forEach((b) => { b.disabled = false; });
         }
       });
       row.append(button);
