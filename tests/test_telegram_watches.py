@@ -89,6 +89,8 @@ def test_watch_pushes_one_new_answer_to_its_chat_only(engine: Engine, site: Site
     assert _visible(push).startswith(f"🔔 New answer to: {MUSEUM_QUESTION}")
     assert "customs house" in _visible(push) and push.params["parse_mode"] == "HTML"
     assert set(_buttons(push)) == {"👍", "👎"}  # like every other answer
+    # The bot records the push as sent once Telegram has answered: only then is nothing pending.
+    api.wait_for(lambda: engine.watching.pending("chat") == [], what="the push recorded as sent")
     assert engine.refresh().added == []
     assert engine.watching.pending("chat") == []
     api.push_message(501, "/watches")  # the bot is still up: its next reply follows the push
@@ -127,7 +129,7 @@ def test_blocked_chat_is_retried_after_the_next_refresh(
 ) -> None:
     """Answers found while the bot is down are sent when it starts; a chat that blocked the bot is
     logged with the reason, its answer sent again after the next refresh; other chats get theirs."""
-    engine.watching.add(MUSEUM_QUESTION, chat_id=521)
+    blocked = engine.watching.add(MUSEUM_QUESTION, chat_id=521)
     engine.watching.add(MUSEUM_QUESTION, chat_id=522)
     add_museum(engine, site)
     api = FakeBotApi().start()
@@ -137,6 +139,9 @@ def test_blocked_chat_is_retried_after_the_next_refresh(
         assert "customs house" in _visible(api.wait_messages(522)[0])
         api.wait_for(lambda: bool(api.calls("sendMessage", 521)), what="the failed push")
         api.wait_for(lambda: "blocked by the user" in caplog.text, what="the log line")
+    # The failure is logged just before it is recorded; a refresh before that would not retry it.
+    failed = engine.watching.answers
+    api.wait_for(lambda: failed(blocked.id, chat_id=521)[0].tries == 1, what="the failure recorded")
     assert api.messages(521)[0].params["_failed"] == 403
     engine.refresh()  # nothing new, but a check: the failed push is due again
     assert "customs house" in _visible(api.wait_messages(521, 2)[1])
@@ -166,6 +171,7 @@ def test_vote_on_a_push_is_stored(engine: Engine, site: Site, start_bot: Any) ->
     add_museum(engine, site)
     api = start_bot()
     [push] = api.wait_messages(551)
+    api.wait_for(lambda: engine.watching.pending("chat") == [], what="the push recorded as sent")
     message, buttons = api.sent_message(push), _buttons(push)
     elsewhere = {**message, "chat": {"id": 552, "type": "private", "first_name": "user552"}}
     api.push_callback(552, elsewhere, buttons["👍"])
