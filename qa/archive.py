@@ -21,6 +21,7 @@ from qa.fetching import Fetcher
 from qa.indexing import Indexer
 from qa.reader import Reader
 from qa.store import LocalStore, Store, WebState
+from qa.watching.feedback import Feedback
 from qa.web_sources import WebSources
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class Archive:
         self._lock = threading.RLock()
         self._warm = False
         self._web: WebSources | None = None
+        self._feedback: Feedback | None = None
 
     @property
     def embedder(self) -> Embedder:
@@ -112,6 +114,16 @@ class Archive:
                     Fetcher(self.settings), WebState(self.settings.index_dir), store.file_hash
                 )
             return self._web
+
+    @property
+    def feedback(self) -> Feedback:
+        """The votes cast on answers, kept in the index directory."""
+        with self._lock:
+            if self._feedback is None:
+                self.require_index()
+                self.store.is_empty()  # the index database exists before the votes' tables join it
+                self._feedback = Feedback(self.settings.index_dir)
+            return self._feedback
 
     def close(self) -> None:
         """Release the index and the web connections (the model stays loaded)."""

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from qa.types import Mode
+from qa.types import Confidence, Mode
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 READ_PASSAGES = 5  # passages the reader reads per question by default (QA_READ_PASSAGES; docs/eval.md)
@@ -136,7 +136,17 @@ class Settings(BaseSettings):
     telegram_allowed_chats: str = Field("", description="Comma-separated chat or user ids (all if empty).")
     telegram_rate_limit: int = Field(20, ge=0, description="Messages per minute per chat (0: no limit).")
 
-    @field_validator("refresh", mode="before")
+    # Watches: questions asked again as articles arrive
+    watch_min_confidence: Confidence = Field(
+        "likely", description="New answers to a watch are sent from this confidence up: sure, likely, unsure."
+    )
+    watch_limit: int = Field(20, ge=1, description="Watches one chat may keep.")
+    watch_poll: float = Field(
+        30.0, gt=0, description="How often a running bot or server sends the watches' new answers (10s, 1m)."
+    )
+    webhook_timeout: float = Field(10.0, gt=0, description="Seconds a watch's webhook may take to answer.")
+
+    @field_validator("refresh", "watch_poll", mode="before")
     @classmethod
     def _duration(cls, value: str | float) -> float:
         return parse_duration(value)

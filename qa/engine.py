@@ -37,6 +37,7 @@ from qa.store import DocumentOrder
 from qa.text import clean_question
 from qa.timephrases import TimeQuery, TimeWindow
 from qa.types import Mode
+from qa.watching import Watching
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,16 @@ class Engine(Archive):
         self.picker = picker
         self._retriever: Retriever | None = None
         self._web_lock = threading.Lock()  # one run over URLs at a time (a refresh, an index)
+        self._watching: Watching | None = None
+
+    @property
+    def watching(self) -> Watching:
+        """The archive's watches: questions asked again against each new or changed article."""
+        with self._lock:
+            if self._watching is None:
+                self.require_index()
+                self._watching = Watching(self, self.store)
+            return self._watching
 
     @property
     def retriever(self) -> Retriever:
@@ -231,11 +242,15 @@ class Engine(Archive):
         (or now left out) files are removed, and a URL's article is embedded again only when its text
         changed."""
         with self._web_lock if urls else contextlib.nullcontext():
-            return self.indexer().index(paths, progress, selection, urls)
+            report = self.indexer().index(paths, progress, selection, urls)
+        self.watching.check(report.added)
+        return report
 
     def add_articles(self, articles: list[Article]) -> IndexReport:
-        """Add articles directly (replacing any with the same id)."""
-        return self.indexer().add_articles(articles)
+        """Add articles directly (replacing any with the same id); the watches are checked."""
+        report = self.indexer().add_articles(articles)
+        self.watching.check(report.added)
+        return report
 
     def load_upload(self, filename: str, data: bytes) -> list[Article]:
         """Parse an uploaded file's bytes; its name only picks the format and labels the source."""

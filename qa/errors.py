@@ -11,6 +11,9 @@ Hierarchy::
     │   └── FetchError           a URL could not be fetched (refused, robots.txt, HTTP error, too large)
     ├── DocumentNotFoundError    no indexed document has that id (or source)
     ├── FeedNotFoundError        no registered feed has that URL
+    ├── WatchError               a watch cannot be made (limit reached, a bad webhook, "last week")
+    ├── WatchNotFoundError       no watch has that id (in that chat)
+    ├── FeedbackError            a vote names no answer (no such conversation or answer number)
     ├── ModelError               the embedding model cannot be loaded or fails its checksum
     └── ConfigError              a setting is invalid (a bad token, a bad path)
 
@@ -76,3 +79,20 @@ class ModelError(QAError):
 
 class ConfigError(QAError):
     """A setting has an invalid value."""
+
+
+class WatchError(QAError):
+    """A watch cannot be made: the chat's limit is reached, the webhook is refused, or its time
+    words would never match a new article."""
+
+
+class WatchNotFoundError(QAError):
+    """No watch has the given id (among those the asker may see)."""
+
+    def __init__(self, watch_id: int) -> None:
+        super().__init__(f"no watch {watch_id} (see the list of watches)")
+        self.watch_id = watch_id
+
+
+class FeedbackError(QAError):
+    """A vote names no answer: the conversation is unknown or expired, or has no such answer."""

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePath, PurePosixPath, PureWindowsPath
-from typing import Any, Literal
+from typing import Any
 
 from qa.timephrases import TimeWindow
+from qa.types import Confidence
 
 NOT_FOUND = "I couldn't find that in the archive."
 
@@ -99,7 +100,6 @@ class Passage:
         }
 
 
-Confidence = Literal["sure", "likely", "unsure"]
 SURE_FROM, LIKELY_FROM = 0.7, 0.4  # answer scores read as the chance that the answer is right
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from qa.engine import Engine
 from qa.errors import QAError
@@ -14,9 +15,10 @@ logger = logging.getLogger(__name__)
 class Refresher:
     """A thread that polls every registered feed at once, then every ``interval`` seconds."""
 
-    def __init__(self, engine: Engine, interval: float) -> None:
+    def __init__(self, engine: Engine, interval: float, after: Callable[[], None] | None = None) -> None:
         self.engine = engine
         self.interval = interval
+        self.after = after  # called after each poll (the front end sends the watches' new answers)
         self.polls = 0  # finished polls, successful or not
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -55,3 +57,5 @@ class Refresher:
                     len(report.skipped),
                 )
         self.polls += 1
+        if self.after is not None:
+            self.after()

@@ -22,7 +22,14 @@ BOT_USER: dict[str, Any] = {
     "supports_inline_queries": False,
 }
 # Parameters PTB sends as JSON strings inside the form body.
-_JSON_PARAMS = {"reply_markup", "commands", "allowed_updates", "link_preview_options", "entities"}
+_JSON_PARAMS = {
+    "reply_markup",
+    "commands",
+    "allowed_updates",
+    "link_preview_options",
+    "entities",
+    "results",
+}
 
 
 @dataclass(frozen=True)
@@ -147,6 +154,16 @@ class FakeBotApi:
             "data": data,
         }
         return self.push_update({"callback_query": query})
+
+    def push_inline_query(self, user_id: int, text: str) -> dict[str, Any]:
+        """Queue an inline query (``@bot text`` typed by a user in any chat)."""
+        query = {
+            "id": f"iq{time.monotonic_ns()}",
+            "from": {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"},
+            "query": text,
+            "offset": "",
+        }
+        return self.push_update({"inline_query": query})
 
     def fail_next(
         self,
@@ -288,7 +305,13 @@ class FakeBotApi:
     def _result(self, method: str, params: dict[str, Any]) -> Any:
         if method == "getMe":
             return BOT_USER
-        if method in {"deleteWebhook", "sendChatAction", "answerCallbackQuery", "setMyCommands"}:
+        if method in {
+            "deleteWebhook",
+            "sendChatAction",
+            "answerCallbackQuery",
+            "setMyCommands",
+            "answerInlineQuery",
+        }:
             return True
         if method in {"sendMessage", "editMessageText", "editMessageReplyMarkup"}:
             return self._message(method, params)

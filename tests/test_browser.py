@@ -161,3 +161,27 @@ def test_chat_page_asks_for_the_key_when_one_is_required(page: Page, keyed_url: 
     key_box.press("Enter")
     answer = page.locator("article.answer mark.sentence").first
     expect(answer).to_contain_text("September 27", timeout=60_000)
+
+
+def test_chat_page_vote_is_stored(page: Page, base_url: str, seed_engine: Engine) -> None:
+    """👍 under the first answer is sent with the page's conversation and stored with its question and
+    answer; both of that answer's buttons are then spent, the one pressed marked."""
+    page.goto(base_url)
+    with page.expect_response("**/ask") as asked:
+        ask(page, "When did the war start?")
+    conversation = asked.value.json()["conversation_id"]
+    answer = page.locator("article.answer").first
+    expect(answer).to_be_visible(timeout=60_000)
+    good = answer.get_by_role("button", name="Good answer (answer 1)")
+    wrong = answer.get_by_role("button", name="Wrong answer (answer 1)")
+    expect(good).to_have_text("👍")
+    good.click()
+    expect(answer.locator(".votes")).to_contain_text("Thanks for the feedback.")
+    expect(good).to_be_disabled()
+    expect(good).to_have_attribute("aria-pressed", "true")  # the vote given stays marked
+    expect(wrong).to_be_disabled()
+    expect(wrong).to_have_attribute("aria-pressed", "false")
+    [vote] = [v for v in seed_engine.feedback.votes() if v.conversation == conversation]
+    assert (vote.vote, vote.channel, vote.number) == ("up", "http", 1)
+    assert vote.question == "When did the war start?"
+    assert "September 27" in vote.answer.text

@@ -148,6 +148,17 @@ def test_store_keyword_and_dense_search_keep_to_a_time_window(backend: Backend) 
         assert [int(i) for i in ids[0] if i >= 0] == [int(allowed[0])]
 
 
+def test_store_lists_the_chunks_of_articles(backend: Backend) -> None:
+    """``chunk_ids_of`` names every passage of the articles asked for, and only theirs."""
+    store = backend.open()
+    write(store, BRIDGE, PLANT, MAYOR)
+    with store.snapshot() as snap:
+        ids = snap.chunk_ids_of(["plant", "mayor", "missing"])
+        records = snap.chunk_records([int(i) for i in ids])
+        assert sorted(r.article.id for r in records.values()) == ["mayor", "plant"]
+        assert len(snap.chunk_ids_of([])) == 0
+
+
 def test_store_retrieves_through_the_retriever(backend: Backend) -> None:
     """The retriever's hybrid search ranks the article that answers first, inside a window too."""
     store = backend.open()

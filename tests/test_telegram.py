@@ -187,7 +187,9 @@ def test_telegram_answers_with_source(bot: FakeBotApi) -> None:
     assert "4 Oct 2020" in _visible(reply)
     assert reply.params["parse_mode"] == "HTML"
     assert "Source" in _buttons(reply)
-    assert set(_buttons(reply)) <= {"Source", "More answers"}  # "More answers" only while more exist
+    # "More answers" only while more exist.
+    assert set(_buttons(reply)) <= {"Source", "More answers", "👍", "👎"}
+    assert {"👍", "👎"} <= set(_buttons(reply))
     typing = bot.calls("sendChatAction", 101)
     assert typing and typing[0].params["action"] == "typing"
     assert bot.calls().index(typing[0]) < bot.calls().index(reply)
@@ -216,11 +218,12 @@ def test_telegram_more_answers_button(bot: FakeBotApi) -> None:
     assert _visible(more).startswith("2. ")
     labels = _buttons(more)
     assert "Source 2" in labels
-    # The pressed message keeps only its Source button.
+    assert {"👍 2", "👎 2"} <= set(labels)
+    # The pressed message keeps only its Source and vote buttons.
     bot.wait_for(lambda: bool(bot.calls("editMessageReplyMarkup", 103)), what="the edit")
     edited = bot.calls("editMessageReplyMarkup", 103)[0]
     assert int(edited.params["message_id"]) == bot.sent_message(first)["message_id"]
-    assert set(_buttons(edited)) == {"Source"}
+    assert set(_buttons(edited)) == {"Source", "👍", "👎"}
 
     bot.push_callback(103, bot.sent_message(more), labels["Source 2"])
     source = bot.wait_messages(103, 3)[2]

@@ -11,11 +11,14 @@ Endpoints (OpenAPI at ``/docs``, served from the package with no other host, and
   or a multipart upload in field ``file``), ``DELETE /documents/{id}``.
 * ``GET /feeds``, ``POST /feeds`` ``{"url"}``, ``DELETE /feeds`` (``?url=`` or ``{"url"}``): the
   feeds and sitemaps polled by ``qa refresh`` and, with ``QA_REFRESH``, in the background.
+* ``POST /watches`` ``{"question", "webhook"?}``, ``GET /watches``, ``DELETE /watches/{id}``,
+  ``GET /watches/{id}/answers``: questions asked again as articles are added, new answers posted
+  to the webhook; ``POST /feedback`` ``{"conversation_id", "answer", "vote", "comment"?}``.
 * ``GET /health`` (200 with article and chunk counts once the index is loaded, 503 before),
   ``GET /metrics`` (Prometheus text), ``GET /`` (the chat page; assets under ``/static/``).
 
 With ``QA_API_KEY`` set every path but ``/health`` and the static page needs
-``Authorization: Bearer <key>`` (401).  Document and feed changes are refused (403) when no key is set.
+``Authorization: Bearer <key>`` (401).  Document, feed and watch changes are refused (403) when no key is set.
 Errors are ``{"error": {"code", "message"}}`` with a 4xx status (503 while the index is loading).
 """
 
@@ -39,13 +42,15 @@ import qa
 from bots.http import schemas
 from bots.http.errors import APIError, install_error_handlers, qa_error_status
 from bots.http.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
-from bots.http.routes import Conversations, bearer_scheme, build_api_router
-from bots.http.security import GuardMiddleware, RateLimiter
+from bots.http.routes import Conversations, build_api_router
+from bots.http.security import GuardMiddleware, RateLimiter, bearer_scheme
+from bots.http.watches import build_watch_router
 from qa.config import Settings
 from qa.embedding import logged_progress
 from qa.engine import Engine
 from qa.errors import QAError
 from qa.refresher import Refresher
+from qa.watching.webhooks import WebhookSender
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +64,34 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
+
+
+class Webhooks:
+    """The thread posting the watches' new answers to their webhooks, started once the index is ready."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sender: WebhookSender | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Post what is pending, then every ``QA_WATCH_POLL`` and when woken."""
+        with self._lock:
+            if self.sender is None:
+                self.sender = WebhookSender(self.engine.watching)
+                self.sender.start()
+
+    def wake(self) -> None:
+        """Post now: articles were just added."""
+        if self.sender is not None:
+            self.sender.wake()
+
+    def stop(self) -> None:
+        """Stop posting."""
+        with self._lock:
+            if self.sender is not None:
+                self.sender.stop()
+                self.sender = None
 
 
 class IndexLoader:
@@ -103,8 +136,15 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The FastAPI app over ``engine`` (one is made from ``settings`` and closed when absent)."""
     owned = engine is None
     qa_engine = engine if engine is not None else Engine(settings)
-    refresher = Refresher(qa_engine, settings.refresh) if settings.refresh > 0 else None
-    loader = IndexLoader(qa_engine, refresher.start if refresher is not None else None)
+    webhooks = Webhooks(qa_engine)
+    refresher = Refresher(qa_engine, settings.refresh, webhooks.wake) if settings.refresh > 0 else None
+
+    def ready() -> None:
+        webhooks.start()
+        if refresher is not None:
+            refresher.start()
+
+    loader = IndexLoader(qa_engine, ready)
     metrics = Metrics()
 
     @asynccontextmanager
@@ -116,6 +156,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             loader.wait()
             if refresher is not None:
                 refresher.stop()
+            webhooks.stop()
             if owned:
                 qa_engine.close()
 
@@ -143,8 +184,13 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.conversations = Conversations()
     install_error_handlers(app)
+    app.state.webhooks = webhooks
     app.include_router(
-        build_api_router(settings, qa_engine, app.state.conversations),
+        build_api_router(settings, qa_engine, app.state.conversations, webhooks.wake),
+        dependencies=[Depends(require_ready)],
+    )
+    app.include_router(
+        build_watch_router(settings, qa_engine, app.state.conversations),
         dependencies=[Depends(require_ready)],
     )
 

@@ -15,6 +15,7 @@ from qa.errors import (
     ConfigError,
     DocumentError,
     DocumentNotFoundError,
+    FeedbackError,
     FeedNotFoundError,
     FetchError,
     IndexBusyError,
@@ -23,6 +24,8 @@ from qa.errors import (
     NoIndexError,
     QAError,
     QuestionError,
+    WatchError,
+    WatchNotFoundError,
 )
 
 logger = logging.getLogger(__name__)
@@ -34,6 +37,9 @@ QA_ERROR_STATUS: dict[type[QAError], tuple[int, str]] = {
     FetchError: (422, "fetch_failed"),
     DocumentNotFoundError: (404, "document_not_found"),
     FeedNotFoundError: (404, "feed_not_found"),
+    WatchError: (422, "invalid_watch"),
+    WatchNotFoundError: (404, "watch_not_found"),
+    FeedbackError: (422, "invalid_feedback"),
     NoIndexError: (503, "no_index"),
     IndexBusyError: (503, "index_busy"),
     IndexCorruptError: (503, "index_corrupt"),

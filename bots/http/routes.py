@@ -6,6 +6,7 @@
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any
@@ -13,13 +14,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from bots.http import schemas
 from bots.http.errors import APIError
-from bots.http.security import bearer_matches
+from bots.http.security import bearer_scheme, write_access
 from qa.articles import text_article_id
 from qa.config import Settings
 from qa.conversation import Conversation, ConversationStore, Page, Paging
@@ -29,8 +29,6 @@ from qa.models import Article
 
 logger = logging.getLogger(__name__)
 
-bearer_scheme = HTTPBearer(auto_error=False, description="The value of QA_API_KEY.")
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 DocId = Annotated[str, Path(min_length=1, max_length=200)]
 ConversationId = Annotated[str, Path(pattern=schemas.CONVERSATION_ID_PATTERN)]
 
@@ -47,8 +45,8 @@ class Conversations:
         with self.lock:
             return self.store.get(conversation_id)
 
-    def more(self, conversation_id: str, count: int) -> tuple[str, Page | None]:
-        """The last question and its next page of ``count`` answers (None before a question)."""
+    def paging(self, conversation_id: str) -> Paging | None:
+        """The answers of the conversation's last question (None before one); 404 when unknown."""
         with self.lock:
             if conversation_id not in self.store:
                 raise APIError(
@@ -56,15 +54,24 @@ class Conversations:
                     "conversation_not_found",
                     f"No conversation {conversation_id!r}; it may have expired. Ask again.",
                 )
-            paging = self.store.get(conversation_id).paging
-            if paging is None:
-                return "", None
+            return self.store.get(conversation_id).paging
+
+    def more(self, conversation_id: str, count: int) -> tuple[str, Page | None]:
+        """The last question and its next page of ``count`` answers (None before a question)."""
+        paging = self.paging(conversation_id)
+        if paging is None:
+            return "", None
+        with self.lock:
             return paging.result.question, paging.next_page(count)
 
 
-def build_api_router(settings: Settings, engine: Engine, conversations: Conversations) -> APIRouter:
-    """The API routes over ``engine``; ``settings`` gives the limits and the write key."""
+def build_api_router(
+    settings: Settings, engine: Engine, conversations: Conversations, added: Callable[[], None]
+) -> APIRouter:
+    """The API routes over ``engine``; ``settings`` gives the limits and the write key; ``added`` is
+    called after an upload (the watches' webhooks are then posted)."""
     router = APIRouter(dependencies=[Depends(bearer_scheme)])
+    require_write_access = write_access(settings)
 
     class AskRequest(schemas.AskRequest):
         question: str = Field(
@@ -73,17 +80,6 @@ def build_api_router(settings: Settings, engine: Engine, conversations: Conversa
             description="The question, in plain words.",
             examples=["When did the war start?"],
         )
-
-    def require_write_access(request: Request, _: Credentials) -> None:
-        """Document and feed changes need a configured key, and the request must carry it."""
-        if not settings.api_key:
-            raise APIError(
-                403,
-                "writes_disabled",
-                "Changing documents and feeds is disabled: the server has no QA_API_KEY configured.",
-            )
-        if not bearer_matches(request.headers.get("authorization"), settings.api_key):
-            raise APIError(401, "unauthorized", "Send 'Authorization: Bearer <key>'.")
 
     @router.post("/ask", response_model=schemas.AskResponse, tags=["answers"])
     def ask(body: AskRequest) -> dict[str, Any]:
@@ -175,6 +171,7 @@ def build_api_router(settings: Settings, engine: Engine, conversations: Conversa
         """Add or replace articles: a JSON article, or a file upload (field ``file``)."""
         articles = await _articles_from_request(request, engine, settings)
         report = await run_in_threadpool(engine.add_articles, articles)
+        added()
         return {
             "added": report.added,
             "chunks_embedded": report.chunks_embedded,

@@ -214,3 +214,73 @@ class Health(BaseModel):
     status: str = Field(examples=["ok"])
     articles: int
     chunks: int
+
+
+class WatchIn(BaseModel):
+    """A question to ask again whenever articles are added."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, description="The question, in plain words.")
+    webhook: str | None = Field(
+        None, min_length=1, max_length=2000, description="POST each new answer here (http or https)."
+    )
+
+
+class WatchOut(BaseModel):
+    """A watch."""
+
+    id: int
+    question: str
+    webhook: str | None
+    chat_id: int | None = Field(description="The Telegram chat that made it; null for the API's own.")
+    created: str = Field(description="When it was made, ISO 8601 UTC.")
+
+
+class WatchList(BaseModel):
+    """The API's watches (a Telegram chat's are its own)."""
+
+    watches: list[WatchOut]
+
+
+class FoundAnswerOut(AnswerOut):
+    """An answer a watch found, with when."""
+
+    found: str = Field(description="When it was found, ISO 8601 UTC.")
+
+
+class WatchAnswers(BaseModel):
+    """A watch's answers so far, newest first, in the shape of `POST /ask`'s answer object."""
+
+    id: int = Field(description="The watch.")
+    question: str
+    answers: list[FoundAnswerOut]
+    since: date | None = None
+    until: date | None = None
+
+
+class FeedbackIn(BaseModel):
+    """A vote on one answer of a conversation's last reply."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    conversation_id: str = Field(pattern=CONVERSATION_ID_PATTERN)
+    answer: int = Field(
+        ge=1, description="The answer's number in the last reply (1-based; more answers count on)."
+    )
+    vote: Literal["up", "down"]
+    comment: str | None = Field(None, max_length=2000)
+
+
+class FeedbackOut(BaseModel):
+    """A vote as stored."""
+
+    id: int
+    at: str = Field(description="When, ISO 8601 UTC.")
+    channel: str
+    conversation_id: str
+    question: str
+    answer_number: int
+    vote: Literal["up", "down"]
+    comment: str | None
+    answer: AnswerOut

@@ -8,18 +8,43 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Annotated
 
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bots.http.errors import error_response
+from bots.http.errors import APIError, error_response
+from qa.config import Settings
 
 # Paths anyone may fetch even when QA_API_KEY is set: the health probe and the static chat page
 # (it holds no data; it asks the person for the key when the API answers 401).
 PUBLIC_PATHS = frozenset({"/", "/health"})
 PUBLIC_PREFIXES = ("/static/",)
 UNLIMITED_PATHS = frozenset({"/health"})
+
+
+bearer_scheme = HTTPBearer(auto_error=False, description="The value of QA_API_KEY.")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+def write_access(settings: Settings) -> Callable[[Request, Credentials], None]:
+    """The dependency that guards changes: a configured key, carried by the request."""
+
+    def require_write_access(request: Request, _: Credentials) -> None:
+        """Document, feed and watch changes need a configured key, and the request must carry it."""
+        if not settings.api_key:
+            raise APIError(
+                403,
+                "writes_disabled",
+                "Changing documents, feeds and watches is disabled: the server has no QA_API_KEY configured.",
+            )
+        if not bearer_matches(request.headers.get("authorization"), settings.api_key):
+            raise APIError(401, "unauthorized", "Send 'Authorization: Bearer <key>'.")
+
+    return require_write_access
 
 
 def is_public(path: str) -> bool:

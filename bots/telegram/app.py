@@ -47,11 +47,13 @@ def build_application(settings: Settings, engine: Engine) -> TelegramApp:
 
     async def post_init(app: TelegramApp) -> None:
         await bot.prepare(app)
+        bot.watches.start(app.bot)  # the watches' new answers: those pending now, then every poll
         if refresher is not None:  # polls on its own thread once the index is ready
             logger.info("polling the feeds every %g s", refresher.interval)
             refresher.start()
 
     async def post_shutdown(_: TelegramApp) -> None:
+        await bot.watches.stop()
         if refresher is not None:
             await asyncio.to_thread(refresher.stop)
 
@@ -87,7 +89,7 @@ def run_bot(settings: Settings) -> None:
     asyncio.set_event_loop(asyncio.new_event_loop())
     try:
         app = build_application(settings, engine)
-        app.run_polling(allowed_updates=["message", "callback_query"], bootstrap_retries=3)
+        app.run_polling(allowed_updates=["message", "callback_query", "inline_query"], bootstrap_retries=3)
     except InvalidToken as error:
         raise ConfigError(f"Telegram rejected the bot token: {error}") from error
     except NetworkError as error:

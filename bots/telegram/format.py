@@ -7,6 +7,7 @@ import re
 from datetime import datetime
 
 from qa.models import Answer, ArticleMeta
+from qa.watching import Watch
 
 TELEGRAM_LIMIT = 4096  # characters per message, counted after entity parsing
 NOTHING_NEW = "Nothing new on that in the archive: my previous answer is still the best it holds."
@@ -17,6 +18,8 @@ HELP = (
     "/ask &lt;question&gt; - ask (in groups: mention me or reply to me instead)\n"
     "/more - more answers to the last question\n"
     "/sources - the articles behind the last answer\n"
+    "/watch &lt;question&gt; - tell me when a new article answers it\n"
+    "/watches - your watches · /unwatch &lt;n&gt; - stop watch n\n"
     "/help - this message\n\n"
     "Follow-up questions such as “and who won?” refer to your previous question."
 )
@@ -232,3 +235,21 @@ def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
         reopen = "".join(tag for _, tag in tags)
         rest = rest[cut:].lstrip()
     return [p for p in parts if _TAG.sub("", p).strip()]
+
+
+def format_push(question: str, answer: Answer) -> str:
+    """A watch's new answer: the usual answer, headed by the question watched."""
+    return f"🔔 <b>New answer to:</b> {escape(question)}\n\n{format_answer(answer)}"
+
+
+def format_inline(answer: Answer) -> str:
+    """The message an inline result sends: the usual answer with its source."""
+    return f"{format_answer(answer)}\n{source_line(answer.article)}"
+
+
+def format_watches(watches: list[Watch], limit: int) -> str:
+    """A chat's watches, numbered as /unwatch takes them."""
+    if not watches:
+        return "You watch no questions. /watch &lt;question&gt; tells you when a new article answers one."
+    lines = [f"{n}. {escape(w.question)}" for n, w in enumerate(watches, start=1)]
+    return f"<b>Your watches</b> ({len(watches)} of {limit})\n" + "\n".join(lines)

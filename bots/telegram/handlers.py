@@ -7,7 +7,7 @@ import logging
 import re
 from typing import Any, TypeAlias
 
-from telegram import BotCommand, Message, Update
+from telegram import BotCommand, CallbackQuery, Message, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -16,6 +16,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    InlineQueryHandler,
     MessageHandler,
     TypeHandler,
     filters,
@@ -23,6 +24,7 @@ from telegram.ext import (
 
 from bots.telegram.format import (
     ASK_FIRST,
+    EXPIRED,
     FAILED,
     HELP,
     RATE_LIMITED,
@@ -31,8 +33,10 @@ from bots.telegram.format import (
     format_sources,
     format_start,
 )
+from bots.telegram.inline import InlineAnswers
 from bots.telegram.limits import Admission, ChatRateLimit
 from bots.telegram.replies import Replies, send, typing
+from bots.telegram.watches import ChatWatches
 from qa.config import Settings
 from qa.conversation import ConversationStore, Paging
 from qa.embedding import logged_progress
@@ -50,6 +54,9 @@ COMMANDS = [
     BotCommand("ask", "Ask a question: /ask <question>"),
     BotCommand("sources", "Sources of the last answer"),
     BotCommand("more", "More answers to the last question"),
+    BotCommand("watch", "Tell me when a new article answers: /watch <question>"),
+    BotCommand("watches", "Your watches"),
+    BotCommand("unwatch", "Stop a watch: /unwatch <n>"),
 ]
 
 
@@ -64,6 +71,8 @@ class TelegramBot:
         self.rate_limit = ChatRateLimit(settings.telegram_rate_limit)
         self._refused: set[int] = set()
         self.replies = Replies(settings.top_k)
+        self.watches = ChatWatches(engine, settings)
+        self.inline = InlineAnswers(engine, self.rate_limit, self.allowed)
 
     def register(self, app: TelegramApp) -> None:
         """Add every handler to ``app``."""
@@ -73,6 +82,10 @@ class TelegramBot:
         app.add_handler(CommandHandler("ask", self.ask))
         app.add_handler(CommandHandler("sources", self.sources))
         app.add_handler(CommandHandler("more", self.more))
+        app.add_handler(CommandHandler("watch", self.watch))
+        app.add_handler(CommandHandler("watches", self.list_watches))
+        app.add_handler(CommandHandler("unwatch", self.unwatch))
+        app.add_handler(InlineQueryHandler(self.inline.answer))
         app.add_handler(
             MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, self.text)
         )
@@ -130,16 +143,22 @@ class TelegramBot:
         if message is not None and await self.admit(message.chat_id, context):
             await message.reply_text(HELP)
 
-    async def ask(self, update: Update, context: Context) -> None:
-        """``/ask <question>``."""
+    async def question_of(self, update: Update, context: Context, command: str) -> tuple[Message, str] | None:
+        """The message and the question after ``/command`` (None, after saying how, when absent)."""
         message = update.effective_message
         if message is None or not await self.admit(message.chat_id, context):
-            return
+            return None
         parts = (message.text or "").split(maxsplit=1)
         if len(parts) < 2:
-            await message.reply_text("Usage: /ask &lt;question&gt;")
-            return
-        await self.answer(message, parts[1], context)
+            await message.reply_text(f"Usage: /{command} &lt;question&gt;")
+            return None
+        return message, parts[1]
+
+    async def ask(self, update: Update, context: Context) -> None:
+        """``/ask <question>``."""
+        asked = await self.question_of(update, context, "ask")
+        if asked is not None:
+            await self.answer(asked[0], asked[1], context)
 
     async def text(self, update: Update, context: Context) -> None:
         """A question in a private chat; in groups only when mentioned or replied to."""
@@ -179,6 +198,25 @@ class TelegramBot:
             shown = Paging(last).answers[: max(self.replies.shown_of(message.chat_id, last), 1)]
             await send(message, format_sources([a.article for a in shown]))
 
+    async def watch(self, update: Update, context: Context) -> None:
+        """``/watch <question>``."""
+        asked = await self.question_of(update, context, "watch")
+        if asked is not None:
+            await self.watches.watch(*asked)
+
+    async def list_watches(self, update: Update, context: Context) -> None:
+        """``/watches``."""
+        message = update.effective_message
+        if message is not None and await self.admit(message.chat_id, context):
+            await self.watches.listed(message)
+
+    async def unwatch(self, update: Update, context: Context) -> None:
+        """``/unwatch <n>``."""
+        message = update.effective_message
+        if message is not None and await self.admit(message.chat_id, context):
+            parts = (message.text or "").split(maxsplit=1)
+            await self.watches.unwatch(message, parts[1].strip() if len(parts) > 1 else "")
+
     async def more(self, update: Update, context: Context) -> None:
         """The next answers to the last question."""
         message = update.effective_message
@@ -203,7 +241,7 @@ class TelegramBot:
         await self.replies.answer(message, result)
 
     async def button(self, update: Update, context: Context) -> None:
-        """A press on "More answers" or "Source"."""
+        """A press on "More answers", "Source", 👍/👎 or a watch's "Remove"."""
         query = update.callback_query
         if query is None or not isinstance(query.message, Message):
             return
@@ -211,7 +249,28 @@ class TelegramBot:
         if not await self.admit(message.chat_id, context):
             await query.answer()
             return
-        await self.replies.press(query, message)
+        data = query.data or ""
+        if data.startswith("unw:"):
+            await self.watches.press(query, message, data[4:])
+        elif data.startswith(("vote:", "wvote:")):
+            await self.vote(query, message.chat_id, data)
+        else:
+            await self.replies.press(query, message)
+
+    async def vote(self, query: CallbackQuery, chat_id: int, data: str) -> None:
+        """Keep a 👍 or 👎 on an answer (or a watch's pushed answer), with its question."""
+        if data.startswith("wvote:"):
+            voted = await asyncio.to_thread(self.watches.voted, chat_id, data)
+        else:
+            voted = self.replies.voted(chat_id, data)
+        if voted is None:
+            await query.answer(EXPIRED)
+            return
+        question, number, answer, vote = voted
+        await asyncio.to_thread(
+            self.engine.feedback.vote, "telegram", str(chat_id), question, number, answer, vote
+        )
+        await query.answer("Thanks! Noted 👍" if vote == "up" else "Thanks! Noted 👎")
 
     async def on_error(self, update: object, context: Context) -> None:
         """Log the failure with its traceback and apologise to the chat it came from."""

@@ -25,7 +25,8 @@ from bots.telegram.format import (
     split_message,
 )
 from qa.conversation import Paging
-from qa.models import AnswerSet
+from qa.models import Answer, AnswerSet
+from qa.watching.models import Vote
 
 _REMEMBERED_MESSAGES = 5000  # answer messages whose buttons still work
 _TYPING_EVERY = 4.0  # seconds; Telegram shows a chat action for about five
@@ -152,18 +153,35 @@ class Replies:
         else:
             await query.answer()
 
+    def voted(self, chat_id: int, data: str) -> tuple[str, int, Answer, Vote] | None:
+        """The question, the answer's number (1-based), the answer and the vote of a 👍/👎 press
+        (``vote:<token>:<index>:up``); None when the message is no longer remembered."""
+        _, token, index, vote = [*data.split(":"), "", "", ""][:4]
+        shown = self._shown.get((chat_id, int(token))) if token.isdigit() else None
+        if shown is None or not index.isdigit() or int(index) >= len(shown.paging.answers):
+            return None
+        if vote not in ("up", "down"):
+            return None
+        answer = shown.paging.answers[int(index)]
+        return shown.paging.result.question, int(index) + 1, answer, "up" if vote == "up" else "down"
+
     def _keyboard(self, shown: _Shown, more: bool) -> InlineKeyboardMarkup:
-        """Source buttons for the answers shown, and "More answers" if ``more``."""
+        """Source and 👍/👎 buttons for the answers shown, and "More answers" if ``more``."""
         token = shown.token
         if len(shown.indices) == 1:
             index = shown.indices[0]
             sources = [InlineKeyboardButton("Source", callback_data=f"src:{token}:{index}")]
+            votes = [[_vote_button("👍", token, index, "up"), _vote_button("👎", token, index, "down")]]
         else:
             sources = [
                 InlineKeyboardButton(f"Source {i + 1}", callback_data=f"src:{token}:{i}")
                 for i in shown.indices
             ]
-        rows = [sources]
+            votes = [
+                [_vote_button(f"👍 {i + 1}", token, i, "up"), _vote_button(f"👎 {i + 1}", token, i, "down")]
+                for i in shown.indices
+            ]
+        rows = [sources, *votes]
         if more:
             rows.insert(0, [InlineKeyboardButton("More answers", callback_data=f"more:{token}")])
         return InlineKeyboardMarkup(rows)
@@ -175,3 +193,7 @@ class Replies:
         while len(self._shown) > _REMEMBERED_MESSAGES:
             self._shown.popitem(last=False)
         return shown
+
+
+def _vote_button(label: str, token: int, index: int, vote: Vote) -> InlineKeyboardButton:
+    return InlineKeyboardButton(label, callback_data=f"vote:{token}:{index}:{vote}")

@@ -77,6 +77,10 @@ class Snapshot(Protocol):
         """The ids of every chunk from an article published inside the window."""
         ...
 
+    def chunk_ids_of(self, article_ids: Sequence[str]) -> Ids:
+        """The ids of every chunk of these articles."""
+        ...
+
     def originals(self, ids: Sequence[str]) -> dict[str, str]:
         """Article id → the id of its story's original."""
         ...

@@ -44,6 +44,23 @@ CREATE TABLE IF NOT EXISTS feeds (
 CREATE TABLE IF NOT EXISTS web_pages (
     url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT, stamp TEXT, fetched REAL NOT NULL);
 """
+# Watches and votes, created when they are first opened (``qa.watching``): beside the feeds.
+WATCH_SCHEMA = """
+CREATE TABLE IF NOT EXISTS watches (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, question TEXT NOT NULL, chat_id INTEGER, webhook TEXT,
+    created REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS watches_chat ON watches(chat_id);
+CREATE TABLE IF NOT EXISTS watch_answers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, watch_id INTEGER NOT NULL, found REAL NOT NULL,
+    article_id TEXT NOT NULL, story TEXT NOT NULL, sentence TEXT NOT NULL, answer TEXT NOT NULL,
+    delivered REAL, tries INTEGER NOT NULL DEFAULT 0, error TEXT, failed_check INTEGER, shown REAL,
+    UNIQUE(watch_id, sentence));
+CREATE TABLE IF NOT EXISTS watch_checks (id INTEGER PRIMARY KEY CHECK (id = 1), checks INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS votes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, channel TEXT NOT NULL,
+    conversation TEXT NOT NULL, question TEXT NOT NULL, number INTEGER NOT NULL, vote TEXT NOT NULL,
+    comment TEXT, article_id TEXT NOT NULL, answer TEXT NOT NULL);
+"""
 
 
 def exists(index_dir: Path) -> bool:

@@ -168,6 +168,17 @@ class LocalSnapshot:
         ).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
 
+    def chunk_ids_of(self, article_ids: Sequence[str]) -> Ids:
+        """The ids of every passage of these articles."""
+        unique = list(dict.fromkeys(article_ids))
+        found: list[int] = []
+        for at in range(0, len(unique), 500):
+            batch = unique[at : at + 500]
+            marks = ",".join("?" * len(batch))
+            rows = self._conn.execute(f"SELECT id FROM chunks WHERE article_id IN ({marks})", batch)
+            found.extend(int(r[0]) for r in rows)
+        return np.array(sorted(found), dtype=np.int64)
+
     # -- duplicate stories -----------------------------------------------------------------------
     def originals(self, ids: Sequence[str]) -> dict[str, str]:
         """Article id → the id of its story's original (itself when it is one or has no signature)."""

@@ -122,7 +122,36 @@
     card.setAttribute("aria-label", "Answer " + number + ", " + (answer.confidence || "unsure"));
     card.append(heading, renderConfidence(answer), renderPassage(answer), renderMeta(answer.article));
     if (Array.isArray(answer.also_in) && answer.also_in.length) card.append(renderCopies(answer.also_in));
+    card.append(renderVotes(number));
     return card;
+  }
+
+  /** 👍 / 👎 for one answer of the last reply (POST /feedback); older replies' buttons are retired.
+   *  The vote given stays marked (aria-pressed); a failed one can be given again. */
+  function renderVotes(number) {
+    const row = el("p", "votes");
+    [["up", "👍", "Good answer"], ["down", "👎", "Wrong answer"]].forEach(([vote, mark, label]) => {
+      const button = el("button", "vote secondary", mark);
+      button.type = "button";
+      button.setAttribute("aria-label", label + " (answer " + number + ")");
+      button.setAttribute("aria-pressed", "false");
+      button.addEventListener("click", async () => {
+        const buttons = row.querySelectorAll("button");
+        buttons.forEach((b) => { b.disabled = true; });
+        row.querySelectorAll(".vote-note").forEach((note) => note.remove());
+        try {
+          await post("/feedback", { conversation_id: conversationId, answer: number, vote });
+          button.setAttribute("aria-pressed", "true");
+          row.append(el("span", "vote-note", "Thanks for the feedback."));
+        } catch (error) {
+          row.append(el("span", "vote-note error", error.message));
+          // Only the last reply's answers can be voted on: an older one's buttons stay retired.
+          if (row.closest("li") === log.lastElementChild) buttons.forEach((b) => { b.disabled = false; });
+        }
+      });
+      row.append(button);
+    });
+    return row;
   }
 
   /** The other copies of an answer's story: title and date of each. */
@@ -254,6 +283,7 @@
     try {
       const body = { question };
       if (conversationId) body.conversation_id = conversationId;
+      log.querySelectorAll("button.vote").forEach((b) => { b.disabled = true; });
       const data = await post("/ask", body);
       conversationId = data.conversation_id;
       pending.remove();

@@ -214,6 +214,17 @@ class MilvusSnapshot:
         self._windows.append((ids, window))
         return ids
 
+    def chunk_ids_of(self, article_ids: Sequence[str]) -> Ids:
+        """The ids of every chunk of these articles."""
+        unique = list(dict.fromkeys(article_ids))
+        found: list[int] = []
+        for at in range(0, len(unique), ID_BATCH):
+            where = f"article_id in [{', '.join(lit(i) for i in unique[at : at + ID_BATCH])}]"
+            found.extend(
+                int(r["chunk_id"]) for r in rows(self._client, self._names["chunks"], where, ["chunk_id"])
+            )
+        return np.array(sorted(found), dtype=np.int64)
+
     # -- duplicate stories -----------------------------------------------------------------------
     def originals(self, ids: Sequence[str]) -> dict[str, str]:
         """Article id → the id of its story's original (itself when it is one)."""
