@@ -21,7 +21,7 @@ import argparse
 import numpy as np
 import numpy.typing as npt
 
-from bench.common import EVAL, fit_logistic, logger, setup_logging
+from bench.common import EVAL, fit_logistic, logger, picker_candidates, setup_logging
 from bench.fit_picker import engine_for
 from qa.answers import DEFAULT_PICKER, FEATURES, score
 from qa.evaluate import article_of, load_queries
@@ -37,7 +37,7 @@ def signals(limit: int) -> tuple[Matrix, Matrix, Matrix, list[str]]:
     queries = load_queries(EVAL / "squad-v2.0" / "queries.jsonl", "dev", limit)
     rows, impossible, hit, groups = [], [], [], []
     for number, query in enumerate(queries, start=1):
-        candidates = engine.candidates(query.question)
+        candidates = picker_candidates(engine, query.question)
         ranked = sorted(((score(c, DEFAULT_PICKER), c) for c in candidates), key=lambda x: -x[0])
         impossible.append(float(bool(query.impossible)))
         groups.append(article_of(query.doc_ids[0]))

@@ -17,13 +17,18 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qa.answers import Candidate, gather_candidates
 from qa.config import Settings
 from qa.embedding import pick_device
 from qa.metrics import percentile
+from qa.types import Mode
+
+if TYPE_CHECKING:
+    from qa.engine import Engine
 
 logger = logging.getLogger("bench")
 
@@ -271,3 +276,12 @@ def fit_logistic(
         hess = (x * (rows * p * (1 - p))[:, None]).T @ x + l2 * np.eye(len(w))
         w -= np.linalg.solve(hess, grad)
     return w
+
+
+def picker_candidates(engine: Engine, question: str, mode: Mode | None = None) -> list[Candidate]:
+    """Every candidate sentence ``Engine.ask`` weighs for a question with the picker, with its evidence
+    (what ``bench.fit_picker`` and ``bench.abstention`` fit on)."""
+    question = engine.validate_question(question)
+    engine.ensure_index()
+    found = engine.retriever.retrieve(engine.store, question, max(10, engine.settings.top_k), mode)
+    return gather_candidates(engine.evidence(question, found, engine.picker), engine.picker)

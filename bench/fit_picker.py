@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bench.common import CACHE, EVAL, fit_logistic, logger, setup_logging
+from bench.common import CACHE, EVAL, fit_logistic, logger, picker_candidates, setup_logging
 from qa.answers import DEFAULT_PICKER, FEATURES, PickerWeights
 from qa.config import Settings
 from qa.engine import Engine
@@ -51,7 +51,7 @@ def featurize(engine: Engine, queries: list[Query]) -> list[Question]:
     """The candidates of each question, as ``Engine.ask`` sees them."""
     out = []
     for number, query in enumerate(queries, start=1):
-        candidates = engine.candidates(query.question)
+        candidates = picker_candidates(engine, query.question)
         features = np.array([c.features() for c in candidates], dtype=np.float64).reshape(-1, len(FEATURES))
         labels = np.array([float(contains_answer(c.text, query.answers)) for c in candidates])
         out.append(Question(features, labels, [c.text for c in candidates], bool(query.impossible)))

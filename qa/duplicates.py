@@ -14,12 +14,15 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from qa.models import Answer, ArticleMeta, Passage
+
+if TYPE_CHECKING:
+    from qa.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -104,3 +107,11 @@ def with_copies(
         others = tuple(a for a in story if a.id != answer.article.id)
         out.append(replace(answer, also_in=others) if others else answer)
     return out
+
+
+def one_per_story(store: Store, answers: list[Answer]) -> list[Answer]:
+    """Answers without repeats from copies of one story, each naming the other copies."""
+    with store.snapshot() as snap:
+        roots = snap.originals([a.article.id for a in answers])
+        stories = snap.copies(list(roots.values()))
+    return with_copies(answers, roots, stories)

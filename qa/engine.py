@@ -13,11 +13,9 @@ from pathlib import Path
 from qa import duplicates, timefilter
 from qa.answers import (
     DEFAULT_PICKER,
-    Candidate,
     Evidence,
     PickerWeights,
     QuestionTerms,
-    gather_candidates,
     pick_answers,
     read_answers,
     unstored_sentences,
@@ -140,7 +138,7 @@ class Engine(Archive):
             passages, answers = self._answers((plain, searched), k, mode, window, timed.newest_first, limit)
             if answers:
                 break
-        answers = self._one_per_story(answers)
+        answers = duplicates.one_per_story(self.store, answers)
         if timed.newest_first:
             answers = timefilter.newest_first(answers, passages)
         repeats: list[Answer] = []
@@ -179,7 +177,7 @@ class Engine(Archive):
             return passages, read_answers(passages, readings, calibration, threshold, limit, terms)
         picker = dataclasses.replace(self.picker, passages=k) if newest else self.picker
         found = self.retriever.retrieve(self.store, question[0], k, mode, window, question[1])
-        evidence = self._evidence(question[0], found, picker)
+        evidence = self.evidence(question[0], found, picker)
         return list(evidence.passages), pick_answers(evidence, self.abstain_threshold, limit, picker)
 
     def read(
@@ -200,17 +198,7 @@ class Engine(Archive):
         readings = reader.read(question, [p.text for p in found.passages[:depth]])
         return found.passages, readings, QuestionTerms(found.stems, found.idf, found.vector)
 
-    def candidates(self, question: str, mode: Mode | None = None) -> list[Candidate]:
-        """Every candidate sentence ``ask`` weighs for a question, with its evidence (for fitting)."""
-        question = self.validate_question(question)
-        self.ensure_index()
-        k = max(10, self.settings.top_k)
-        evidence = self._evidence(
-            question, self.retriever.retrieve(self.store, question, k, mode), self.picker
-        )
-        return gather_candidates(evidence, self.picker)
-
-    def _evidence(self, question: str, found: Retrieved, picker: PickerWeights) -> Evidence:
+    def evidence(self, question: str, found: Retrieved, picker: PickerWeights) -> Evidence:
         """What the sentence picker weighs for a question's passages, every vector it needs included."""
         # An index without stored sentence vectors: the sentences the picker weighs are encoded
         # (and cached) here, so that answering is a function of plain data.
@@ -222,13 +210,6 @@ class Engine(Archive):
         """The windows and order asked for, and the question without its relative time words."""
         with self.store.snapshot() as snap:
             return timefilter.plan(snap, question, since, until, as_of)
-
-    def _one_per_story(self, answers: list[Answer]) -> list[Answer]:
-        """Answers without repeats from copies of one story, each naming the other copies."""
-        with self.store.snapshot() as snap:
-            roots = snap.originals([a.article.id for a in answers])
-            stories = snap.copies(list(roots.values()))
-        return duplicates.with_copies(answers, roots, stories)
 
     # -- documents -------------------------------------------------------------------------------
     def index_paths(

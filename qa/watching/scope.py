@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from datetime import date
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -63,6 +64,10 @@ class ScopedSnapshot:
     def has_dates(self) -> bool:
         """True when an article of the archive has a date."""
         return self._inner.has_dates()
+
+    def newest_day(self) -> date | None:
+        """The archive's newest publication day (a yearless date in a watch falls in its span)."""
+        return self._inner.newest_day()
 
     def chunk_ids_in(self, window: TimeWindow) -> Ids:
         """The scope's passages from articles published inside the window."""
