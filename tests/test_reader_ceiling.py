@@ -10,7 +10,7 @@ from bench.reader_ceiling import ABSENT, EXTRA, V2, ceiling, held_out, main, wit
 
 
 def asked(setting: str, margins: list[float], right: list[bool], refuse: bool = False) -> Asked:
-    rows = [[m, m + 1.0, -1.0, 1.0 - 0.1 * n, float(n == 0)] for n, m in enumerate(margins)]
+    rows = [[m, m + 1.0, -1.0, 1.0 - 0.1 * n, float(n == 0), 0.0, 0.5] for n, m in enumerate(margins)]
     return Asked(setting, np.array(rows).reshape(-1, len(SHIPPED)), np.array(right, bool), refuse)
 
 

@@ -266,7 +266,7 @@ class FeedbackIn(BaseModel):
 
     conversation_id: str = Field(pattern=CONVERSATION_ID_PATTERN)
     answer: int = Field(
-        ge=1, description="The answer's number in the last reply (1-based; more answers count on)."
+        ge=1, le=10_000, description="The answer's number in the last reply (1-based; more answers count on)."
     )
     vote: Literal["up", "down"]
     comment: str | None = Field(None, max_length=2000)

@@ -13,7 +13,7 @@ from qa.config import Settings
 from qa.engine import Engine
 from qa.watching import answers_dict, shown_answer
 
-WatchId = Annotated[int, Path(ge=1)]
+WatchId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # SQLite's largest integer
 
 
 def build_watch_router(settings: Settings, engine: Engine, conversations: Conversations) -> APIRouter:
