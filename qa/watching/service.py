@@ -30,13 +30,14 @@ ANSWERS_PER_CHECK = 10  # answers a watch's question is asked for in the new art
 def refuse_past_time(question: str, today: date) -> None:
     """``WatchError`` when the question's time words name days that move with the calendar and lie
     before the day it is checked ("last week", "yesterday"): no new article would ever match."""
-    asked = read_time(question, today).window
+    timed = read_time(question, today)
+    asked = timed.window
     if asked is None or asked.until is None or asked.until > today:
         return
     later = read_time(question, today + timedelta(days=400)).window
     if later == asked:  # fixed dates ("in March 2005"): an article from then may still arrive
         return
-    phrases = ", ".join(f'"{p}"' for p in read_time(question, today).phrases) or "its time words"
+    phrases = ", ".join(f'"{p}"' for p in timed.phrases) or "its time words"
     raise WatchError(
         f"a watch is asked again on the day each new article arrives, so {phrases} would only "
         "ever mean days before it, and no new article would answer: leave the time words out "
@@ -140,7 +141,8 @@ class Watching:
             recorded = self.state.record(watch.id, answer, story)
             if recorded is not None:
                 kept.append(recorded)
-        return [f for f in self.state.answers(watch.id) if f.id in kept]
+        # only the answers just kept, newest first (a watch's whole history is not read again)
+        return [d.found for d in map(self.state.found, reversed(kept)) if d is not None]
 
     # -- delivery --------------------------------------------------------------------------------
     def pending(self, target: Target) -> list[Delivery]:
