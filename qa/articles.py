@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
+from qa.dateline import with_place
 from qa.errors import DocumentError
 from qa.models import Article
 
@@ -261,8 +262,13 @@ def parse_jsonl(text: str, source: str) -> tuple[list[Article], list[tuple[str, 
 
 
 def parse_document(data: bytes, source: str, suffix: str) -> tuple[list[Article], list[tuple[str, str]]]:
-    """Articles in one file's bytes by its suffix, with the problems of skipped parts."""
-    suffix = suffix.lower()
+    """Articles in one file's bytes by its suffix (a wire dateline kept as the place), with the
+    problems of skipped parts."""
+    articles, problems = _parse_by_suffix(data, source, suffix.lower())
+    return [with_place(a) for a in articles], problems
+
+
+def _parse_by_suffix(data: bytes, source: str, suffix: str) -> tuple[list[Article], list[tuple[str, str]]]:
     if suffix in JSONL_SUFFIXES:
         articles, problems = parse_jsonl(decode_lines(data, source), source)
         if not articles and problems:

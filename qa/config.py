@@ -112,6 +112,14 @@ class Settings(BaseSettings):
     fetch_delay: float = Field(1.0, ge=0, description="Seconds between two requests to the same host.")
     fetch_timeout: float = Field(20.0, gt=0, description="Seconds one request may take, body included.")
     fetch_max_bytes: int = Field(10_000_000, ge=1, description="Larger responses are not read.")
+    fetch_max_pages: int = Field(
+        10_000, ge=1, description="Pages read from one feed or sitemap (a sitemap index's sitemaps together)."
+    )
+    fetch_allow_private: bool = Field(
+        False,
+        description="Let the server fetch loopback, private, link-local and multicast addresses (feeds, "
+        "webhooks); the CLI's own commands always may.",
+    )
     refresh: float = Field(
         0.0, description="Poll the feeds this often while serving (30s, 15m, 1h; 0: never)."
     )

@@ -9,6 +9,7 @@ Hierarchy::
     ├── IndexCorruptError        the index on disk cannot be read
     ├── DocumentError            one document could not be loaded (unreadable, binary, bad JSON)
     │   └── FetchError           a URL could not be fetched (refused, robots.txt, HTTP error, too large)
+    │       └── AddressRefusedError  its host is at a loopback, private, link-local, ... address
     ├── DocumentNotFoundError    no indexed document has that id (or source)
     ├── FeedNotFoundError        no registered feed has that URL
     ├── WatchError               a watch cannot be made (limit reached, a bad webhook, "last week")
@@ -55,6 +56,11 @@ class DocumentError(QAError):
 
 class FetchError(DocumentError):
     """A URL could not be fetched; ``path`` is the URL."""
+
+
+class AddressRefusedError(FetchError):
+    """A fetch was refused before connecting: the host is at an address inside the server's own
+    network (loopback, private, link-local, multicast, ...) and QA_FETCH_ALLOW_PRIVATE is off."""
 
 
 class DocumentNotFoundError(QAError):

@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
 
+import httpcore
 import httpx
 
 from qa import __version__
+from qa.addresses import guarded_transport
 from qa.config import Settings
-from qa.errors import FetchError
+from qa.errors import AddressRefusedError, FetchError
 
 logger = logging.getLogger(__name__)
 
@@ -106,13 +108,19 @@ class _Response:
 
 
 class Fetcher:
-    """Fetches URLs politely; one instance per engine, safe to share between threads."""
+    """Fetches URLs politely; one instance per engine, safe to share between threads.
 
-    def __init__(self, settings: Settings) -> None:
+    Unless ``QA_FETCH_ALLOW_PRIVATE`` is on, every connection goes through ``network`` (by default a
+    ``qa.addresses.GuardedBackend``): only public addresses are reached."""
+
+    def __init__(self, settings: Settings, network: httpcore.NetworkBackend | None = None) -> None:
         self.delay = settings.fetch_delay
         self.timeout = settings.fetch_timeout
         self.max_bytes = settings.fetch_max_bytes
+        self.max_pages = settings.fetch_max_pages
+        guarded = network is not None or not settings.fetch_allow_private
         self._client = httpx.Client(
+            transport=guarded_transport(network) if guarded else None,
             headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
             timeout=httpx.Timeout(self.timeout),
             follow_redirects=False,  # each hop is checked against its own host's robots.txt
@@ -191,6 +199,8 @@ class Fetcher:
                         raise FetchError(url, f"timed out after {self.timeout:g} s")
                     parts.append(part)
                 return _Response(response.status_code, response.headers, b"".join(parts))
+        except AddressRefusedError as exc:
+            raise AddressRefusedError(url, exc.reason) from None
         except httpx.TimeoutException:
             raise FetchError(url, f"timed out after {self.timeout:g} s") from None
         except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:  # ValueError: a bad host name
@@ -219,6 +229,8 @@ class Fetcher:
         rules = RobotFileParser(f"{origin}/robots.txt")
         try:
             response = self._request(f"{origin}/robots.txt", {}, ROBOTS_MAX_BYTES)
+        except AddressRefusedError:
+            raise  # the host itself is refused, not only its robots.txt
         except FetchError as exc:
             return rules, f"robots.txt: {exc.reason}"
         if 200 <= response.status < 300:

@@ -22,11 +22,17 @@ class Article:
     source: str
     published: str | None = None  # ISO 8601, e.g. "2020-10-04T17:37:06"
     url: str | None = None
+    place: str | None = None  # the place of a wire story's dateline ("LONDON"), taken off its text
 
     def meta(self) -> ArticleMeta:
         """The article's metadata without its text."""
         return ArticleMeta(
-            id=self.id, title=self.title, published=self.published, source=self.source, url=self.url
+            id=self.id,
+            title=self.title,
+            published=self.published,
+            source=self.source,
+            url=self.url,
+            place=self.place,
         )
 
 
@@ -52,6 +58,7 @@ class ArticleMeta:
     source: str
     url: str | None
     path: str | None = field(default=None, compare=False)
+    place: str | None = None  # the dateline's place ("LONDON"), None for a story without one
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping with the keys of the answer object (no local path)."""
@@ -61,6 +68,7 @@ class ArticleMeta:
             "published": self.published,
             "source": self.source,
             "url": self.url,
+            "place": self.place,
         }
 
 
@@ -197,6 +205,7 @@ class DocumentInfo:
     chunks: int
     duplicate_of: str | None = None  # the original of a re-published story
     path: str | None = field(default=None, compare=False)  # the local file, for the CLI only
+    place: str | None = None  # the dateline's place ("LONDON"), None for a story without one
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping (no local path)."""

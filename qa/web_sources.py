@@ -122,18 +122,26 @@ class WebSources:
         except DocumentError as exc:
             skip(report, url, exc.reason)
             return exc.reason
-        failed = self._read_listing(listing, batch, report, progress)
+        failed = self._read_listing(url, listing, batch, report, progress)
         if failed == 0:  # else the next run fetches the listing in full and retries what failed
             batch.pages.append(PageState(url, fetched.etag, fetched.last_modified))
         return f"{failed} of its pages failed" if failed else None
 
     def _read_listing(
-        self, listing: Listing, batch: WebBatch, report: IndexReport, progress: Progress | None
+        self, url: str, listing: Listing, batch: WebBatch, report: IndexReport, progress: Progress | None
     ) -> int:
-        """Read every page a feed or sitemap lists; the number that failed."""
+        """Read the pages a feed or sitemap lists (at most ``QA_FETCH_MAX_PAGES``); the number that failed."""
         links = list(listing.links)
         if listing.kind == "sitemap-index":
             links = self._expand_index(links, report)
+        if len(links) > self.fetcher.max_pages:
+            logger.warning(
+                "%s lists %d pages: only the first %d are read (QA_FETCH_MAX_PAGES)",
+                url,
+                len(links),
+                self.fetcher.max_pages,
+            )
+            links = links[: self.fetcher.max_pages]
         failed = 0
         for number, link in enumerate(links, start=1):
             if not self._read_page(link, batch, report):
@@ -146,6 +154,8 @@ class WebSources:
         """The pages listed by the sitemaps of a sitemap index (one level: indexes do not nest)."""
         pages: list[Link] = []
         for sitemap in sitemaps:
+            if len(pages) > self.fetcher.max_pages:
+                break  # enough to fill the cap: the other sitemaps are not fetched
             try:
                 key = normalize_url(sitemap.url)
                 listing = self._listing(self.fetcher.fetch(key), key)

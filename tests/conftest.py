@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,6 +62,28 @@ def wait_until_healthy(base: str, process: subprocess.Popen[bytes], log: Path, t
             pass
         time.sleep(0.3)
     pytest.fail(f"qa serve was not healthy within {timeout} s:\n{log.read_text()}")
+
+
+def serve_in_thread(settings: Settings, engine: Engine) -> Iterator[str]:
+    """Run the app under a real uvicorn in a thread; yield its base URL until the test ends."""
+    import uvicorn
+
+    from bots.http import create_app
+
+    port = free_port()
+    config = uvicorn.Config(create_app(settings, engine), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
 
 
 def open_files_under(folder: Path) -> int:
@@ -147,7 +170,8 @@ def site() -> Iterator[Site]:
 
 @pytest.fixture
 def web_engine(tmp_path: Path) -> Iterator[Engine]:
-    """An engine with the deterministic embedder that fetches without delay and with small limits."""
+    """An engine with the deterministic embedder that fetches without delay and with small limits,
+    from any address (as the operator's CLI does)."""
     settings = Settings(
         index_dir=tmp_path / "index",
         seeds_dir=SEEDS,
@@ -155,6 +179,7 @@ def web_engine(tmp_path: Path) -> Iterator[Engine]:
         fetch_timeout=1.0,
         fetch_max_bytes=200_000,
         reader="off",
+        fetch_allow_private=True,  # the test site is on 127.0.0.1
     )
     engine = Engine(settings, embedder=HashEmbedder())
     yield engine

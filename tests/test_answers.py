@@ -70,7 +70,7 @@ def test_answer_object_shape(seed_engine: Engine) -> None:
     answer = data["answers"][0]
     assert set(answer) == {"text", "span", "score", "confidence", "passage", "article", "also_in"}
     assert answer["also_in"] == []
-    assert set(answer["article"]) == {"id", "title", "published", "source", "url"}
+    assert set(answer["article"]) == {"id", "title", "published", "source", "url", "place"}
     start, end = answer["span"]
     assert answer["text"][start:end] == "September 27"
 

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import os
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
-from bots.http import create_app
 from qa.config import Settings
 from qa.engine import Engine
-from tests.conftest import free_port
+from tests.conftest import serve_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -39,24 +35,6 @@ pytestmark = [
         reason="/usr/bin/chromium is not installed (apt-get install chromium); CI always runs this test",
     ),
 ]
-
-
-def serve_in_thread(settings: Settings, engine: Engine) -> Iterator[str]:
-    """Run the app under a real uvicorn in a thread; yield its base URL until the test ends."""
-    port = free_port()
-    config = uvicorn.Config(create_app(settings, engine), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
 
 
 @pytest.fixture(scope="module")

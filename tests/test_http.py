@@ -29,7 +29,7 @@ SENTENCE_START = "This war initially started on September 27"
 KEY = "s3cret-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 ANSWER_KEYS = {"text", "span", "score", "confidence", "passage", "article", "also_in"}
-ARTICLE_KEYS = {"id", "title", "published", "source", "url"}
+ARTICLE_KEYS = {"id", "title", "published", "source", "url", "place"}
 
 
 @pytest.fixture(scope="module")

@@ -53,7 +53,7 @@ def test_ask_lists_the_other_copies_of_a_story(client: TestClient) -> None:
         "bridge-opened",
         "bridge-opened-wire",
     }
-    assert set(first["also_in"][0]) == {"id", "title", "published", "source", "url"}
+    assert set(first["also_in"][0]) == {"id", "title", "published", "source", "url", "place"}
 
 
 @pytest.mark.parametrize(

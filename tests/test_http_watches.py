@@ -99,6 +99,7 @@ def serving(tmp_path: Path, **overrides: Any) -> Iterator[tuple[FastAPI, TestCli
         "rate_limit": 0,
         "watch_min_confidence": "unsure",
         "watch_poll": 3600,  # the tests wake the sender by adding articles
+        "fetch_allow_private": True,  # the webhooks' receivers run on 127.0.0.1
     }
     settings = Settings(**(chosen | overrides))
     engine = Engine(settings, embedder=HashEmbedder())

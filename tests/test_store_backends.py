@@ -372,3 +372,17 @@ def test_two_writer_processes_store_every_article_once(milvus_server: str) -> No
     finally:
         store.drop()
         store.close()
+
+
+def test_store_keeps_a_wire_story_s_place(backend: Backend) -> None:
+    """The place of a dateline comes back with the story's passages, its copies and its listing."""
+    store = backend.open()
+    wire = Article("wire", "Banks meet", "Banks met in the City.", "wire.txt", "1987-06-01", place="LONDON")
+    write(store, wire, BRIDGE)
+    with store.snapshot() as snap:
+        records = snap.chunk_records([i for i, _ in snap.keyword_search(keyword_terms("banks"), 5)])
+        assert {r.article.id: r.article.place for r in records.values()} == {"wire": "LONDON"}
+        assert [a.place for a in snap.copies(["wire"])["wire"]] == ["LONDON"]
+    found = store.document("wire")
+    assert found is not None and found[0].place == "LONDON"
+    assert {d.id: d.place for d in store.documents()[0]} == {"wire": "LONDON", "bridge": None}

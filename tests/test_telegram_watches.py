@@ -40,6 +40,7 @@ def engine(tmp_path: Path, site: Site) -> Iterator[Engine]:
         seeds_dir=SEEDS,
         reader="off",
         fetch_delay=0,
+        fetch_allow_private=True,  # the test site is on 127.0.0.1
         watch_min_confidence="unsure",
     )
     engine = Engine(settings, embedder=HashEmbedder())

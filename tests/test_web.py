@@ -209,7 +209,9 @@ def test_entity_expansion_is_refused(web_engine: Engine, site: Site) -> None:
 
 def test_requests_to_one_host_wait_for_the_delay(tmp_path: Path, site: Site) -> None:
     """Requests to a host are spaced by QA_FETCH_DELAY, and name qa-bot in their User-Agent."""
-    engine = Engine(Settings(index_dir=tmp_path / "i", fetch_delay=0.3), embedder=HashEmbedder())
+    engine = Engine(
+        Settings(index_dir=tmp_path / "i", fetch_delay=0.3, fetch_allow_private=True), embedder=HashEmbedder()
+    )
     try:
         engine.index_paths([], urls=[publish(site)])
     finally:
@@ -226,7 +228,7 @@ def test_crawl_delay_and_redirects(tmp_path: Path, site: Site) -> None:
     site.put("/robots.txt", "User-agent: qa-bot\nCrawl-delay: 1\n", content_type="text/plain")
     site.put("/news/ferry.html", FERRY)
     site.put("/old-ferry", "", status=301, headers={"Location": "/news/ferry.html"})
-    fetcher = Fetcher(Settings(index_dir=tmp_path, fetch_delay=0))
+    fetcher = Fetcher(Settings(index_dir=tmp_path, fetch_delay=0, fetch_allow_private=True))
     try:
         fetched = fetcher.fetch(site.url("/old-ferry"))
     finally:

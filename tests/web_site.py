@@ -110,10 +110,10 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def serve_site() -> Iterator[Site]:
-    """Run a site on a free port of 127.0.0.1 until the block ends."""
-    server = _Server(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    site = Site(f"http://127.0.0.1:{server.server_address[1]}")
+def serve_site(host: str = "127.0.0.1") -> Iterator[Site]:
+    """Run a site on a free port of ``host`` (a loopback address) until the block ends."""
+    server = _Server((host, 0), BaseHTTPRequestHandler)
+    site = Site(f"http://{host}:{server.server_address[1]}")
     server.RequestHandlerClass = _handler(site)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()

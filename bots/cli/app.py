@@ -55,10 +55,12 @@ class State:
     overrides: dict[str, Any] = {}
 
 
-def settings() -> Settings:
-    """Settings from the environment / .env, with command-line options on top."""
+def settings(serving: bool = False) -> Settings:
+    """Settings from the environment / .env, with command-line options on top. The operator's own
+    commands fetch any address; a server (``serving``) only public ones unless QA_FETCH_ALLOW_PRIVATE."""
+    operator = {} if serving else {"fetch_allow_private": True}
     try:
-        return Settings(**State.overrides)
+        return Settings(**(operator | State.overrides))
     except ValueError as exc:
         err.print(f"qa: error: invalid setting: {exc}")
         raise typer.Exit(EXIT_ERROR) from None

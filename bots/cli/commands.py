@@ -176,7 +176,7 @@ def serve(
     options = {"host": host, "port": port, "refresh": refresh}
     State.overrides |= {k: v for k, v in options.items() if v is not None}
     try:
-        serve_http(settings())
+        serve_http(settings(serving=True))
     except QAError as exc:
         raise fail(exc) from None
 
@@ -191,7 +191,7 @@ def telegram(refresh: RefreshOption = None) -> None:
     if logging.getLogger().level == logging.WARNING:  # the default: a server says that it started
         logging.getLogger("bots").setLevel(logging.INFO)
     try:
-        run_bot(settings())
+        run_bot(settings(serving=True))
     except QAError as exc:
         raise fail(exc) from None
 

@@ -21,8 +21,9 @@ def shown_date(published: str | None) -> str:
 
 
 def source_line(article: ArticleMeta) -> str:
-    """``title · date · URL-or-file`` (the full path of a local file: the terminal is the user's own)."""
-    parts = [article.title]
+    """``title · place · date · URL-or-file`` (the full path of a local file: the terminal is the
+    user's own); the place is a wire story's dateline, when it has one."""
+    parts = [article.title, *([article.place] if article.place else [])]
     if article.published:
         parts.append(shown_date(article.published))
     parts.append(article.url or article.path or article.source)

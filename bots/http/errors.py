@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.errors import (
+    AddressRefusedError,
     ConfigError,
     DocumentError,
     DocumentNotFoundError,
@@ -35,6 +36,7 @@ QA_ERROR_STATUS: dict[type[QAError], tuple[int, str]] = {
     QuestionError: (422, "invalid_question"),
     DocumentError: (422, "invalid_document"),
     FetchError: (422, "fetch_failed"),
+    AddressRefusedError: (422, "address_refused"),
     DocumentNotFoundError: (404, "document_not_found"),
     FeedNotFoundError: (404, "feed_not_found"),
     WatchError: (422, "invalid_watch"),

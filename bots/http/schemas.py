@@ -55,6 +55,9 @@ class ArticleOut(BaseModel):
     published: str | None = Field(description="ISO 8601 date and time, when known.")
     source: str
     url: str | None
+    place: str | None = Field(
+        None, description="The place of a wire story's dateline (LONDON), taken off the start of its text."
+    )
 
 
 class AnswerOut(BaseModel):

@@ -64,10 +64,9 @@ def format_date(published: str | None) -> str:
 
 
 def article_line(article: ArticleMeta) -> str:
-    """The article's title and date on one line."""
-    date = format_date(article.published)
-    title = escape(article.title or article.id)
-    return f"📰 {title} · {escape(date)}" if date else f"📰 {title}"
+    """The article's title, place (a wire story's dateline) and date on one line."""
+    parts = [article.title or article.id, article.place or "", format_date(article.published)]
+    return "📰 " + " · ".join(escape(p) for p in parts if p)
 
 
 def highlighted_sentence(answer: Answer) -> str:

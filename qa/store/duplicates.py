@@ -99,12 +99,13 @@ def copies(conn: sqlite3.Connection, roots: Sequence[str]) -> dict[str, list[Art
         return out
     marks = ",".join("?" * len(unique))
     rows = conn.execute(
-        f"SELECT coalesce(m.duplicate_of, m.article_id), a.id, a.title, a.published, a.source, a.url "
+        f"SELECT coalesce(m.duplicate_of, m.article_id), a.id, a.title, a.published, a.source, a.url, "
+        f"a.place "
         f"FROM article_minhash m JOIN articles a ON a.id = m.article_id "
         f"WHERE m.article_id IN ({marks}) OR m.duplicate_of IN ({marks}) "
         f"ORDER BY m.duplicate_of IS NOT NULL, m.rowid",
         [*unique, *unique],
     )
-    for root, *meta in rows:
-        out[str(root)].append(ArticleMeta(*meta))
+    for root, article_id, title, published, source, url, place in rows:
+        out[str(root)].append(ArticleMeta(article_id, title, published, source, url, place=place))
     return out

@@ -17,7 +17,7 @@ _ORDER_BY: dict[DocumentOrder, str] = {
 _INFO = (
     "SELECT a.id, a.title, a.published, a.source, a.url, "
     "(SELECT count(*) FROM chunks c WHERE c.article_id = a.id), a.file, "
-    "(SELECT duplicate_of FROM article_minhash m WHERE m.article_id = a.id)"
+    "(SELECT duplicate_of FROM article_minhash m WHERE m.article_id = a.id), a.place"
 )
 
 
@@ -49,7 +49,7 @@ def documents(
 def document(conn: sqlite3.Connection, doc_id: str) -> tuple[DocumentInfo, str] | None:
     """One article's info and full text, or None."""
     row = conn.execute(f"{_INFO}, a.text FROM articles a WHERE a.id = ?", (doc_id,)).fetchone()
-    return None if row is None else (_document_info(row[:8]), row[8])
+    return None if row is None else (_document_info(row[:9]), row[9])
 
 
 def article_ids_from(conn: sqlite3.Connection, source: str) -> list[str]:
@@ -84,7 +84,15 @@ def _document_filter(search: str) -> tuple[str, list[str]]:
 
 
 def _document_info(row: Sequence[Any]) -> DocumentInfo:
-    """A DocumentInfo from ``id, title, published, source, url, chunks, file, duplicate_of``."""
+    """A DocumentInfo from ``id, title, published, source, url, chunks, file, duplicate_of, place``."""
     return DocumentInfo(
-        row[0], row[1], row[2], public_source(row[3]), row[4], int(row[5]), duplicate_of=row[7], path=row[6]
+        row[0],
+        row[1],
+        row[2],
+        public_source(row[3]),
+        row[4],
+        int(row[5]),
+        duplicate_of=row[7],
+        path=row[6],
+        place=row[8],
     )

@@ -16,7 +16,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, published TEXT, source TEXT NOT NULL, url TEXT,
-    text TEXT NOT NULL, file TEXT, added REAL NOT NULL);
+    text TEXT NOT NULL, file TEXT, added REAL NOT NULL, place TEXT);
 CREATE INDEX IF NOT EXISTS articles_file ON articles(file);
 CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
 CREATE TABLE IF NOT EXISTS chunks (
@@ -93,6 +93,7 @@ def initialise(conn: sqlite3.Connection, index_dir: Path, model_name: str, dimen
     columns = {r[1] for r in conn.execute("PRAGMA table_info(chunks)")}
     if "sentence_vectors" not in columns:  # written by a development version that was never released
         raise IndexCorruptError(f"the index in {index_dir} predates sentence vectors: build it again")
+    add_place_column(conn)
     row = conn.execute("SELECT value FROM meta WHERE key='model'").fetchone()
     if row is None:
         conn.execute("BEGIN IMMEDIATE")
@@ -114,6 +115,18 @@ def initialise(conn: sqlite3.Connection, index_dir: Path, model_name: str, dimen
             f"the index in {index_dir} was built with model {row[0]!r}, not {model_name!r}: "
             "use the same QA_MODEL, or another QA_INDEX_DIR"
         )
+
+
+def add_place_column(conn: sqlite3.Connection) -> None:
+    """Give an index made before datelines were read its ``articles.place`` column (NULL: no place)."""
+    if "place" in {r[1] for r in conn.execute("PRAGMA table_info(articles)")}:
+        return
+    try:
+        conn.execute("ALTER TABLE articles ADD COLUMN place TEXT")
+    except sqlite3.OperationalError:
+        # Another process opening the same old index added it first.
+        if "place" not in {r[1] for r in conn.execute("PRAGMA table_info(articles)")}:
+            raise
 
 
 def committed_version(conn: sqlite3.Connection) -> int:

@@ -106,7 +106,7 @@ class LocalSnapshot:
         marks = ",".join("?" * len(ids))
         rows = self._conn.execute(
             f"SELECT c.id, f.body, c.sentences, a.id, a.title, a.published, a.source, a.url, "
-            f"c.sentence_vectors, a.file "
+            f"c.sentence_vectors, a.file, a.place "
             f"FROM chunks c JOIN chunks_fts f ON f.rowid = c.id JOIN articles a ON a.id = c.article_id "
             f"WHERE c.id IN ({marks})",
             ids,
@@ -116,7 +116,7 @@ class LocalSnapshot:
                 id=int(r[0]),
                 text=r[1],
                 sentences=tuple((int(s[0]), int(s[1])) for s in json.loads(r[2])),
-                article=ArticleMeta(r[3], r[4], r[5], public_source(r[6]), r[7], r[9]),
+                article=ArticleMeta(r[3], r[4], r[5], public_source(r[6]), r[7], r[9], r[10]),
                 sentence_vectors=unpack_vectors(r[8], len(json.loads(r[2]))),
             )
             for r in rows
@@ -125,7 +125,7 @@ class LocalSnapshot:
     def stored_articles(self) -> Iterator[StoredArticle]:
         """Every article (by id) with its chunks (in order), their vectors and sentence vectors."""
         articles = self._conn.execute(
-            "SELECT id, title, published, source, url, text FROM articles ORDER BY id"
+            "SELECT id, title, published, source, url, text, place FROM articles ORDER BY id"
         ).fetchall()
         rows = self._conn.execute(
             'SELECT c.article_id, c.id, c.ordinal, c.start, c."end", c.sentences, f.body, c.sentence_vectors '
@@ -136,11 +136,11 @@ class LocalSnapshot:
             spans = tuple((int(s[0]), int(s[1])) for s in json.loads(sentences))
             chunk = Chunk(article_id, ordinal, start, end, body, spans)
             by_article.setdefault(article_id, []).append((chunk_id, chunk, unpack_vectors(blob, len(spans))))
-        for article_id, title, published, source, url, text in articles:
+        for article_id, title, published, source, url, text, place in articles:
             stored = by_article.get(article_id, [])
             ids = np.array([i for i, _, _ in stored], dtype=np.int64)
             yield StoredArticle(
-                Article(id=article_id, title=title, text=text, source=source, published=published, url=url),
+                Article(article_id, title, text, source, published, url, place),
                 [c for _, c, _ in stored],
                 self.vectors.reconstruct(ids),
                 [v for _, _, v in stored],

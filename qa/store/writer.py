@@ -89,8 +89,8 @@ class LocalWriter:
         self.remove_article(article.id)
         conn = self._conn
         conn.execute(
-            "INSERT INTO articles(id, title, published, source, url, text, file, added) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO articles(id, title, published, source, url, text, file, added, place) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 article.id,
                 article.title,
@@ -100,6 +100,7 @@ class LocalWriter:
                 article.text,
                 file,
                 time.time(),
+                article.place,
             ),
         )
         ids: list[int] = []

@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from qa.addresses import guarded_transport
+from qa.errors import AddressRefusedError
 from qa.fetching import USER_AGENT
 from qa.watching.models import Delivery
 from qa.watching.service import Watching
@@ -23,7 +25,9 @@ class WebhookSender:
     def __init__(self, watching: Watching) -> None:
         self.watching = watching
         self.interval = watching.settings.watch_poll
+        allow_private = watching.settings.fetch_allow_private
         self._client = httpx.Client(
+            transport=None if allow_private else guarded_transport(),  # only public addresses
             headers={"User-Agent": USER_AGENT},
             timeout=httpx.Timeout(watching.settings.webhook_timeout),
             follow_redirects=False,
@@ -72,6 +76,9 @@ class WebhookSender:
         url = delivery.watch.webhook or ""
         try:
             response = self._client.post(url, json=delivery.payload())
+        except AddressRefusedError as exc:
+            self.watching.failed(delivery, exc.reason)
+            return False
         except httpx.TimeoutException:
             self.watching.failed(delivery, f"timed out after {self.watching.settings.webhook_timeout:g} s")
             return False

@@ -70,11 +70,14 @@
     return typeof url === "string" && /^https?:\/\//i.test(url);
   }
 
-  /** Title, date and source of an answer's article. */
+  /** Title, place (a wire story's dateline), date and source of an answer's article. */
   function renderMeta(article) {
     const meta = el("p", "meta");
     const title = el("cite", "title", article.title || "Untitled");
     meta.append(title);
+    if (article.place) {
+      meta.append(el("span", "sep", "·"), el("span", "place", article.place));
+    }
     const shown = formatDate(article.published);
     if (shown) {
       const time = el("time", "date", shown);

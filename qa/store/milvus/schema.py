@@ -135,6 +135,13 @@ def band_tokens(keys: list[int]) -> list[int]:
     return [key("band", band, value) for band, value in enumerate(keys)]
 
 
+def has_place(client: Any, prefix: str) -> bool:
+    """True when the articles collection keeps datelines' places; one made before them does not
+    (Milvus Lite cannot add a field), and its stories are shown without a place."""
+    fields = client.describe_collection(names(prefix)["articles"])["fields"]
+    return any(f["name"] == "place" for f in fields)
+
+
 def create(client: Any, prefix: str, dimension: int) -> None:
     """Create the archive's collections that do not exist yet, with their indexes, and load them."""
     from pymilvus import DataType, Function, FunctionType, MilvusClient, MilvusException
@@ -223,6 +230,7 @@ def create(client: Any, prefix: str, dimension: int) -> None:
             ("signature", text, {"max_length": 1024}),
             ("bands", DataType.ARRAY, {"element_type": DataType.INT64, "max_capacity": 256}),
             ("duplicate_of", text, short),  # "" for an original
+            ("place", text, short),  # the dateline's place, "" for none
             unit,
         ],
         "unit",

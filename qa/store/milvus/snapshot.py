@@ -37,6 +37,7 @@ def article_meta(row: dict[str, Any]) -> ArticleMeta:
         public_source(row["source"]),
         row["url"] or None,
         row["file"] or None,
+        row.get("place") or None,
     )
 
 
@@ -53,8 +54,9 @@ def articles_in(client: Any, collection: str, ids: Sequence[str], fields: list[s
 class MilvusSnapshot:
     """What one question reads from Milvus."""
 
-    def __init__(self, client: Any, prefix: str, dimension: int) -> None:
+    def __init__(self, client: Any, prefix: str, dimension: int, place: bool = True) -> None:
         self._client = client
+        self._meta_fields = [*META_FIELDS, "place"] if place else META_FIELDS
         self._names = schema.names(prefix)
         self._dimension = dimension
         self._windows: list[tuple[Ids, TimeWindow]] = []  # what chunk_ids_in answered
@@ -172,7 +174,10 @@ class MilvusSnapshot:
         metas = {
             r["article_id"]: article_meta(r)
             for r in articles_in(
-                self._client, self._names["articles"], [r["article_id"] for r in chunk_rows], META_FIELDS
+                self._client,
+                self._names["articles"],
+                [r["article_id"] for r in chunk_rows],
+                self._meta_fields,
             )
         }
         out: dict[int, ChunkRecord] = {}
@@ -246,7 +251,7 @@ class MilvusSnapshot:
         found = self._client.query(
             self._names["articles"],
             filter=f"article_id in [{listed}] or duplicate_of in [{listed}]",
-            output_fields=[*META_FIELDS, "duplicate_of", "added"],
+            output_fields=[*self._meta_fields, "duplicate_of", "added"],
         )
         found.sort(key=lambda r: (r["duplicate_of"] != "", r["added"], r["article_id"]))
         for row in found:

@@ -37,6 +37,8 @@ class MilvusStore:
         with self._lock:
             schema.create(self._client, prefix, dimension)
             self._check_model()
+            self._place = schema.has_place(self._client, prefix)
+        self._listed = [*LISTED, "place"] if self._place else LISTED
 
     @staticmethod
     def recorded_model(client: Any, prefix: str) -> tuple[str, int] | None:
@@ -88,13 +90,13 @@ class MilvusStore:
     @contextmanager
     def snapshot(self) -> Iterator[MilvusSnapshot]:
         """A view for one question (Milvus reads the latest committed state; see ``snapshot``)."""
-        yield MilvusSnapshot(self._client, self.prefix, self.dimension)
+        yield MilvusSnapshot(self._client, self.prefix, self.dimension, self._place)
 
     @contextmanager
     def writer(self) -> Iterator[MilvusWriter]:
         """Write access for this process; each change is visible to every client as it is made."""
         with self._lock:
-            yield MilvusWriter(self._client, self.prefix)
+            yield MilvusWriter(self._client, self.prefix, self._place)
 
     # -- listing ---------------------------------------------------------------------------------
     def is_empty(self) -> bool:
@@ -120,7 +122,7 @@ class MilvusStore:
         needle = search.strip().casefold()
         found = [
             r
-            for r in milvus.rows(self._client, self._names["articles"], "", LISTED)
+            for r in milvus.rows(self._client, self._names["articles"], "", self._listed)
             if needle in r["title"].casefold() or needle in r["source"].casefold()
         ]
         if order == "date":
@@ -136,7 +138,7 @@ class MilvusStore:
 
     def document(self, doc_id: str) -> tuple[DocumentInfo, str] | None:
         """One article's info and full text, or None."""
-        row = self._client.query(self._names["articles"], ids=[doc_id], output_fields=LISTED)
+        row = self._client.query(self._names["articles"], ids=[doc_id], output_fields=self._listed)
         if not row:
             return None
         pieces = milvus.rows(
@@ -176,4 +178,5 @@ def _info(row: dict[str, Any]) -> DocumentInfo:
         int(row["chunks"]),
         duplicate_of=row["duplicate_of"] or None,
         path=row["file"] or None,
+        place=row.get("place") or None,
     )

@@ -34,9 +34,10 @@ BATCH = 500  # rows per upsert
 class MilvusWriter:
     """Changes to one archive in Milvus, made while the process-wide write lock is held."""
 
-    def __init__(self, client: Any, prefix: str) -> None:
+    def __init__(self, client: Any, prefix: str, place: bool = True) -> None:
         self._client = client
         self._names = schema.names(prefix)
+        self._place = place  # False for an articles collection made before datelines were read
 
     def _upsert(self, part: str, items: list[dict[str, Any]]) -> None:
         for at in range(0, len(items), BATCH):
@@ -101,10 +102,12 @@ class MilvusWriter:
         self._client.delete(self._names["chunks"], filter=stale)
         sig = signature(article.text)
         keys = band_keys(sig)
+        place = {"place": article.place or ""} if self._place else {}
         self._upsert(
             "articles",
             [
                 {
+                    **place,
                     "article_id": article.id,
                     "title": article.title,
                     "published": article.published or "",
@@ -141,10 +144,9 @@ class MilvusWriter:
 
     def _forget_story(self, article_id: str) -> None:
         """Make the oldest copy of an article the original of the others (before it goes or changes)."""
+        fields = [*ARTICLE_FIELDS, "unit", *(["place"] if self._place else [])]
         heirs = self._client.query(
-            self._names["articles"],
-            filter=f"duplicate_of == {lit(article_id)}",
-            output_fields=[*ARTICLE_FIELDS, "unit"],
+            self._names["articles"], filter=f"duplicate_of == {lit(article_id)}", output_fields=fields
         )
         if not heirs:
             return
@@ -152,7 +154,7 @@ class MilvusWriter:
         heir = heirs[0]["article_id"]
         for row in heirs:
             row["duplicate_of"] = "" if row["article_id"] == heir else heir
-        self._upsert("articles", [{f: row[f] for f in [*ARTICLE_FIELDS, "unit"]} for row in heirs])
+        self._upsert("articles", [{f: row[f] for f in fields} for row in heirs])
 
     def remove_article(self, article_id: str) -> bool:
         """Remove an article with its chunks and text; False if it was not stored."""
