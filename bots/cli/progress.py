@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bots.cli.app import err
 from qa.embedding import Progress as ProgressCallback
-from qa.embedding import logged_progress
+from qa.progress import logged_progress
 
 # Its own logger, shown by default (not only with -v): long work without a terminal is not silent.
 logger = logging.getLogger("qa.progress")
