@@ -117,6 +117,23 @@ def test_only_qa_index_creates_a_chosen_index_dir(tmp_path: Path) -> None:
     assert json.loads(qa("docs", "--json", index_dir=chosen).stdout) == []
 
 
+@pytest.mark.parametrize("given", ["missing", "broken"])
+def test_failed_first_index_run_leaves_no_index(tmp_path: Path, given: str) -> None:
+    """A first `qa index` that indexes nothing exits 1 and leaves nothing: `qa ask` then says there
+    is no index instead of answering from an empty one."""
+    chosen = tmp_path / "chosen"
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "broken.jsonl").write_text("{not json\n")
+    path = folder if given == "broken" else tmp_path / "nonexistent"
+    done = qa("--index-dir", str(chosen), "index", str(path), index_dir=None)
+    assert done.returncode == 1 and "skipped" in done.stderr, done.stderr
+    assert not chosen.exists()
+    asked = qa("--index-dir", str(chosen), "ask", "When did the war start?", index_dir=None)
+    assert asked.returncode == 1 and asked.stdout == ""
+    assert asked.stderr.startswith(f"qa: error: no index in {chosen}"), asked.stderr
+
+
 def test_not_found_is_said_plainly(seed_index_dir: Path) -> None:
     """An unanswerable question prints the not-found line (and [] answers in JSON)."""
     done = qa("ask", "What is the boiling point of mercury?", index_dir=seed_index_dir)
