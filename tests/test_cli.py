@@ -49,6 +49,13 @@ def test_ask_json_prints_only_the_answer_object(seed_index_dir: Path) -> None:
     assert first["article"]["source"] == "seeds/000_30a3e569ce88eb0e.txt"
 
 
+def test_piped_ask_marks_the_answer_span(seed_index_dir: Path) -> None:
+    """Piped, where no highlight shows, `qa ask` marks the answer span in the text itself."""
+    done = qa("ask", "When did the war start?", index_dir=seed_index_dir)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("This war initially started on «September 27» when"), done.stdout
+
+
 def test_first_ask_builds_the_default_index_from_seeds(tmp_path: Path) -> None:
     """With no index at the default location, `qa ask` builds one from the seeds; later runs reuse it."""
     done = qa("ask", "When did the war start?", index_dir=None, XDG_DATA_HOME=str(tmp_path))

@@ -65,15 +65,17 @@ def documents_table(documents: list[DocumentInfo], width: int) -> Table:
     return table
 
 
-def answer_text(answer: Answer, number: int | None = None) -> Text:
-    """One answer: the sentence with its span in bold, then its source and score."""
+def answer_text(answer: Answer, number: int | None = None, plain: bool = False) -> Text:
+    """One answer: the sentence with its span in bold (``plain``: between « and », for output that
+    shows no styles), then its source and score."""
     text = Text()
     if number is not None:
         text.append(f"{number}. ", style="dim")
     if answer.span is not None:
         start, end = answer.span
+        span = answer.text[start:end]
         text.append(answer.text[:start])
-        text.append(answer.text[start:end], style="bold yellow")
+        text.append(f"«{span}»" if plain else span, style="bold yellow")
         text.append(answer.text[end:])
     else:
         text.append(answer.text)
@@ -86,10 +88,12 @@ def answer_text(answer: Answer, number: int | None = None) -> Text:
 
 
 def print_answers(console: Console, answers: list[Answer] | tuple[Answer, ...], first: int = 1) -> None:
-    """Print answers numbered from ``first``."""
+    """Print answers numbered from ``first``; where the console shows no styles (piped, redirected)
+    the answer span is marked «like this»."""
     numbered = len(answers) > 1 or first > 1
+    plain = console.color_system is None
     for offset, answer in enumerate(answers):
-        console.print(answer_text(answer, first + offset if numbered else None))
+        console.print(answer_text(answer, first + offset if numbered else None, plain))
 
 
 def print_result(console: Console, result: AnswerSet) -> None:
