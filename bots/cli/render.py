@@ -21,11 +21,12 @@ def shown_date(published: str | None) -> str:
 
 
 def source_line(article: ArticleMeta) -> str:
-    """``title · date · URL-or-file`` (the full path of a local file: the terminal is the user's own)."""
+    """``title · date · URL-or-file``, a file named relative to the folder it was indexed from (as
+    everywhere, on the answer's line and its copies' lines alike)."""
     parts = [article.title]
     if article.published:
         parts.append(shown_date(article.published))
-    parts.append(article.url or article.path or article.source)
+    parts.append(article.url or article.source)
     return " · ".join(parts)
 
 
