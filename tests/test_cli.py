@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.news import write_benchmark
-from tests.web_site import Site, publish
+from tests.web_site import BRIDGE, FERRY, Site, publish, rss
 
 
 def qa(
@@ -256,6 +256,29 @@ def test_urls_feeds_and_refresh(tmp_path: Path, site: Site, monkeypatch: pytest.
     assert missing.returncode == 1 and missing.stderr.startswith("qa: error: no feed")
     broken = qa("index", site.url("/nothing.html"), index_dir=index_dir)
     assert broken.returncode == 1 and "/nothing.html: skipped, HTTP 404" in broken.stderr
+
+
+def test_refresh_counts_pages_fetched_and_unchanged(tmp_path: Path, site: Site) -> None:
+    """`qa refresh` says how many listed pages it fetched and how many were unchanged (304)."""
+    publish(site)
+    site.put("/news/bridge.html", BRIDGE, etag='"b1"')
+    site.put("/news/ferry.html", FERRY, etag='"f1"')
+
+    def listed(day: str) -> str:
+        pages = [("Bridge", "/news/bridge.html"), ("Ferry", "/news/ferry.html")]
+        items = [(title, site.url(path), f"{day} Mar 2024 08:00:00 GMT") for title, path in pages]
+        return site.put("/gazette.xml", rss("The Gazette", items), content_type="application/rss+xml")
+
+    feed = listed("Wed, 06")
+    index_dir = tmp_path / "index"
+    added = qa("feeds", "add", feed, index_dir=index_dir, QA_FETCH_DELAY="0")
+    assert f"{feed}: 2 pages listed, 2 fetched, 0 unchanged, 0 failed" in added.stderr, added.stderr
+    listed("Thu, 07")  # both pages listed anew: asked again, the bridge's answers 304 Not Modified
+    site.put("/news/ferry.html", FERRY.replace("Friday", "Saturday"), etag='"f2"')
+    again = qa("refresh", index_dir=index_dir, QA_FETCH_DELAY="0")
+    assert again.returncode == 0, again.stderr
+    assert f"{feed}: 2 pages listed, 1 fetched, 1 unchanged, 0 failed" in again.stderr, again.stderr
+    assert "checking pages: 2/2" in again.stderr and "fetching" not in again.stderr
 
 
 def test_docs_pages_searches_and_shows_by_source(seed_index_dir: Path) -> None:
