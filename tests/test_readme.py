@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,3 +28,16 @@ def test_readme_feed_examples_use_an_index_of_their_own() -> None:
         assert found, block
         chosen.append(found[-1])
     assert len(set(chosen)) == len(chosen), chosen
+
+
+def test_gitignore_lists_no_tracked_file() -> None:
+    """No file the repository tracks matches a pattern of its ``.gitignore`` files (the user's own
+    excludes are not asked)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--ignored", "--exclude-per-directory=.gitignore"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert listed.stdout == ""
