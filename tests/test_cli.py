@@ -258,6 +258,22 @@ def test_urls_feeds_and_refresh(tmp_path: Path, site: Site, monkeypatch: pytest.
     assert broken.returncode == 1 and "/nothing.html: skipped, HTTP 404" in broken.stderr
 
 
+def test_narrow_tables_wrap_titles_and_urls(seed_index_dir: Path, tmp_path: Path, site: Site) -> None:
+    """At 80 columns `qa docs` wraps a long title instead of cutting it, and `qa feeds` wraps a long
+    URL: every character of both is shown."""
+    listed = qa("docs", index_dir=seed_index_dir, COLUMNS="80")
+    assert listed.returncode == 0, listed.stderr
+    words = [w for line in listed.stdout.splitlines()[1:-1] for w in line[14:34].split()]
+    assert " ".join(words) == "Israeli regime pours gas on the fire in Nagorno-Karabakh", listed.stdout
+    publish(site)
+    long_path = "/feeds/" + "world-news-and-politics/" * 3 + "rss.xml"
+    feed = site.put(long_path, rss("The Gazette", []), content_type="application/rss+xml")
+    assert qa("feeds", "add", feed, index_dir=tmp_path / "index", QA_FETCH_DELAY="0").returncode in (0, 1)
+    feeds = qa("feeds", index_dir=tmp_path / "index", COLUMNS="80")
+    assert feeds.returncode == 0, feeds.stderr
+    assert feed == "".join(line.split()[0] for line in feeds.stdout.splitlines()[1:]), feeds.stdout
+
+
 def test_refresh_counts_pages_fetched_and_unchanged(tmp_path: Path, site: Site) -> None:
     """`qa refresh` says how many listed pages it fetched and how many were unchanged (304)."""
     publish(site)

@@ -38,7 +38,8 @@ def keep_end(text: str, width: int) -> str:
 def documents_table(documents: list[DocumentInfo], width: int) -> Table:
     """Indexed articles as a table; every field is shown as text, never read as markup.
 
-    Every column keeps its width but the title's, which is cut (with an ellipsis) on a narrow screen.
+    Every column keeps its width but the title's, which wraps on a narrow screen (at least 20
+    characters a line where the screen allows), and the source's, cut at its start.
     """
     dated = any(d.published for d in documents)
     copies = any(d.duplicate_of for d in documents)
@@ -46,17 +47,17 @@ def documents_table(documents: list[DocumentInfo], width: int) -> Table:
     others += 12 + 2 if copies else 0
     room = width - others - 2 * (4 if dated else 3)  # what the title and source share (with padding)
     longest = max(len(d.url or d.source) for d in documents)
-    source_width = max(12, min(longest, room - max(10, room // 3)))
+    source_width = max(13, min(longest, room - max(20, room // 3)))
     sources = [keep_end(d.url or d.source, source_width) for d in documents]
     title_width = max(8, room - max(len(s) for s in sources))
     table = Table(box=None, pad_edge=False)
     names = ["id", "title", *(["date"] if dated else []), "source", "passages"]
     for name in [*names, *(["duplicate of"] if copies else [])]:
         table.add_column(name, no_wrap=True, justify="right" if name == "passages" else "left")
+    title = table.columns[1]
+    title.no_wrap, title.max_width, title.overflow = False, title_width, "fold"
     for d, source in zip(documents, sources, strict=True):
-        title = Text(d.title)
-        title.truncate(title_width, overflow="ellipsis")
-        cells = [Text(d.id), title]
+        cells = [Text(d.id), Text(d.title)]
         if dated:
             cells.append(Text(shown_date(d.published)))
         cells += [Text(source), Text(str(d.chunks))]
