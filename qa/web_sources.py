@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 from urllib.parse import urljoin
 
 from qa.articles import article_id_for, content_hash, parse_document
@@ -15,11 +17,13 @@ from qa.errors import DocumentError, FeedNotFoundError, FetchError
 from qa.feeds import Link, Listing, gunzip, is_listing, parse_listing, root_name
 from qa.fetching import Fetched, Fetcher, normalize_url
 from qa.models import Article, Feed, IndexReport
+from qa.progress import progress_log
 from qa.store.feeds import PageState, WebState
 
 logger = logging.getLogger(__name__)
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+PageOutcome = Literal["fetched", "unchanged", "failed", "repeated"]  # repeated: listed twice in a run
 
 
 @dataclass(slots=True)
@@ -130,7 +134,8 @@ class WebSources:
     def _read_listing(
         self, url: str, listing: Listing, batch: WebBatch, report: IndexReport, progress: Progress | None
     ) -> int:
-        """Read the pages a feed or sitemap lists (at most ``QA_FETCH_MAX_PAGES``); the number that failed."""
+        """Read the pages a feed or sitemap lists (at most ``QA_FETCH_MAX_PAGES``), saying how many were
+        fetched and how many were unchanged (not fetched again, or answered 304); the number that failed."""
         links = list(listing.links)
         if listing.kind == "sitemap-index":
             links = self._expand_index(links, report)
@@ -142,13 +147,16 @@ class WebSources:
                 self.fetcher.max_pages,
             )
             links = links[: self.fetcher.max_pages]
-        failed = 0
+        outcomes: Counter[PageOutcome] = Counter()
         for number, link in enumerate(links, start=1):
-            if not self._read_page(link, batch, report):
-                failed += 1
+            outcomes[self._read_page(link, batch, report)] += 1
             if progress is not None:
-                progress(number, len(links), "fetching")
-        return failed
+                progress(number, len(links), "checking pages")
+        progress_log.info(
+            "%s: %d pages listed, %d fetched, %d unchanged, %d failed",
+            url, len(links), outcomes["fetched"], outcomes["unchanged"], outcomes["failed"],
+        )  # fmt: skip
+        return outcomes["failed"]
 
     def _expand_index(self, sitemaps: list[Link], report: IndexReport) -> list[Link]:
         """The pages listed by the sitemaps of a sitemap index (one level: indexes do not nest)."""
@@ -174,36 +182,36 @@ class WebSources:
 
     def _read_page(
         self, link: Link, batch: WebBatch, report: IndexReport, fetched: Fetched | None = None
-    ) -> bool:
-        """Fetch one article page unless its listing says it is unchanged; False when it failed."""
+    ) -> PageOutcome:
+        """Fetch one article page unless its listing says it is unchanged; what became of it."""
         try:
             key = normalize_url(link.url)
             if key in batch.seen:
-                return True
+                return "repeated"
             batch.seen.add(key)
             stored = self._known(key)
             previous = self.state.page(key) if stored is not None else None
             if fetched is None and previous is not None and previous.stamp == link.stamp:
                 report.unchanged += 1  # listed with the same date as when it was fetched
-                return True
+                return "unchanged"
             if fetched is None:
                 validators = (previous.etag, previous.last_modified) if previous else (None, None)
                 fetched = self.fetcher.fetch(key, *validators)
             if fetched.not_modified and previous is not None:
                 report.unchanged += 1
                 batch.pages.append(dataclasses.replace(previous, stamp=link.stamp))
-                return True
+                return "unchanged"
             articles = self._articles(fetched, key, link)
         except DocumentError as exc:
             skip(report, link.url, exc.reason)
-            return False
+            return "failed"
         sha = content_hash(json.dumps([dataclasses.astuple(a) for a in articles]).encode("utf-8"))
         batch.pages.append(PageState(key, fetched.etag, fetched.last_modified, link.stamp))
         if sha == stored:
             report.unchanged += 1
         else:
             batch.changed.append((key, sha, articles))
-        return True
+        return "fetched"
 
     @staticmethod
     def _articles(fetched: Fetched, key: str, link: Link) -> list[Article]:

@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_play
 
 from qa.config import Settings
 from qa.engine import Engine
+from qa.models import NOT_FOUND
 from tests.conftest import serve_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -114,6 +115,13 @@ def test_chat_page_shows_the_highlighted_answer_and_its_source(page: Page, base_
 
     # The seed article holds one answer to this question: no "More answers" button to press in vain.
     expect(page.get_by_role("button", name="More answers")).to_have_count(0)
+
+
+def test_chat_page_says_not_found_in_the_core_words(page: Page, base_url: str) -> None:
+    """A question the archive cannot answer gets the words the CLI and Telegram say."""
+    page.goto(base_url)
+    ask(page, "What is the boiling point of mercury?")
+    expect(page.locator(".turn-reply .notice")).to_have_text(NOT_FOUND, timeout=60_000)
 
 
 def test_chat_page_follow_up_uses_the_conversation(page: Page, base_url: str) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.news import write_benchmark
-from tests.web_site import Site, publish
+from tests.web_site import BRIDGE, FERRY, Site, publish, rss
 
 
 def qa(
@@ -47,6 +47,13 @@ def test_ask_json_prints_only_the_answer_object(seed_index_dir: Path) -> None:
     first = data["answers"][0]
     assert first["text"].startswith("This war initially started on September 27")
     assert first["article"]["source"] == "seeds/000_30a3e569ce88eb0e.txt"
+
+
+def test_piped_ask_marks_the_answer_span(seed_index_dir: Path) -> None:
+    """Piped, where no highlight shows, `qa ask` marks the answer span in the text itself."""
+    done = qa("ask", "When did the war start?", index_dir=seed_index_dir)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("This war initially started on «September 27» when"), done.stdout
 
 
 def test_first_ask_builds_the_default_index_from_seeds(tmp_path: Path) -> None:
@@ -115,6 +122,23 @@ def test_only_qa_index_creates_a_chosen_index_dir(tmp_path: Path) -> None:
     assert done.returncode == 0 and "couldn't find that in the archive" in done.stdout
     assert "is empty" in done.stderr and "index FOLDER" in done.stderr
     assert json.loads(qa("docs", "--json", index_dir=chosen).stdout) == []
+
+
+@pytest.mark.parametrize("given", ["missing", "broken"])
+def test_failed_first_index_run_leaves_no_index(tmp_path: Path, given: str) -> None:
+    """A first `qa index` that indexes nothing exits 1 and leaves nothing: `qa ask` then says there
+    is no index instead of answering from an empty one."""
+    chosen = tmp_path / "chosen"
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "broken.jsonl").write_text("{not json\n")
+    path = folder if given == "broken" else tmp_path / "nonexistent"
+    done = qa("--index-dir", str(chosen), "index", str(path), index_dir=None)
+    assert done.returncode == 1 and "skipped" in done.stderr, done.stderr
+    assert not chosen.exists()
+    asked = qa("--index-dir", str(chosen), "ask", "When did the war start?", index_dir=None)
+    assert asked.returncode == 1 and asked.stdout == ""
+    assert asked.stderr.startswith(f"qa: error: no index in {chosen}"), asked.stderr
 
 
 def test_not_found_is_said_plainly(seed_index_dir: Path) -> None:
@@ -232,6 +256,45 @@ def test_urls_feeds_and_refresh(tmp_path: Path, site: Site, monkeypatch: pytest.
     assert missing.returncode == 1 and missing.stderr.startswith("qa: error: no feed")
     broken = qa("index", site.url("/nothing.html"), index_dir=index_dir)
     assert broken.returncode == 1 and "/nothing.html: skipped, HTTP 404" in broken.stderr
+
+
+def test_narrow_tables_wrap_titles_and_urls(seed_index_dir: Path, tmp_path: Path, site: Site) -> None:
+    """At 80 columns `qa docs` wraps a long title instead of cutting it, and `qa feeds` wraps a long
+    URL: every character of both is shown."""
+    listed = qa("docs", index_dir=seed_index_dir, COLUMNS="80")
+    assert listed.returncode == 0, listed.stderr
+    words = [w for line in listed.stdout.splitlines()[1:-1] for w in line[14:34].split()]
+    assert " ".join(words) == "Israeli regime pours gas on the fire in Nagorno-Karabakh", listed.stdout
+    publish(site)
+    long_path = "/feeds/" + "world-news-and-politics/" * 3 + "rss.xml"
+    feed = site.put(long_path, rss("The Gazette", []), content_type="application/rss+xml")
+    assert qa("feeds", "add", feed, index_dir=tmp_path / "index", QA_FETCH_DELAY="0").returncode in (0, 1)
+    feeds = qa("feeds", index_dir=tmp_path / "index", COLUMNS="80")
+    assert feeds.returncode == 0, feeds.stderr
+    assert feed == "".join(line.split()[0] for line in feeds.stdout.splitlines()[1:]), feeds.stdout
+
+
+def test_refresh_counts_pages_fetched_and_unchanged(tmp_path: Path, site: Site) -> None:
+    """`qa refresh` says how many listed pages it fetched and how many were unchanged (304)."""
+    publish(site)
+    site.put("/news/bridge.html", BRIDGE, etag='"b1"')
+    site.put("/news/ferry.html", FERRY, etag='"f1"')
+
+    def listed(day: str) -> str:
+        pages = [("Bridge", "/news/bridge.html"), ("Ferry", "/news/ferry.html")]
+        items = [(title, site.url(path), f"{day} Mar 2024 08:00:00 GMT") for title, path in pages]
+        return site.put("/gazette.xml", rss("The Gazette", items), content_type="application/rss+xml")
+
+    feed = listed("Wed, 06")
+    index_dir = tmp_path / "index"
+    added = qa("feeds", "add", feed, index_dir=index_dir, QA_FETCH_DELAY="0")
+    assert f"{feed}: 2 pages listed, 2 fetched, 0 unchanged, 0 failed" in added.stderr, added.stderr
+    listed("Thu, 07")  # both pages listed anew: asked again, the bridge's answers 304 Not Modified
+    site.put("/news/ferry.html", FERRY.replace("Friday", "Saturday"), etag='"f2"')
+    again = qa("refresh", index_dir=index_dir, QA_FETCH_DELAY="0")
+    assert again.returncode == 0, again.stderr
+    assert f"{feed}: 2 pages listed, 1 fetched, 1 unchanged, 0 failed" in again.stderr, again.stderr
+    assert "checking pages: 2/2" in again.stderr and "fetching" not in again.stderr
 
 
 def test_docs_pages_searches_and_shows_by_source(seed_index_dir: Path) -> None:

@@ -49,6 +49,19 @@ def test_ask_text_says_where_else_and_when_nothing_was_found(news_engine: Engine
     )
 
 
+def test_ask_names_the_answer_and_its_copies_alike(news_engine: Engine) -> None:
+    """The answer's source line and its "also in" line name their file the same way: relative to the
+    folder it was indexed from, never the full path."""
+    index = news_engine.settings.index_dir
+    found = qa("ask", "--as-of", "2005-06-15", "How much did the bridge cost in March 2005?", index_dir=index)
+    assert found.returncode == 0, found.stderr
+    lines = found.stdout.splitlines()
+    source = next(line for line in lines if line.startswith("   — "))
+    copy = next(line for line in lines if line.startswith("   also in: "))
+    assert " · archive/" in source and " · archive/" in copy, found.stdout
+    assert str(index.parent) not in found.stdout
+
+
 @pytest.mark.parametrize(
     ("option", "value"), [("--since", "2005-13-01"), ("--until", "31/03/2005"), ("--as-of", "today")]
 )

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from bots.http import create_app, schemas
 from qa.config import Settings
 from qa.engine import Engine
-from qa.models import Answer, AnswerSet, ArticleMeta, DocumentInfo, Feed, Passage
+from qa.models import NOT_FOUND, Answer, AnswerSet, ArticleMeta, DocumentInfo, Feed, Passage
 from tests.conftest import SEEDS
 
 # Its module-scoped fixtures are built once: under pytest-xdist the whole module runs on one worker.
@@ -143,6 +143,22 @@ def test_ask_off_topic_question_has_no_answers(client: TestClient) -> None:
     response = client.post("/ask", json={"question": "What is the boiling point of mercury?"})
     assert response.status_code == 200
     assert response.json()["answers"] == []
+
+
+def test_ask_says_not_found_in_the_core_words(client: TestClient) -> None:
+    """No answer: ``not_found`` holds the words the CLI and Telegram say (the days named when limited);
+    an answer: it is null."""
+    missing = client.post("/ask", json={"question": "What is the boiling point of mercury?"}).json()
+    assert missing["not_found"] == NOT_FOUND
+    limited = client.post(
+        "/ask", json={"question": "When did the war start?", "since": "2001-01-01", "until": "2001-01-31"}
+    ).json()
+    assert limited["answers"] == []
+    assert (
+        limited["not_found"]
+        == "I couldn't find that in the articles published from 2001-01-01 to 2001-01-31."
+    )
+    assert client.post("/ask", json={"question": QUESTION}).json()["not_found"] is None
 
 
 def test_ask_follow_up_continues_the_conversation(engine: Engine) -> None:

@@ -41,7 +41,9 @@ def _list_feeds(as_json: bool) -> None:
         feeds = engine.feeds()
     except QAError as exc:
         raise fail(exc) from None
-    table = Table("url", "kind", "title", "last poll (UTC)", "problem", box=None)
+    table = Table(box=None)
+    for name in ("url", "kind", "title", "last poll (UTC)", "problem"):
+        table.add_column(name, overflow="fold")  # wrapped, never cut: a URL is copied from here
     for feed in feeds:
         table.add_row(feed.url, feed.kind, feed.title or "", feed.polled or "never", feed.error or "")
     print_records(feeds, table, as_json, "No feeds yet: `qa feeds add URL` adds one.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -11,17 +10,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bots.cli.app import err
 from qa.embedding import Progress as ProgressCallback
-from qa.embedding import logged_progress
-
-# Its own logger, shown by default (not only with -v): long work without a terminal is not silent.
-logger = logging.getLogger("qa.progress")
+from qa.progress import logged_progress, progress_log
 
 
 @contextmanager
 def progress_bar() -> Iterator[ProgressCallback]:
     """A progress callback: a bar on a terminal, log lines elsewhere."""
     if not err.is_terminal:
-        yield logged_progress(logger)
+        yield logged_progress(progress_log)  # shown by default, not only with -v
         return
     with Progress(
         TextColumn("{task.description}"),

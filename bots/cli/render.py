@@ -21,12 +21,12 @@ def shown_date(published: str | None) -> str:
 
 
 def source_line(article: ArticleMeta) -> str:
-    """``title · place · date · URL-or-file`` (the full path of a local file: the terminal is the
-    user's own); the place is a wire story's dateline, when it has one."""
+    """``title · place · date · URL-or-file``, a file named relative to the folder it was indexed from (as
+    everywhere, on the answer's line and its copies' lines alike); the place is a wire story's dateline."""
     parts = [article.title, *([article.place] if article.place else [])]
     if article.published:
         parts.append(shown_date(article.published))
-    parts.append(article.url or article.path or article.source)
+    parts.append(article.url or article.source)
     return " · ".join(parts)
 
 
@@ -38,7 +38,8 @@ def keep_end(text: str, width: int) -> str:
 def documents_table(documents: list[DocumentInfo], width: int) -> Table:
     """Indexed articles as a table; every field is shown as text, never read as markup.
 
-    Every column keeps its width but the title's, which is cut (with an ellipsis) on a narrow screen.
+    Every column keeps its width but the title's, which wraps on a narrow screen (at least 20
+    characters a line where the screen allows), and the source's, cut at its start.
     """
     dated = any(d.published for d in documents)
     copies = any(d.duplicate_of for d in documents)
@@ -46,17 +47,17 @@ def documents_table(documents: list[DocumentInfo], width: int) -> Table:
     others += 12 + 2 if copies else 0
     room = width - others - 2 * (4 if dated else 3)  # what the title and source share (with padding)
     longest = max(len(d.url or d.source) for d in documents)
-    source_width = max(12, min(longest, room - max(10, room // 3)))
+    source_width = max(13, min(longest, room - max(20, room // 3)))
     sources = [keep_end(d.url or d.source, source_width) for d in documents]
     title_width = max(8, room - max(len(s) for s in sources))
     table = Table(box=None, pad_edge=False)
     names = ["id", "title", *(["date"] if dated else []), "source", "passages"]
     for name in [*names, *(["duplicate of"] if copies else [])]:
         table.add_column(name, no_wrap=True, justify="right" if name == "passages" else "left")
+    title = table.columns[1]
+    title.no_wrap, title.max_width, title.overflow = False, title_width, "fold"
     for d, source in zip(documents, sources, strict=True):
-        title = Text(d.title)
-        title.truncate(title_width, overflow="ellipsis")
-        cells = [Text(d.id), title]
+        cells = [Text(d.id), Text(d.title)]
         if dated:
             cells.append(Text(shown_date(d.published)))
         cells += [Text(source), Text(str(d.chunks))]
@@ -66,15 +67,17 @@ def documents_table(documents: list[DocumentInfo], width: int) -> Table:
     return table
 
 
-def answer_text(answer: Answer, number: int | None = None) -> Text:
-    """One answer: the sentence with its span in bold, then its source and score."""
+def answer_text(answer: Answer, number: int | None = None, plain: bool = False) -> Text:
+    """One answer: the sentence with its span in bold (``plain``: between « and », for output that
+    shows no styles), then its source and score."""
     text = Text()
     if number is not None:
         text.append(f"{number}. ", style="dim")
     if answer.span is not None:
         start, end = answer.span
+        span = answer.text[start:end]
         text.append(answer.text[:start])
-        text.append(answer.text[start:end], style="bold yellow")
+        text.append(f"«{span}»" if plain else span, style="bold yellow")
         text.append(answer.text[end:])
     else:
         text.append(answer.text)
@@ -87,10 +90,12 @@ def answer_text(answer: Answer, number: int | None = None) -> Text:
 
 
 def print_answers(console: Console, answers: list[Answer] | tuple[Answer, ...], first: int = 1) -> None:
-    """Print answers numbered from ``first``."""
+    """Print answers numbered from ``first``; where the console shows no styles (piped, redirected)
+    the answer span is marked «like this»."""
     numbered = len(answers) > 1 or first > 1
+    plain = console.color_system is None
     for offset, answer in enumerate(answers):
-        console.print(answer_text(answer, first + offset if numbered else None))
+        console.print(answer_text(answer, first + offset if numbered else None, plain))
 
 
 def print_result(console: Console, result: AnswerSet) -> None:

@@ -86,7 +86,7 @@ def watch_check(as_json: JsonOption = False) -> None:
     for watch, answers in found:
         out.print(f"New answer to: {watch.question} (watch {watch.id})", markup=False)
         for item in answers:
-            out.print(answer_text(item.answer))
+            out.print(answer_text(item.answer, plain=out.color_system is None))
 
 
 @feedback_app.command("list")

@@ -46,9 +46,9 @@ from bots.http.routes import Conversations, build_api_router
 from bots.http.security import GuardMiddleware, RateLimiter, bearer_scheme
 from bots.http.watches import build_watch_router
 from qa.config import Settings
-from qa.embedding import logged_progress
 from qa.engine import Engine
 from qa.errors import QAError
+from qa.progress import logged_progress
 from qa.refresher import Refresher
 from qa.watching.webhooks import WebhookSender
 

@@ -85,6 +85,12 @@ class AskResponse(BaseModel):
     answers: list[AnswerOut] = Field(description="Best first; empty when the archive has no answer.")
     since: date | None = Field(None, description="First publication day searched, when limited.")
     until: date | None = Field(None, description="Last publication day searched, when limited.")
+    not_found: str | None = Field(
+        None,
+        description="What to say when `answers` is empty, in the words every front end uses (the days "
+        "searched named when limited); null when there are answers.",
+        examples=["I couldn't find that in the archive."],
+    )
     conversation_id: str
     remaining: int = Field(0, description="Further answers available (POST /conversations/{id}/more).")
     nothing_new: bool = Field(

@@ -39,9 +39,9 @@ from bots.telegram.replies import Replies, send, typing
 from bots.telegram.watches import ChatWatches
 from qa.config import Settings
 from qa.conversation import ConversationStore, Paging
-from qa.embedding import logged_progress
 from qa.engine import Engine
 from qa.errors import QAError, QuestionError
+from qa.progress import logged_progress
 
 logger = logging.getLogger(__name__)
 

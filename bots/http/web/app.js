@@ -169,17 +169,6 @@
     return line;
   }
 
-  /** What to say when there is no answer, naming the days searched when they were limited. */
-  function notFound(data) {
-    if (!data.since && !data.until) return "The archive has no answer to that question.";
-    if (data.since && data.since === data.until) {
-      return "Nothing published on " + formatDate(data.since) + " answers that question.";
-    }
-    const from = data.since ? " from " + formatDate(data.since) : "";
-    const to = data.until ? " until " + formatDate(data.until) : "";
-    return "Nothing published" + from + to + " answers that question.";
-  }
-
   function notice(text, kind) {
     const node = el("p", "notice" + (kind ? " " + kind : ""), text);
     if (kind === "error") node.setAttribute("role", "alert");
@@ -293,7 +282,7 @@
       if (data.nothing_new) {
         reply.append(notice("Nothing new on that in the archive: the answer above is still the best it holds."));
       } else if (!data.answers.length) {
-        reply.append(notice(notFound(data)));
+        reply.append(notice(data.not_found));  // the core's words, as in the CLI and Telegram
       } else {
         const list = el("div", "answers");
         data.answers.forEach((answer, i) => list.append(renderAnswer(answer, i + 1)));

@@ -1,0 +1,43 @@
+"""The README's examples, followed in order by a new user, and the repository's own files."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def console_blocks(text: str) -> list[str]:
+    """The ``console`` blocks of a Markdown text."""
+    return re.findall(r"```console\n(.*?)```", text, re.S)
+
+
+def test_readme_feed_examples_use_an_index_of_their_own() -> None:
+    """Every README example that adds a feed first points QA_INDEX_DIR at a directory no other example
+    uses: followed in order, the default index already holds the seed article."""
+    blocks = [
+        b for b in console_blocks((REPO / "README.md").read_text(encoding="utf-8")) if "qa feeds add" in b
+    ]
+    assert blocks
+    chosen = []
+    for block in blocks:
+        before = block[: block.index("qa feeds add")]
+        found = re.findall(r"^\$ export QA_INDEX_DIR=(\S+)", before, re.M)
+        assert found, block
+        chosen.append(found[-1])
+    assert len(set(chosen)) == len(chosen), chosen
+
+
+def test_gitignore_lists_no_tracked_file() -> None:
+    """No file the repository tracks matches a pattern of its ``.gitignore`` files (the user's own
+    excludes are not asked)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--ignored", "--exclude-per-directory=.gitignore"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert listed.stdout == ""
