@@ -85,6 +85,12 @@ class Engine(Archive):
         reader = self.reader
         return reader.config.threshold if reader is not None else PICKER_THRESHOLD
 
+    def warm_up(self, progress: Progress | None = None) -> None:
+        """Open the index (at the default location, built from the seeds when empty) and load all that a
+        question needs, the reader and the vectors included, by asking one: the next pays for none of it."""
+        self.ensure_index(progress)
+        self.ask("When did it start?")
+
     # -- questions -------------------------------------------------------------------------------
     def validate_question(self, question: str) -> str:
         """The question cleaned of escape sequences and control characters; ``QuestionError`` when empty
