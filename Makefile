@@ -2,6 +2,8 @@
 VENV ?= .venv
 PYTHON ?= python3
 TORCH ?= torch==2.13.0
+# torch's CPU build comes from here when it answers within 5 s (TORCH_INDEX= skips it)
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 Q ?= When did the war start?
 # test workers (pytest-xdist): one per core; TEST_JOBS=0 runs the suite in one process
 TEST_JOBS ?= auto
@@ -17,8 +19,8 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	# torch first: this exact version is the CPU build (a looser pin pulls a multi-GB CUDA build)
-	$(BIN)/python -m pip install -q "$(TORCH)"
+	# torch first, its CPU build: PyPI's torch for Linux is the CUDA build (several GB)
+	scripts/install-torch $(BIN)/python "$(TORCH)" "$(TORCH_INDEX)"
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 

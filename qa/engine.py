@@ -31,7 +31,7 @@ from qa.models import Answer, AnswerSet, Article, DocumentInfo, Feed, IndexRepor
 from qa.reader import Reading
 from qa.retrieval import DEFAULT_WEIGHTS, FusionWeights, Retrieved, Retriever
 from qa.selection import FileSelection
-from qa.store import DocumentOrder
+from qa.store import DocumentOrder, LocalStore
 from qa.text import clean_question
 from qa.timephrases import TimeQuery, TimeWindow
 from qa.types import Mode
@@ -84,6 +84,12 @@ class Engine(Archive):
             return self.settings.abstain_threshold
         reader = self.reader
         return reader.config.threshold if reader is not None else PICKER_THRESHOLD
+
+    def warm_up(self, progress: Progress | None = None) -> None:
+        """Open the index (at the default location, built from the seeds when empty) and load all that a
+        question needs, the reader and the vectors included, by asking one: the next pays for none of it."""
+        self.ensure_index(progress)
+        self.ask("When did it start?")
 
     # -- questions -------------------------------------------------------------------------------
     def validate_question(self, question: str) -> str:
@@ -241,7 +247,7 @@ class Engine(Archive):
 
     def feeds(self) -> list[Feed]:
         """The feeds and sitemaps ``refresh`` polls."""
-        return self.web.state.feeds()
+        return [] if self._nothing_stored() else self.web.state.feeds()
 
     def add_feed(self, url: str) -> Feed:
         """Register a feed or sitemap (fetched once to check it is one); ``refresh`` reads it."""
@@ -264,12 +270,14 @@ class Engine(Archive):
     ) -> tuple[list[DocumentInfo], int]:
         """A page of indexed articles, those whose title or source holds ``search``, and their total."""
         self.require_index()
+        if self._nothing_stored():
+            return [], 0
         return self.store.documents(offset, limit, search, order)
 
     def document(self, doc_id: str) -> tuple[DocumentInfo, str]:
         """One article's info and its full text."""
         self.require_index()
-        found = self.store.document(doc_id)
+        found = None if self._nothing_stored() else self.store.document(doc_id)
         if found is None:
             raise DocumentNotFoundError(doc_id)
         return found
@@ -277,6 +285,8 @@ class Engine(Archive):
     def find_document(self, ref: str) -> tuple[DocumentInfo, str]:
         """One article by its id, its source as listed, or the path of the file it was read from."""
         self.require_index()
+        if self._nothing_stored():
+            raise DocumentNotFoundError(ref)
         found = self.store.document(ref)
         if found is not None:
             return found
@@ -294,3 +304,7 @@ class Engine(Archive):
         with self.store.writer() as writer:
             if not writer.remove_article(doc_id):
                 raise DocumentNotFoundError(doc_id)
+
+    def _nothing_stored(self) -> bool:
+        """True while no local index exists on disk: listing it then needs no model and creates nothing."""
+        return self.settings.store == "local" and not LocalStore.exists(self.settings.index_dir)

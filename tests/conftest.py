@@ -49,17 +49,28 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=30)
 
 
-def wait_until_healthy(base: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 180) -> None:
-    """Poll ``base``/health until it answers 200; fail with the server's log if it dies or never does."""
+def wait_until_healthy(
+    base: str,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    timeout: float = 180,
+    before: list[httpx.Response] | None = None,
+) -> None:
+    """Poll ``base``/health until it answers 200 (the answers until then go to ``before``); fail with
+    the server's log if it dies or never does."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"qa serve exited with {process.returncode}:\n{log.read_text()}")
         try:
-            if httpx.get(f"{base}/health", timeout=5).status_code == 200:
-                return
+            response = httpx.get(f"{base}/health", timeout=5)
         except httpx.TransportError:
             pass
+        else:
+            if response.status_code == 200:
+                return
+            if before is not None:
+                before.append(response)
         time.sleep(0.3)
     pytest.fail(f"qa serve was not healthy within {timeout} s:\n{log.read_text()}")
 

@@ -457,11 +457,23 @@ def test_health_reports_the_index_size(client: TestClient, engine: Engine) -> No
     assert body == {"status": "ok", **engine.stats()}
 
 
+def health_error_of(response: Any) -> tuple[str, str]:
+    """A 503 health body's status and error code (the one error shape plus ``status``)."""
+    assert response.status_code == 503, response.text
+    body = response.json()
+    assert set(body) == {"status", "error"} and set(body["error"]) == {"code", "message"}
+    assert body["error"]["message"]
+    return str(body["status"]), str(body["error"]["code"])
+
+
 def test_health_is_503_before_the_index_is_loaded(engine: Engine) -> None:
-    """Before startup has loaded the index, health and queries answer 503 ``loading``."""
+    """Before startup has loaded the index and models, health says it is warming up and queries
+    answer 503 ``loading``."""
     app = create_app(Settings(index_dir=engine.settings.index_dir), engine)
     client = TestClient(app)  # not entered: the lifespan (and so loading) never starts
-    assert error_of(client.get("/health"), 503) == "loading"
+    health = client.get("/health")
+    assert health_error_of(health) == ("warming up", "loading")
+    assert health.headers["Retry-After"] == "5"
     response = client.post("/ask", json={"question": QUESTION})
     assert error_of(response, 503) == "loading"
     assert response.headers["Retry-After"] == "5"
@@ -473,7 +485,7 @@ def test_health_is_503_without_an_index(engine: Engine, tmp_path: Path) -> None:
     empty = Engine(settings, embedder=engine.embedder)
     with TestClient(create_app(settings, empty)) as client:
         assert client.app.state.loader.wait(60)  # type: ignore[attr-defined]
-        assert error_of(client.get("/health"), 503) == "no_index"
+        assert health_error_of(client.get("/health")) == ("unavailable", "no_index")
         assert error_of(client.post("/ask", json={"question": QUESTION}), 503) == "no_index"
 
 

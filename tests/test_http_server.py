@@ -20,7 +20,13 @@ QUESTION = "When did the war start?"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def warming_up() -> list[httpx.Response]:
+    """The /health answers ``server`` got before its first 200."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, warming_up: list[httpx.Response]) -> Iterator[str]:
     """``python -m bots.cli serve`` on a free port with a fresh index directory; yields its base URL."""
     root = tmp_path_factory.mktemp("serve")
     port = free_port()
@@ -42,7 +48,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(base, process, log)
+        wait_until_healthy(base, process, log, before=warming_up)
         yield base
     finally:
         stop(process)
@@ -57,6 +63,15 @@ def test_serve_answers_the_curl_example(server: str) -> None:
     best = response.json()["answers"][0]
     assert best["text"].startswith("This war initially started on September 27")
     assert best["text"][best["span"][0] : best["span"][1]] == "September 27"
+
+
+def test_serve_says_it_is_warming_up_until_ready(server: str, warming_up: list[httpx.Response]) -> None:
+    """While the index is built and the models load, /health is a 503 that says ``warming up``."""
+    assert warming_up, "no /health answer before the server was ready"
+    assert {(r.status_code, r.json()["status"], r.headers["Retry-After"]) for r in warming_up} == {
+        (503, "warming up", "5")
+    }
+    assert httpx.get(f"{server}/health").json()["status"] == "ok"
 
 
 def test_serve_answers_concurrent_questions(server: str) -> None:

@@ -14,7 +14,8 @@ Endpoints (OpenAPI at ``/docs``, served from the package with no other host, and
 * ``POST /watches`` ``{"question", "webhook"?}``, ``GET /watches``, ``DELETE /watches/{id}``,
   ``GET /watches/{id}/answers``: questions asked again as articles are added, new answers posted
   to the webhook; ``POST /feedback`` ``{"conversation_id", "answer", "vote", "comment"?}``.
-* ``GET /health`` (200 with article and chunk counts once the index is loaded, 503 before),
+* ``GET /health`` (200 with article and chunk counts once the index and models are loaded; before
+  that 503 ``{"status": "warming up", "error": {"code": "loading", ...}}``),
   ``GET /metrics`` (Prometheus text), ``GET /`` (the chat page; assets under ``/static/``).
 
 With ``QA_API_KEY`` set every path but ``/health`` and the static page needs
@@ -34,13 +35,13 @@ import uvicorn
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 import qa
 from bots.http import schemas
-from bots.http.errors import APIError, install_error_handlers, qa_error_status
+from bots.http.errors import APIError, error_body, install_error_handlers, qa_error_status
 from bots.http.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
 from bots.http.routes import Conversations, build_api_router
 from bots.http.security import GuardMiddleware, RateLimiter, bearer_scheme
@@ -55,6 +56,7 @@ from qa.watching.webhooks import WebhookSender
 logger = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
+WARMING_UP = "The index and the models are still loading; try again in a few seconds."
 SWAGGER_PREFIX = "/static/swagger-ui"
 PAGE_HEADERS = {
     "Content-Security-Policy": (
@@ -95,7 +97,7 @@ class Webhooks:
 
 
 class IndexLoader:
-    """Loads (or builds from the seeds) the index in a background thread at startup."""
+    """Loads (or builds from the seeds) the index, and the models, in a background thread at startup."""
 
     def __init__(self, engine: Engine, on_ready: Callable[[], None] | None = None) -> None:
         self.engine = engine
@@ -120,7 +122,7 @@ class IndexLoader:
 
     def _load(self) -> None:
         try:
-            self.engine.ensure_index(progress=logged_progress(logger))
+            self.engine.warm_up(logged_progress(logger))
             stats = self.engine.stats()
             logger.info("index ready: %d articles, %d chunks", stats["articles"], stats["chunks"])
             if self.on_ready is not None:
@@ -162,12 +164,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     def require_ready() -> None:
         if not loader.done:
-            raise APIError(
-                503,
-                "loading",
-                "The index is still loading; try again in a few seconds.",
-                {"Retry-After": "5"},
-            )
+            raise APIError(503, "loading", WARMING_UP, {"Retry-After": "5"})
 
     app = FastAPI(
         title="qa-bot",
@@ -194,17 +191,25 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         dependencies=[Depends(require_ready)],
     )
 
-    @app.get("/health", response_model=schemas.Health, tags=["service"])
-    def health() -> dict[str, object]:
-        """200 with the index size once the index is loaded; 503 while loading or without one."""
-        require_ready()
+    @app.get(
+        "/health",
+        response_model=schemas.Health,
+        responses={503: {"model": schemas.HealthUnavailable}},
+        tags=["service"],
+    )
+    def health() -> dict[str, object] | JSONResponse:
+        """200 with the index size once the index and the models are loaded; 503 while they load
+        (``warming up``) or without an index."""
+        if not loader.done:  # the engine's lock is held while loading: read nothing from it
+            body = {"status": "warming up", **error_body("loading", WARMING_UP)}
+            return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
         stats = qa_engine.stats()
         if loader.error is not None and stats["articles"] == 0:
             if isinstance(loader.error, QAError):
                 _, code = qa_error_status(loader.error)
             else:
                 code = "startup_failed"
-            raise APIError(503, code, str(loader.error))
+            return JSONResponse({"status": "unavailable", **error_body(code, str(loader.error))}, 503)
         return {"status": "ok", "articles": stats["articles"], "chunks": stats["chunks"]}
 
     @app.get("/metrics", response_class=Response, tags=["service"], dependencies=[Depends(bearer_scheme)])

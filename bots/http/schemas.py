@@ -218,11 +218,17 @@ class FeedList(BaseModel):
 
 
 class Health(BaseModel):
-    """The service is up and its index is loaded."""
+    """The service is up, its index and models loaded."""
 
     status: str = Field(examples=["ok"])
     articles: int
     chunks: int
+
+
+class HealthUnavailable(ErrorBody):
+    """Not ready (503): ``warming up`` while the index and models load, else ``unavailable`` and why."""
+
+    status: str = Field(examples=["warming up"])
 
 
 class WatchIn(BaseModel):

@@ -77,13 +77,9 @@ class LocalStore:
         self._file_lock = FileLock(str(index_dir / "write.lock"), thread_local=False)
         conn = self._conn()
         schema.initialise(conn, index_dir, model_name, dimension)
+        # The vectors are read by the first snapshot or write: listing articles never loads them.
         self._vectors = SegmentSet.empty(dimension)
         self._vectors_version = -1
-        conn.execute("BEGIN")
-        try:
-            self._load_vectors(conn, schema.committed_version(conn))
-        finally:
-            conn.execute("ROLLBACK")
 
     exists = staticmethod(schema.exists)
     recorded_model = staticmethod(schema.recorded_model)

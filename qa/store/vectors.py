@@ -10,6 +10,9 @@ in ``save`` (once per write transaction), never on the query path.
 ``index_type`` values (the ``QA_INDEX_TYPE`` setting): ``auto`` (default), ``flat`` (always
 exact), ``ivf`` (IVF-Flat as soon as there are enough vectors to train it), ``ivf-sq8`` (IVF with
 8-bit scalar-quantized vectors: 4x less memory, approximate reconstruction).
+
+faiss is imported where it is first used, so that commands that only list the archive (``qa docs``,
+``qa feeds``) never load it.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import Literal, cast, get_args
+from typing import TYPE_CHECKING, Literal, cast, get_args
 
-import faiss
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    import faiss
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +63,8 @@ class IdMask:
     """A fixed set of ids that searches pass over (vectors removed from a file that stays as it is)."""
 
     def __init__(self, ids: Ids) -> None:
+        import faiss
+
         self.ids = np.ascontiguousarray(ids, dtype=np.int64)
         self._batch = faiss.IDSelectorBatch(len(self.ids), faiss.swig_ptr(self.ids))
         self.selector = faiss.IDSelectorNot(self._batch)  # holds a pointer to ``_batch``
@@ -76,6 +83,8 @@ class VectorIndex:
         index_type: IndexType = "auto",
         threshold: int = DEFAULT_THRESHOLD,
     ) -> None:
+        import faiss
+
         if index_type not in INDEX_TYPES:
             raise ValueError(f"unknown index type {index_type!r}; use one of {', '.join(INDEX_TYPES)}")
         self.dimension = dimension
@@ -91,6 +100,8 @@ class VectorIndex:
     @property
     def kind(self) -> Kind:
         """What the index is now: ``flat``, ``ivf`` or ``ivf-sq8``."""
+        import faiss
+
         if isinstance(self._index, faiss.IndexIVFScalarQuantizer):
             return "ivf-sq8"
         return "ivf" if isinstance(self._index, faiss.IndexIVF) else "flat"
@@ -98,10 +109,14 @@ class VectorIndex:
     @property
     def nprobe(self) -> int:
         """IVF lists searched per query (0 for exact search)."""
+        import faiss
+
         return int(self._index.nprobe) if isinstance(self._index, faiss.IndexIVF) else 0
 
     @nprobe.setter
     def nprobe(self, value: int) -> None:
+        import faiss
+
         if isinstance(self._index, faiss.IndexIVF):
             self._index.nprobe = max(1, min(int(value), int(self._index.nlist)))
 
@@ -112,6 +127,8 @@ class VectorIndex:
 
     def remove(self, ids: Ids) -> int:
         """Remove the vectors with these ids; returns how many were removed."""
+        import faiss
+
         if not len(ids):
             return 0
         wanted = np.ascontiguousarray(ids, dtype=np.int64)
@@ -127,6 +144,8 @@ class VectorIndex:
     ) -> tuple[npt.NDArray[np.float32], Ids]:
         """Top ``k`` (scores, ids) per query row, passing over the ids in ``skip``; missing slots
         have id -1."""
+        import faiss
+
         k = max(1, min(k, len(self))) if len(self) else 1
         if not len(self):
             empty_ids = np.full((len(queries), k), -1, dtype=np.int64)
@@ -148,6 +167,8 @@ class VectorIndex:
 
     def _params(self, selector: faiss.IDSelector) -> faiss.SearchParameters:
         """Search parameters with an id selector (the caller keeps ``selector`` alive)."""
+        import faiss
+
         params: faiss.SearchParameters
         if isinstance(self._index, faiss.IndexIVF):
             params = faiss.SearchParametersIVF()
@@ -162,6 +183,8 @@ class VectorIndex:
 
         A few thousand allowed vectors are scored exactly; more go through FAISS with an id selector
         (which IVF applies inside the lists it probes)."""
+        import faiss
+
         allowed = np.ascontiguousarray(allowed, dtype=np.int64)
         if not len(allowed) or not len(self):
             return np.zeros((1, 0), dtype=np.float32), np.zeros((1, 0), dtype=np.int64)
@@ -184,6 +207,8 @@ class VectorIndex:
 
     def ids(self) -> Ids:
         """Every stored id (for a flat index in the order stored, else in no particular order)."""
+        import faiss
+
         index = self._index
         if isinstance(index, faiss.IndexIVF):
             invlists = index.invlists
@@ -200,6 +225,8 @@ class VectorIndex:
 
     def items(self) -> tuple[Ids, Vectors]:
         """Every stored id and its vector (in no particular order)."""
+        import faiss
+
         ids, index = self.ids(), self._index
         if not isinstance(index, faiss.IndexIDMap2) or not len(ids):
             return ids, self.reconstruct(ids)
@@ -223,6 +250,8 @@ class VectorIndex:
 
     def needs_rebuild(self) -> bool:
         """True when the type is wrong for the size, or the IVF lists were sized for another size."""
+        import faiss
+
         wanted = self.wanted_kind()
         if wanted != self.kind:
             return True
@@ -242,10 +271,14 @@ class VectorIndex:
 
     def clone(self) -> VectorIndex:
         """An independent copy, so readers keep searching the old one while a writer changes this."""
+        import faiss
+
         return VectorIndex(self.dimension, faiss.clone_index(self._index), self.index_type, self.threshold)
 
     def save(self, path: Path) -> None:
         """Rebuild first if the size calls for another type; then write atomically (tmp, fsync, rename)."""
+        import faiss
+
         if self.needs_rebuild():
             self.rebuild()
         tmp = path.with_name(path.name + ".tmp")
@@ -259,16 +292,22 @@ class VectorIndex:
         cls, path: Path, index_type: IndexType = "auto", threshold: int = DEFAULT_THRESHOLD
     ) -> VectorIndex:
         """Read an index written by ``save`` (its type changes, if needed, at the next ``save``)."""
+        import faiss
+
         index = faiss.read_index(str(path))
         return cls(index.d, index, index_type, threshold)
 
 
 def _new_flat(dimension: int) -> faiss.Index:
+    import faiss
+
     return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
 
 
 def _train_ivf(vectors: Vectors, kind: Kind) -> faiss.IndexIVF:
     """An empty IVF index whose coarse quantizer is trained on a sample of ``vectors``."""
+    import faiss
+
     count, dimension = vectors.shape
     nlist = nlist_for(count)
     quantizer = faiss.IndexFlatIP(dimension)
