@@ -65,8 +65,9 @@ def test_off_topic_questions_abstain(seed_engine: Engine, question: str) -> None
 def test_answer_object_shape(seed_engine: Engine) -> None:
     """`to_dict` has exactly the keys of the documented answer object."""
     data = seed_engine.ask("When did the war start?").to_dict()
-    assert set(data) == {"question", "answers", "since", "until"}
+    assert set(data) == {"question", "answers", "since", "until", "not_found"}
     assert data["since"] is None and data["until"] is None  # no time in the question
+    assert data["not_found"] is None  # there are answers
     answer = data["answers"][0]
     assert set(answer) == {"text", "span", "score", "confidence", "passage", "article", "also_in"}
     assert answer["also_in"] == []

@@ -87,6 +87,7 @@ def test_ask_answers_from_the_seed_article(client: TestClient) -> None:
         "conversation_id",
         "remaining",
         "nothing_new",
+        "not_found",
     }
     assert body["question"] == QUESTION
     best = body["answers"][0]

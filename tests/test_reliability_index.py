@@ -686,5 +686,5 @@ def test_noisy_question_still_finds_the_answer(
     """Control characters, emoji and bad bytes around a good question do not hide its answer."""
     result = asked[name]
     assert result.returncode == 0, result.stderr
-    assert SEED_SENTENCE in result.stdout
+    assert SEED_SENTENCE.replace("September 27", "«September 27»") in result.stdout  # piped: span marked
     assert "\x1b[31m" not in result.stdout
