@@ -151,6 +151,43 @@ class ReaderFloor(Floor):
             return self.bare(**batch).last_hidden_state
 
 
+class OnnxReaderFloor(Floor):
+    """The same reader floor on the light runtime: the question encoded by the ONNX encoder and one
+    batched ONNX Runtime forward of the reader's own file (int8 unless ``QA_QUANTIZE=0``) over the top
+    passages: what any reader on ONNX Runtime must pay."""
+
+    def __init__(self, texts: list[str], passages: int = 5, max_length: int = 192) -> None:
+        from qa.config import DEFAULT_MODEL
+        from qa.embedding import bundled_model_path
+        from qa.onnx_runtime import OnnxEmbedder, load_tokenizer, open_session, reader_file, ready
+        from qa.reader import SHIPPED_WEIGHTS_SHA256, WEIGHTS_DIR, WEIGHTS_FILE
+
+        settings = Settings()
+        path = str(bundled_model_path())
+        self.embedder = OnnxEmbedder(path, DEFAULT_MODEL, settings.onnx_dir)
+        onnx = reader_file(settings.onnx_dir, SHIPPED_WEIGHTS_SHA256, settings.quantize)
+        self.session = open_session(ready(onnx, path, WEIGHTS_DIR / WEIGHTS_FILE))
+        self.tokenizer = load_tokenizer(path)
+        self.tokenizer.enable_truncation(max_length, strategy="only_second")
+        self.tokenizer.enable_padding()
+        self.texts, self.passages, self.index = texts, passages, None
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.encode(texts)
+
+    def ask(self, question: str, k: int = 10) -> Any:
+        """One question: encode, search, read the top passages."""
+        _, ids = super().ask(question, k)
+        top = [self.texts[i] for i in ids[0][: self.passages]]
+        encodings = self.tokenizer.encode_batch([(question, text) for text in top])
+        feed = {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+        return self.session.run(None, feed)
+
+
 @contextmanager
 def timed() -> Iterator[list[float]]:
     """``with timed() as t:`` leaves the elapsed seconds in ``t[0]``."""
@@ -215,9 +252,10 @@ def qa_env(index_dir: Path, **extra: str) -> dict[str, str]:
     return {"QA_INDEX_DIR": str(index_dir), "HF_HUB_OFFLINE": "1", **extra}
 
 
-def run_qa(index_dir: Path, *args: str) -> tuple[float, int, str]:
-    """``qa ARGS`` on ``index_dir`` in a fresh process: (wall seconds, peak RSS bytes, stdout)."""
-    return run_measured([*QA, *args], qa_env(index_dir))
+def run_qa(index_dir: Path, *args: str, **extra: str) -> tuple[float, int, str]:
+    """``qa ARGS`` on ``index_dir`` in a fresh process (``extra``: more environment): (wall seconds, peak
+    RSS bytes, stdout)."""
+    return run_measured([*QA, *args], qa_env(index_dir, **extra))
 
 
 def ensure_index(index_dir: Path, corpus: Path = SQUAD_DOCS) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 The floor is encode + flat search; the reader floor is encode + flat search over the product's own
 chunks (their stored vectors) + one batched forward of the bare model over the top ones, as
 many as the reader reads (``--passages``), at the reader's token limit (what any reader must pay),
-so the second ratio is the reader's overhead.
+on torch; the ONNX reader floor is the same on ONNX Runtime (the ONNX encoder, one forward of the
+reader's own ONNX file, int8 unless ``QA_QUANTIZE=0``). The first ratio is what the light runtime saves
+against the torch reader floor, the second the reader's overhead on its own runtime.
 
 Usage: ``python -m bench.query_latency [--questions 100] [--clients 8] [--index-dir DIR] [--passages
 N]``. The index defaults to SQuAD v1.1 in the benchmark cache (built, or brought up to date, first).
@@ -32,6 +34,7 @@ from bench.common import (
     QA,
     SQUAD_DOCS,
     Floor,
+    OnnxReaderFloor,
     ReaderFloor,
     ensure_index,
     fmt,
@@ -75,6 +78,17 @@ def start_server(index_dir: Path, port: int, passages: int) -> subprocess.Popen[
         time.sleep(0.5)
     proc.terminate()
     raise SystemExit("qa serve did not become healthy in 300 s")
+
+
+def resident_bytes(pid: int) -> int:
+    """A running process's resident memory (VmRSS), in bytes; 0 where /proc does not tell."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def timed_calls(call: object, items: list[str], clients: int) -> tuple[list[float], float]:
@@ -145,14 +159,14 @@ def product_chunks(index_dir: Path) -> tuple[list[str], np.ndarray]:
     return texts, np.concatenate(vectors).astype(np.float32)
 
 
-def reader_floor(index_dir: Path, passages: int) -> ReaderFloor:
-    """The reader floor over the product's chunks: as many passages and tokens as the product reads."""
+def reader_floor(index_dir: Path, passages: int, kind: type[ReaderFloor | OnnxReaderFloor]) -> Floor:
+    """A reader floor over the product's chunks: as many passages and tokens as the product reads."""
     import faiss
 
     from qa.reader import WEIGHTS_DIR, ReaderConfig
 
     texts, vectors = product_chunks(index_dir)
-    floor = ReaderFloor(texts, passages, ReaderConfig.load(WEIGHTS_DIR).max_length)
+    floor = kind(texts, passages, ReaderConfig.load(WEIGHTS_DIR).max_length)
     floor.index = faiss.IndexFlatIP(vectors.shape[1])
     floor.index.add(vectors)
     return floor
@@ -198,7 +212,11 @@ def main() -> None:
     floor_one, floor_many, floor_wall = measure_floor(Floor(), warm, items, concurrent, args.clients)
     logger.info("reader floor: search over the product's chunks, one batched forward over the top ones")
     reader_one, reader_many, reader_wall = measure_floor(
-        reader_floor(args.index_dir, args.passages), warm, items, concurrent, args.clients
+        reader_floor(args.index_dir, args.passages, ReaderFloor), warm, items, concurrent, args.clients
+    )
+    logger.info("reader floor on ONNX Runtime: the same with the ONNX encoder and the reader's ONNX file")
+    onnx_one, onnx_many, onnx_wall = measure_floor(
+        reader_floor(args.index_dir, args.passages, OnnxReaderFloor), warm, items, concurrent, args.clients
     )
 
     port = free_port()
@@ -208,34 +226,39 @@ def main() -> None:
         measure_product(port, warm, 1)
         one, _, answered = measure_product(port, items, 1)
         many, wall, _ = measure_product(port, concurrent, args.clients)
+        resident = resident_bytes(server.pid)
     finally:
         server.terminate()
         server.wait(30)
 
     rows = []
-    for label, floor_lat, reader_lat, product_lat in (
-        ("1 client", floor_one, reader_one, one),
-        (f"{args.clients} clients", floor_many, reader_many, many),
+    for label, floor_lat, reader_lat, onnx_lat, product_lat in (
+        ("1 client", floor_one, reader_one, onnx_one, one),
+        (f"{args.clients} clients", floor_many, reader_many, onnx_many, many),
     ):
         for q in (50, 95):
-            f, r, p = (milliseconds(lat, q) for lat in (floor_lat, reader_lat, product_lat))
-            rows.append([f"{label} p{q} (ms)", fmt(f), fmt(r), fmt(p), ratio(p, f), ratio(p, r)])
+            f, r, o, p = (milliseconds(lat, q) for lat in (floor_lat, reader_lat, onnx_lat, product_lat))
+            rows.append([f"{label} p{q} (ms)", fmt(f), fmt(r), fmt(o), fmt(p), ratio(p, r), ratio(p, o)])
     n = len(concurrent)
+    rates = (n / floor_wall, n / reader_wall, n / onnx_wall, n / wall)
+    rows.append([f"{args.clients} clients: questions/s", *(fmt(r) for r in rates), "", ""])
+    rows.append(["questions answered", "-", "-", "-", f"{answered}/{len(items)}", "", ""])
+    asked = len(warm) + len(items) + len(concurrent)
     rows.append(
-        [
-            f"{args.clients} clients: questions/s",
-            fmt(n / floor_wall),
-            fmt(n / reader_wall),
-            fmt(n / wall),
-            "",
-            "",
-        ]
+        [f"qa serve resident memory after {asked} questions (MiB)", "", "", "", fmt(resident / 2**20), "", ""]
     )
-    rows.append(["questions answered", "-", "-", f"{answered}/{len(items)}", "", ""])
     print_table(
         f"POST /ask latency, {len(items)} + {len(concurrent)} SQuAD questions, {args.passages} passages read "
         f"({machine()})",
-        ["", "floor", "reader floor", "POST /ask", "ratio to floor", "ratio to reader floor"],
+        [
+            "",
+            "floor",
+            "reader floor (torch)",
+            "reader floor (ONNX)",
+            "POST /ask",
+            "ratio to torch reader floor",
+            "ratio to ONNX reader floor",
+        ],
         rows,
     )
 

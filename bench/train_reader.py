@@ -39,13 +39,11 @@ from qa.reader import (
     WEIGHTS_DIR,
     WEIGHTS_FILE,
     best_span,
-    build_model,
     context_offsets,
     encode_pairs,
     file_sha256,
-    load_trained,
-    trained_parameters,
 )
+from qa.reader_torch import build_model, load_trained, trained_parameters
 
 SQUADS = ("squad-v1.1", "squad-v2.0")
 Example = tuple[

@@ -7,7 +7,7 @@ import shlex
 import threading
 from pathlib import Path
 
-from qa.config import Settings
+from qa.config import DEFAULT_MODEL, Settings
 from qa.embedding import (
     Embedder,
     Progress,
@@ -42,24 +42,33 @@ class Archive:
 
     @property
     def embedder(self) -> Embedder:
-        """The embedding model, loaded once per engine."""
+        """The embedding model, loaded once per engine: the bundled one on ONNX Runtime, or torch."""
         with self._lock:
             if self._embedder is None:
-                self._embedder = SentenceTransformerEmbedder(
-                    self.settings.model,
-                    self.settings.device,
-                    self.settings.batch_size,
-                    self.settings.verify_model,
-                )
+                settings = self.settings
+                if settings.model_runtime() == "onnx" and model_identity(settings.model) == DEFAULT_MODEL:
+                    from qa.onnx_runtime import OnnxEmbedder
+
+                    base, name = resolve_model(settings.model, settings.verify_model)
+                    self._embedder = OnnxEmbedder(base, name, settings.onnx_dir, settings.batch_size)
+                else:
+                    self._embedder = SentenceTransformerEmbedder(
+                        settings.model, settings.device, settings.batch_size, settings.verify_model
+                    )
             return self._embedder
 
     @property
     def reader(self) -> Reader | None:
         """The trained answer reader, loaded once per engine; None when ``QA_READER=off``."""
         with self._lock:
-            if self._reader is None and self.settings.reader != "off":
-                base, _ = resolve_model("default", self.settings.verify_model)
-                self._reader = Reader(self.settings.reader, base, pick_device(self.settings.device))
+            settings = self.settings
+            if self._reader is None and settings.reader != "off":
+                base, _ = resolve_model("default", settings.verify_model)
+                runtime = settings.model_runtime()
+                device = pick_device(settings.device) if runtime == "torch" else "cpu"
+                self._reader = Reader(
+                    settings.reader, base, runtime, device, settings.quantize, settings.onnx_dir
+                )
             return self._reader
 
     @property

@@ -38,6 +38,12 @@ def default_index_dir() -> Path:
     return Path(base) / "qa-bot" / "index"
 
 
+def default_onnx_dir() -> Path:
+    """Per-user cache of the ONNX files made from the models: ``$XDG_CACHE_HOME/qa-bot/onnx``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "qa-bot" / "onnx"
+
+
 def bundled_seeds_dir() -> Path | None:
     """The article corpus shipped with qa-bot: in the wheel, or beside ``qa/`` in a checkout."""
     here = Path(__file__).resolve().parent
@@ -59,7 +65,18 @@ class Settings(BaseSettings):
         DEFAULT_MODEL,
         description="Embedding model: the bundled all-MiniLM-L6-v2, a sentence-transformers name or a path.",
     )
-    device: str = Field("auto", description="Where to encode: auto, cpu, cuda, cuda:1, mps.")
+    device: str = Field(
+        "auto", description="Where torch runs the models (QA_RUNTIME=torch): auto, cpu, cuda, cuda:1, mps."
+    )
+    runtime: Literal["auto", "onnx", "torch"] = Field(
+        "auto",
+        description="What runs the models: onnx (ONNX Runtime on the CPU), torch, or auto (torch when "
+        "QA_DEVICE names a GPU, else onnx). Another QA_MODEL than the bundled one always runs on torch.",
+    )
+    quantize: bool = Field(True, description="Run the reader with int8 weights on ONNX Runtime (0: fp32).")
+    onnx_dir: Path = Field(
+        default_factory=default_onnx_dir, description="Where the ONNX files made from the models are kept."
+    )
     seeds_dir: Path | None = Field(
         default_factory=bundled_seeds_dir, description="Corpus indexed when no index exists yet."
     )
@@ -158,6 +175,12 @@ class Settings(BaseSettings):
     @classmethod
     def _duration(cls, value: str | float) -> float:
         return parse_duration(value)
+
+    def model_runtime(self) -> Literal["onnx", "torch"]:
+        """What runs the models: ``runtime``, with ``auto`` resolved by ``device``."""
+        if self.runtime != "auto":
+            return self.runtime
+        return "onnx" if self.device in ("auto", "cpu") else "torch"
 
     def milvus_location(self) -> str:
         """``milvus_uri`` with a relative Milvus Lite path resolved inside the index directory."""

@@ -12,11 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -104,49 +103,6 @@ def file_sha256(path: Path) -> str:
     return sha.hexdigest()
 
 
-def build_model(base_path: str) -> Any:
-    """The base encoder with a fresh span head (two scores per token): training and loading share it."""
-    import torch
-    from transformers import AutoModel
-    from transformers.utils import logging as hf_logging
-
-    # The base folder also holds the sentence model's pooler, which a reader does not use: loading
-    # without it is expected, and transformers' report of it is noise on every start.
-    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-
-    class SpanReader(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.encoder = AutoModel.from_pretrained(base_path, add_pooling_layer=False)
-            self.head = torch.nn.Linear(self.encoder.config.hidden_size, 2)
-
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            hidden = self.encoder(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
-            logits = self.head(hidden)
-            return logits[..., 0], logits[..., 1]
-
-    return SpanReader()
-
-
-def trained_parameters(model: Any) -> dict[str, Any]:
-    """The parameters training changes (transformer layers and head), by name: what is shipped."""
-    return {name: p for name, p in model.named_parameters() if not name.startswith("encoder.embeddings.")}
-
-
-def load_trained(model: Any, weights: Path, base_model: str) -> None:
-    """Load shipped layers and head (``reader.safetensors``) into a ``build_model`` model, in place.
-
-    ``ModelError`` when the file does not hold exactly the parameters training changes."""
-    from safetensors.torch import load_file
-
-    state = {k: v.float() for k, v in load_file(str(weights)).items()}
-    if set(state) != set(trained_parameters(model)):
-        raise ModelError(f"reader weights {weights} do not fit the base model {base_model}")
-    model.load_state_dict(state, strict=False)
-
-
 def encode_pairs(
     tokenizer: Any, questions: Sequence[str], contexts: Sequence[str], max_length: int, stride: int
 ) -> Any:
@@ -222,17 +178,65 @@ def acceptable(span_text: str, question_stems: set[str]) -> bool:
 
 def context_offsets(encoding: Any, window: int) -> list[tuple[int, int] | None]:
     """The character offsets of a window's context tokens (None for question and special tokens)."""
-    sequence_ids = encoding.sequence_ids(window)
+    return passage_offsets(encoding.sequence_ids(window), encoding["offset_mapping"][window])
+
+
+def passage_offsets(
+    sequence_ids: Sequence[int | None], offsets: Sequence[tuple[int, int]]
+) -> list[tuple[int, int] | None]:
+    """Each token's character range in the passage (the pair's second text), None for the others."""
     return [
         (int(a), int(b)) if sid == 1 and b > a else None
-        for sid, (a, b) in zip(sequence_ids, encoding["offset_mapping"][window], strict=True)
+        for sid, (a, b) in zip(sequence_ids, offsets, strict=True)
     ]
 
 
-class Reader:
-    """The trained span reader over the bundled base model; thread-safe, loaded once."""
+@dataclass(frozen=True, slots=True)
+class Windows:
+    """(question, passage) pairs as the reader's model reads them: long passages in overlapping windows."""
 
-    def __init__(self, setting: str, base_path: str, device: str = "cpu") -> None:
+    ids: list[list[int]]
+    type_ids: list[list[int]]
+    owners: list[int]  # the passage each window belongs to
+    offsets: list[list[tuple[int, int] | None]]  # each token's character range in its passage, or None
+
+    def padded(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Token ids, attention mask and token types, padded to the longest window."""
+        width = max(len(row) for row in self.ids)
+        ids = np.zeros((len(self.ids), width), dtype=np.int64)
+        types = np.zeros_like(ids)
+        mask = np.zeros_like(ids)
+        for row, (tokens, kinds) in enumerate(zip(self.ids, self.type_ids, strict=True)):
+            ids[row, : len(tokens)] = tokens
+            types[row, : len(kinds)] = kinds
+            mask[row, : len(tokens)] = 1
+        return ids, mask, types
+
+
+class SpanScorer(Protocol):
+    """A runtime for the reader's model: ONNX Runtime (``qa.onnx_runtime``) or torch (``qa.reader_torch``)."""
+
+    def windows(self, question: str, passages: Sequence[str]) -> Windows:
+        """The windows of each (question, passage) pair, in passage order."""
+
+    def scores(self, windows: Windows) -> tuple[Logits, Logits]:
+        """Start and end scores of every window's tokens (padded to the longest), one forward pass."""
+
+
+class Reader:
+    """The trained span reader over the bundled base model; thread-safe, loaded once.
+
+    ``runtime``: ``onnx`` (ONNX Runtime, ``quantize`` picks int8 weights) or ``torch`` (``device``)."""
+
+    def __init__(
+        self,
+        setting: str,
+        base_path: str,
+        runtime: str = "onnx",
+        device: str = "cpu",
+        quantize: bool = True,
+        onnx_dir: Path | None = None,
+    ) -> None:
         folder = reader_folder(setting)
         self.config = ReaderConfig.load(folder)
         weights = folder / WEIGHTS_FILE
@@ -245,56 +249,39 @@ class Reader:
                 f"reader weights {weights} do not match their pinned SHA-256 "
                 f"(expected {pinned[:12]}…, got {digest[:12]}…)"
             )
-        import torch
-        from transformers import AutoTokenizer
+        self._scorer: SpanScorer
+        if runtime == "torch":
+            from qa.reader_torch import TorchSpanScorer
 
-        try:
-            self._tokenizer = AutoTokenizer.from_pretrained(base_path)
-            model = build_model(base_path)
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"cannot load the reader's base model {base_path}: {exc}") from exc
-        load_trained(model, weights, self.config.base_model)
-        self._model = model.to(device).eval()
-        self._device = device
-        self._torch = torch
-        self._lock = threading.Lock()
-        logger.info("loaded reader %s on %s", folder, device)
+            self._scorer = TorchSpanScorer(base_path, weights, self.config, device)
+        else:
+            from qa.config import default_onnx_dir
+            from qa.onnx_runtime import OnnxSpanScorer
+
+            cache = onnx_dir or default_onnx_dir()
+            self._scorer = OnnxSpanScorer(base_path, weights, digest, self.config, quantize, cache)
+        self.runtime = runtime
+        logger.info("loaded reader %s (%s)", folder, runtime)
 
     def read(self, question: str, passages: Sequence[str]) -> list[Reading]:
         """One reading per passage (its best span across its windows), in one batched forward pass."""
         if not passages:
             return []
-        encoding = encode_pairs(
-            self._tokenizer, [question] * len(passages), passages, self.config.max_length, self.config.stride
-        )
-        starts, ends = self._forward(encoding)
+        windows = self._scorer.windows(question, passages)
+        starts, ends = self._scorer.scores(windows)
         asked = content_stems(question)
         best: dict[int, Reading] = {}
-        for window, owner in enumerate(encoding["overflow_to_sample_mapping"]):
-            length = len(encoding["input_ids"][window])
+        for window, owner in enumerate(windows.owners):
+            length = len(windows.ids[window])
             start, end = starts[window, :length], ends[window, :length]
-            spans = top_spans(start, end, context_offsets(encoding, window), SPAN_CHOICES)
+            spans = top_spans(start, end, windows.offsets[window], SPAN_CHOICES)
             null = float(start[0] + end[0])
-            text = passages[int(owner)]
+            text = passages[owner]
             span = next((c for c in spans if acceptable(text[c[0] : c[1]], asked)), None)
             if span is None:  # only punctuation or the question's own words: nothing to answer with
                 continue
-            reading = Reading(int(owner), span[0], span[1], span[2], null)
-            kept = best.get(int(owner))
+            reading = Reading(owner, span[0], span[1], span[2], null)
+            kept = best.get(owner)
             if kept is None or reading.margin > kept.margin:
-                best[int(owner)] = reading
+                best[owner] = reading
         return [best[i] for i in sorted(best)]
-
-    def _forward(self, encoding: Any) -> tuple[Logits, Logits]:
-        """Start and end scores for every window (padded to the longest)."""
-        torch = self._torch
-        ids = encoding["input_ids"]
-        width = max(len(row) for row in ids)
-
-        def padded(key: str) -> Any:
-            rows = [row + [0] * (width - len(row)) for row in encoding[key]]
-            return torch.tensor(rows, dtype=torch.long, device=self._device)
-
-        with self._lock, torch.inference_mode():
-            start, end = self._model(padded("input_ids"), padded("attention_mask"), padded("token_type_ids"))
-        return start.float().cpu().numpy(), end.float().cpu().numpy()

@@ -1,0 +1,177 @@
+"""The light runtime: ONNX Runtime answers as torch does, without torch, and names a bad file clearly."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.config import DEFAULT_MODEL, Settings
+from qa.embedding import SentenceTransformerEmbedder, bundled_model_path
+from qa.errors import ModelError
+from qa.onnx_runtime import OnnxEmbedder, encoder_file, reader_file
+from qa.reader import SHIPPED_WEIGHTS_SHA256, Reader
+from tests.conftest import SEEDS
+from tests.test_cli import qa
+
+QUESTION = "When did the war start?"
+TEXTS = [
+    QUESTION,
+    "The council voted on Tuesday to approve the new bridge, which will cost 40 million dollars. " * 12,
+    "Rainfall was heavy across the region.",
+]
+HEAVY = ("torch", "transformers", "sentence_transformers")
+
+
+@pytest.fixture(scope="module")
+def base() -> str:
+    path = bundled_model_path()
+    assert path is not None
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def onnx_dir(base: str) -> Path:
+    """The user's ONNX cache with both default files built (the first test to need them builds them)."""
+    folder = Settings().onnx_dir
+    OnnxEmbedder(base, DEFAULT_MODEL, folder)
+    Reader("default", base, "onnx", quantize=True, onnx_dir=folder)
+    return folder
+
+
+def copied_cache(onnx_dir: Path, target: Path) -> Path:
+    """A private copy of the built ONNX files (and their records), to damage without harming others."""
+    target.mkdir()
+    for onnx in (encoder_file(onnx_dir), reader_file(onnx_dir, SHIPPED_WEIGHTS_SHA256, True)):
+        for path in (onnx.path, onnx.record):
+            shutil.copyfile(path, target / path.name)
+    return target
+
+
+def test_question_and_passage_vectors_agree_with_sentence_transformers(base: str, onnx_dir: Path) -> None:
+    """One model file, two libraries: the ONNX encoder's vectors are sentence-transformers' vectors, so an
+    index built with either answers with either."""
+    onnx = OnnxEmbedder(base, DEFAULT_MODEL, onnx_dir)
+    torch_model = SentenceTransformerEmbedder(DEFAULT_MODEL, "cpu")
+    assert np.abs(onnx.encode(TEXTS) - torch_model.encode(TEXTS)).max() < 1e-5
+    sentences = [[(0, 4), (5, 23)], [(0, 92), (93, 400), (900, 1100)], [(0, 37)]]
+    onnx_passages, onnx_sentences = onnx.encode_passages(TEXTS, sentences)
+    torch_passages, torch_sentences = torch_model.encode_passages(TEXTS, sentences)
+    assert np.abs(onnx_passages - torch_passages).max() < 1e-5
+    for ours, theirs in zip(onnx_sentences, torch_sentences, strict=True):
+        assert ours.shape == theirs.shape and np.abs(ours - theirs).max() < 1e-5
+
+
+def test_onnx_reader_reads_as_the_torch_reader(base: str, onnx_dir: Path) -> None:
+    """The same windows (long passages overlap as in training) and, in fp32, the same readings."""
+    article = next(SEEDS.glob("*.txt")).read_text(encoding="utf-8")
+    passages = [article[:3000], article[3000:4500], "1987 1988 1989\n12.5 13.1 14.0", article[:200]]
+    torch_reader = Reader("default", base, "torch")
+    fp32 = Reader("default", base, "onnx", quantize=False, onnx_dir=onnx_dir)
+    windows = fp32._scorer.windows(QUESTION, passages)
+    assert windows == torch_reader._scorer.windows(QUESTION, passages)
+    assert len(windows.owners) > len(passages)  # the long passage was read in several windows
+    ours, theirs = fp32.read(QUESTION, passages), torch_reader.read(QUESTION, passages)
+    assert [(r.passage, r.start, r.end) for r in ours] == [(r.passage, r.start, r.end) for r in theirs]
+    for mine, other in zip(ours, theirs, strict=True):
+        assert (
+            abs(mine.span_logit - other.span_logit) < 1e-3 and abs(mine.null_logit - other.null_logit) < 1e-3
+        )
+
+
+def test_asking_imports_neither_torch_nor_transformers(seed_index_dir: Path, onnx_dir: Path) -> None:
+    """`qa ask` on a built index answers with ONNX Runtime alone."""
+    probe = (
+        f"import sys\nfrom bots.cli import main\nsys.argv = ['qa', 'ask', {QUESTION!r}]\n"
+        "try:\n    main()\nexcept SystemExit as end:\n    assert not end.code, end.code\n"
+        f"print('HEAVY', sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "QA_INDEX_DIR": str(seed_index_dir), "HF_HUB_OFFLINE": "1"},
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "September 27" in done.stdout
+    assert "HEAVY []" in done.stdout, done.stdout
+
+
+def test_an_index_built_on_torch_keeps_answering(tmp_path: Path, onnx_dir: Path) -> None:
+    """An index made by the torch encoder (every index before the ONNX runtime) answers on ONNX Runtime
+    with the same answer, without being rebuilt."""
+    index = tmp_path / "index"
+    built = qa("index", str(SEEDS), index_dir=index, QA_RUNTIME="torch")
+    assert built.returncode == 0, built.stderr
+    on_torch = qa("ask", "--json", QUESTION, index_dir=index, QA_RUNTIME="torch")
+    on_onnx = qa("ask", "--json", QUESTION, index_dir=index)
+    assert on_torch.returncode == 0 and on_onnx.returncode == 0, on_onnx.stderr
+    first = json.loads(on_onnx.stdout)["answers"][0]
+    assert first["text"] == json.loads(on_torch.stdout)["answers"][0]["text"]
+    assert "September 27" in first["text"]
+
+
+def test_a_damaged_onnx_file_is_one_line_and_doctor_rebuilds_it(
+    seed_index_dir: Path, onnx_dir: Path, tmp_path: Path
+) -> None:
+    """A changed byte: `qa ask` names the file and the command that rebuilds it (no traceback, no other
+    model); `qa doctor` says which file; `qa doctor --rebuild` makes it again and answers work."""
+    cache = copied_cache(onnx_dir, tmp_path / "onnx")
+    damaged = reader_file(cache, SHIPPED_WEIGHTS_SHA256, True).path
+    with damaged.open("r+b") as handle:
+        handle.seek(damaged.stat().st_size // 2)
+        byte = handle.read(1)
+        handle.seek(-1, 1)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    env = {"QA_ONNX_DIR": str(cache)}
+    asked = qa("ask", QUESTION, index_dir=seed_index_dir, **env)
+    assert asked.returncode == 1
+    lines = asked.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in asked.stderr, asked.stderr
+    assert str(damaged) in lines[0] and "SHA-256" in lines[0] and "qa doctor --rebuild" in lines[0]
+    report = qa("doctor", "--json", index_dir=seed_index_dir, **env)
+    assert report.returncode == 1
+    statuses = {Path(f["path"]).name: f["status"] for f in json.loads(report.stdout)["files"]}
+    assert statuses[damaged.name] == "mismatch"
+    assert statuses[encoder_file(cache).path.name] == "ok"
+    rebuilt = qa("doctor", "--rebuild", index_dir=seed_index_dir, **env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    again = qa("ask", QUESTION, index_dir=seed_index_dir, **env)
+    assert again.returncode == 0 and "September 27" in again.stdout, again.stderr
+
+
+def test_a_file_onnx_runtime_cannot_load_is_one_clear_error(
+    base: str, onnx_dir: Path, tmp_path: Path
+) -> None:
+    """A truncated file whose record matches it (made by a broken build): ONNX Runtime's refusal becomes a
+    ModelError that names the file and the rebuild command."""
+    cache = copied_cache(onnx_dir, tmp_path / "onnx")
+    broken = reader_file(cache, SHIPPED_WEIGHTS_SHA256, True)
+    broken.path.write_bytes(broken.path.read_bytes()[:4096])
+    from qa.reader import file_sha256
+
+    record = json.loads(broken.record.read_text())
+    broken.record.write_text(json.dumps(record | {"sha256": file_sha256(broken.path)}))
+    with pytest.raises(ModelError, match="ONNX Runtime cannot load") as caught:
+        Reader("default", base, "onnx", quantize=True, onnx_dir=cache)
+    assert str(broken.path) in str(caught.value) and "qa doctor --rebuild" in str(caught.value)
+
+
+def test_doctor_names_the_runtime_and_every_file(seed_index_dir: Path, onnx_dir: Path) -> None:
+    """`qa doctor` prints the runtime, the versions and each model file with its SHA-256."""
+    done = qa("doctor", index_dir=seed_index_dir)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("runtime: onnx")
+    assert SHIPPED_WEIGHTS_SHA256 in done.stdout
+    assert str(encoder_file(onnx_dir).path) in done.stdout
+    on_torch = qa("doctor", "--json", index_dir=seed_index_dir, QA_RUNTIME="torch")
+    data = json.loads(on_torch.stdout)
+    assert data["runtime"] == "torch" and not any(f["role"].startswith("onnx") for f in data["files"])
