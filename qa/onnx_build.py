@@ -74,6 +74,10 @@ def build(target: OnnxFile, base_path: str, reader_weights: Path | None = None) 
     ``ModelError`` with one line naming the file when the export fails."""
     from filelock import FileLock
 
+    from qa.embedding import BUNDLED_MODEL_SHA256, bundled_model_path, verify_model_files
+
+    if Path(base_path) == bundled_model_path():  # made only from pinned weights
+        verify_model_files(Path(base_path), BUNDLED_MODEL_SHA256)
     target.path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target.path) + ".lock"):
         if target.recorded_sha256() is not None and target.path.is_file():

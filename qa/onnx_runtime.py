@@ -15,7 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from qa.embedding import BUNDLED_MODEL_SHA256, Progress, Vectors, normalize_rows, pool_sentences
+from qa.embedding import (
+    BUNDLED_MODEL_SHA256,
+    Progress,
+    Vectors,
+    normalize_rows,
+    pool_sentences,
+    verify_model_files,
+)
 from qa.errors import ModelError
 from qa.onnx_build import REBUILD, OnnxFile, build, onnx_file
 from qa.reader import Logits, ReaderConfig, Windows, file_sha256, passage_offsets
@@ -67,11 +74,15 @@ def open_session(path: Path) -> Any:
         raise ModelError(f"ONNX Runtime cannot load {path}: {exc} (rebuild it with `{REBUILD}`)") from exc
 
 
-def load_tokenizer(base_path: str) -> Any:
-    """The base model's word-piece tokenizer, without the padding and truncation its file sets."""
+def load_tokenizer(base_path: str, verify: bool = True) -> Any:
+    """The base model's word-piece tokenizer, without the padding and truncation its file sets; with
+    ``verify``, checked against its pinned SHA-256 (the only file of the bundled model that answering
+    reads: the weights are in the ONNX files, checked on their own)."""
     from tokenizers import Tokenizer
 
     path = Path(base_path) / TOKENIZER_FILE
+    if verify:
+        verify_model_files(Path(base_path), {TOKENIZER_FILE: BUNDLED_MODEL_SHA256[TOKENIZER_FILE]})
     try:
         tokenizer = Tokenizer.from_file(str(path))
     except Exception as exc:  # tokenizers raises a plain Exception for a bad file
@@ -95,10 +106,12 @@ class OnnxEmbedder:
     """The bundled all-MiniLM-L6-v2 on ONNX Runtime behind the ``Embedder`` protocol: mean of the token
     vectors, normalized, as sentence-transformers computes it (the same vectors, to 1e-6)."""
 
-    def __init__(self, base_path: str, name: str, onnx_dir: Path, batch_size: int = 0) -> None:
+    def __init__(
+        self, base_path: str, name: str, onnx_dir: Path, batch_size: int = 0, verify: bool = True
+    ) -> None:
         self.file = encoder_file(onnx_dir)
         self._session = open_session(ready(self.file, base_path))
-        self._tokenizer = load_tokenizer(base_path)
+        self._tokenizer = load_tokenizer(base_path, verify)
         self._tokenizer.enable_truncation(ENCODER_MAX_TOKENS)
         self._name = name
         self._batch_size = batch_size or BATCH_SIZE
@@ -157,10 +170,11 @@ class OnnxSpanScorer:
         config: ReaderConfig,
         quantize: bool,
         onnx_dir: Path,
+        verify: bool = True,
     ) -> None:
         self.file = reader_file(onnx_dir, weights_sha256, quantize)
         self._session = open_session(ready(self.file, base_path, weights))
-        self._tokenizer = load_tokenizer(base_path)
+        self._tokenizer = load_tokenizer(base_path, verify)
         self._tokenizer.enable_truncation(config.max_length, stride=config.stride, strategy="only_second")
 
     def windows(self, question: str, passages: Sequence[str]) -> Windows:

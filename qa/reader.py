@@ -226,7 +226,8 @@ class SpanScorer(Protocol):
 class Reader:
     """The trained span reader over the bundled base model; thread-safe, loaded once.
 
-    ``runtime``: ``onnx`` (ONNX Runtime, ``quantize`` picks int8 weights) or ``torch`` (``device``)."""
+    ``runtime``: ``onnx`` (ONNX Runtime, ``quantize`` picks int8 weights) or ``torch`` (``device``);
+    ``verify``: check the base model's files that this runtime reads against their pinned SHA-256."""
 
     def __init__(
         self,
@@ -236,6 +237,7 @@ class Reader:
         device: str = "cpu",
         quantize: bool = True,
         onnx_dir: Path | None = None,
+        verify: bool = True,
     ) -> None:
         folder = reader_folder(setting)
         self.config = ReaderConfig.load(folder)
@@ -259,7 +261,7 @@ class Reader:
             from qa.onnx_runtime import OnnxSpanScorer
 
             cache = onnx_dir or default_onnx_dir()
-            self._scorer = OnnxSpanScorer(base_path, weights, digest, self.config, quantize, cache)
+            self._scorer = OnnxSpanScorer(base_path, weights, digest, self.config, quantize, cache, verify)
         self.runtime = runtime
         logger.info("loaded reader %s (%s)", folder, runtime)
 
