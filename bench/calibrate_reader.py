@@ -151,9 +151,14 @@ def two_folds(data: list[Asked], settings: list[str]) -> tuple[list[Asked], list
 
 
 def readings_path(weights_sha256: str, limit: int, seed: int, depth: int = 5) -> Path:
-    """Where the readings of one reader's calibration run are kept (a refit reads nothing again)."""
+    """Where the readings of one reader's calibration run are kept (a refit reads nothing again): one
+    file per reader, question set and runtime (int8 and fp32 readings differ in the last digits)."""
     suffix = "" if depth == 5 else f"-depth{depth}"
-    return CACHE / f"calibrate-readings-{weights_sha256[:12]}-{limit}-{seed}{suffix}.pkl"
+    settings = Settings()
+    runtime = settings.model_runtime()
+    if runtime == "onnx":
+        runtime += "-int8" if settings.quantize else "-fp32"
+    return CACHE / f"calibrate-readings-{weights_sha256[:12]}-{limit}-{seed}{suffix}-{runtime}.pkl"
 
 
 def held_out_report(

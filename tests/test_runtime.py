@@ -175,3 +175,20 @@ def test_doctor_names_the_runtime_and_every_file(seed_index_dir: Path, onnx_dir:
     on_torch = qa("doctor", "--json", index_dir=seed_index_dir, QA_RUNTIME="torch")
     data = json.loads(on_torch.stdout)
     assert data["runtime"] == "torch" and not any(f["role"].startswith("onnx") for f in data["files"])
+
+
+def test_an_onnx_runtime_that_cannot_load_is_one_clear_line(
+    seed_index_dir: Path, onnx_dir: Path, tmp_path: Path
+) -> None:
+    """An ONNX Runtime whose native library cannot load on this machine (stood in for by a package of
+    that name that fails as a broken install does): one line saying so and what to do, exit 1."""
+    broken = tmp_path / "site" / "onnxruntime"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text(
+        'raise ImportError("libonnxruntime.so.1: cannot open shared object file: No such file or directory")\n'
+    )
+    asked = qa("ask", QUESTION, index_dir=seed_index_dir, PYTHONPATH=str(broken.parent))
+    assert asked.returncode == 1
+    lines = asked.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in asked.stderr, asked.stderr
+    assert "ONNX Runtime cannot be loaded" in lines[0] and "QA_RUNTIME=torch" in lines[0]
