@@ -1,4 +1,5 @@
-"""The README's examples, followed in order by a new user, and the repository's own files."""
+"""The README's and docs pages' examples, followed in order by a new user, and the repository's own
+files."""
 
 from __future__ import annotations
 
@@ -14,11 +15,20 @@ def console_blocks(text: str) -> list[str]:
     return re.findall(r"```console\n(.*?)```", text, re.S)
 
 
+def documentation() -> list[Path]:
+    """The README and the pages under docs/ it links to."""
+    return [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+
 def test_readme_feed_examples_use_an_index_of_their_own() -> None:
-    """Every README example that adds a feed first points QA_INDEX_DIR at a directory no other example
-    uses: followed in order, the default index already holds the seed article."""
+    """Every example, in the README or a docs page, that adds a feed first points QA_INDEX_DIR at a
+    directory no other example uses: followed in order, the default index already holds the seed
+    article."""
     blocks = [
-        b for b in console_blocks((REPO / "README.md").read_text(encoding="utf-8")) if "qa feeds add" in b
+        b
+        for page in documentation()
+        for b in console_blocks(page.read_text(encoding="utf-8"))
+        if "qa feeds add" in b
     ]
     assert blocks
     chosen = []
@@ -41,3 +51,4 @@ def test_gitignore_lists_no_tracked_file() -> None:
         check=True,
     )
     assert listed.stdout == ""
+
