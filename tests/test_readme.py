@@ -1,5 +1,5 @@
-"""The README's and docs pages' examples, followed in order by a new user, and the repository's own
-files."""
+"""The README's and docs pages' examples, followed in order by a new user, their links, and the
+repository's own files."""
 
 from __future__ import annotations
 
@@ -52,3 +52,38 @@ def test_gitignore_lists_no_tracked_file() -> None:
     )
     assert listed.stdout == ""
 
+
+def test_documentation_links_resolve() -> None:
+    """Every relative link of the README and the docs pages names a file that exists, and a
+    ``#fragment`` names a heading of the page it points to."""
+
+    def anchors(page: Path) -> set[str]:
+        text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
+        slugs = set()
+        for title in re.findall(r"^#+ (.+)$", text, re.M):
+            slug = re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+            slugs.add(slug)
+        return slugs
+
+    broken = []
+    for page in documentation():
+        text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue
+            path, _, fragment = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            if not linked.exists():
+                broken.append(f"{page.name}: {target}")
+            elif fragment and linked.suffix == ".md" and fragment not in anchors(linked):
+                broken.append(f"{page.name}: {target} (no such heading)")
+    assert not broken, broken
+
+
+def test_every_setting_is_documented() -> None:
+    """Every ``QA_`` environment variable of the settings is in docs/configuration.md's table."""
+    from qa.config import Settings
+
+    table = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    missing = [f"QA_{name.upper()}" for name in Settings.model_fields if f"`QA_{name.upper()}`" not in table]
+    assert not missing, missing
