@@ -185,7 +185,7 @@ def test_an_onnx_runtime_that_cannot_load_is_one_clear_line(
     broken = tmp_path / "site" / "onnxruntime"
     broken.mkdir(parents=True)
     (broken / "__init__.py").write_text(
-        'raise ImportError("libonnxruntime.so.1: cannot open shared object file: No such file or directory")\n'
+        'raise ImportError("libonnxruntime.so.1: cannot open shared object file")\n'
     )
     asked = qa("ask", QUESTION, index_dir=seed_index_dir, PYTHONPATH=str(broken.parent))
     assert asked.returncode == 1
