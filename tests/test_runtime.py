@@ -105,6 +105,26 @@ def test_asking_imports_neither_torch_nor_transformers(seed_index_dir: Path, onn
     assert "HEAVY []" in done.stdout, done.stdout
 
 
+def test_indexing_imports_neither_torch_nor_transformers(tmp_path: Path, onnx_dir: Path) -> None:
+    """`qa index` embeds with the same ONNX file, and spaCy's sentencizer comes without torch."""
+    probe = (
+        f"import sys\nfrom bots.cli import main\nsys.argv = ['qa', 'index', {str(SEEDS)!r}]\n"
+        "try:\n    main()\nexcept SystemExit as end:\n    assert not end.code, end.code\n"
+        f"print('HEAVY', sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "QA_INDEX_DIR": str(tmp_path / "index"), "HF_HUB_OFFLINE": "1"},
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "HEAVY []" in done.stdout, done.stdout
+    assert "the index holds 1 articles" in done.stdout
+
+
 def test_an_index_built_on_torch_keeps_answering(tmp_path: Path, onnx_dir: Path) -> None:
     """An index made by the torch encoder (every index before the ONNX runtime) answers on ONNX Runtime
     with the same answer, without being rebuilt."""
