@@ -85,21 +85,26 @@ def test_onnx_reader_reads_as_the_torch_reader(base: str, onnx_dir: Path) -> Non
         )
 
 
-def test_asking_imports_neither_torch_nor_transformers(seed_index_dir: Path, onnx_dir: Path) -> None:
-    """`qa ask` on a built index answers with ONNX Runtime alone."""
+def heavy_modules_after(argv: list[str], index_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Run the ``qa`` command line in a fresh process; its stdout ends with the heavy modules it loaded."""
     probe = (
-        f"import sys\nfrom bots.cli import main\nsys.argv = ['qa', 'ask', {QUESTION!r}]\n"
+        f"import sys\nfrom bots.cli import main\nsys.argv = {['qa', *argv]!r}\n"
         "try:\n    main()\nexcept SystemExit as end:\n    assert not end.code, end.code\n"
         f"print('HEAVY', sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", probe],
         capture_output=True,
         text=True,
-        env={**os.environ, "QA_INDEX_DIR": str(seed_index_dir), "HF_HUB_OFFLINE": "1"},
+        env={**os.environ, "QA_INDEX_DIR": str(index_dir), "HF_HUB_OFFLINE": "1"},
         timeout=240,
         check=False,
     )
+
+
+def test_asking_imports_neither_torch_nor_transformers(seed_index_dir: Path, onnx_dir: Path) -> None:
+    """`qa ask` on a built index answers with ONNX Runtime alone."""
+    done = heavy_modules_after(["ask", QUESTION], seed_index_dir)
     assert done.returncode == 0, done.stderr
     assert "September 27" in done.stdout
     assert "HEAVY []" in done.stdout, done.stdout
@@ -107,19 +112,7 @@ def test_asking_imports_neither_torch_nor_transformers(seed_index_dir: Path, onn
 
 def test_indexing_imports_neither_torch_nor_transformers(tmp_path: Path, onnx_dir: Path) -> None:
     """`qa index` embeds with the same ONNX file, and spaCy's sentencizer comes without torch."""
-    probe = (
-        f"import sys\nfrom bots.cli import main\nsys.argv = ['qa', 'index', {str(SEEDS)!r}]\n"
-        "try:\n    main()\nexcept SystemExit as end:\n    assert not end.code, end.code\n"
-        f"print('HEAVY', sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "QA_INDEX_DIR": str(tmp_path / "index"), "HF_HUB_OFFLINE": "1"},
-        timeout=240,
-        check=False,
-    )
+    done = heavy_modules_after(["index", str(SEEDS)], tmp_path / "index")
     assert done.returncode == 0, done.stderr
     assert "HEAVY []" in done.stdout, done.stdout
     assert "the index holds 1 articles" in done.stdout
