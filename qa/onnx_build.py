@@ -113,6 +113,7 @@ def _quiet() -> Iterator[None]:
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]  # the unused pooler, reported
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # "Loading weights" of a 1 s load
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
