@@ -9,8 +9,6 @@ imported to answer a question.
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,21 +31,9 @@ logger = logging.getLogger(__name__)
 
 TOKENIZER_FILE = "tokenizer.json"
 ENCODER_MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length (sentence_bert_config.json)
-BATCH_SIZE = 16  # texts per forward pass when indexing (as the torch encoder on a CPU)
-
-
-# Forward passes at once, over every session of the process: one a core. Each pass holds its
-# activations in ONNX Runtime's memory arena, which keeps its peak, and more passes than cores only
-# take turns: with 8 clients a server held about 100 MB more for the same questions per second.
-_PASSES = threading.BoundedSemaphore(
-    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+BATCH_SIZE = (
+    8  # texts per forward pass when indexing: 16 took 30% more memory for 4% more speed (docs/bench.md)
 )
-
-
-def run(session: Any, outputs: list[str] | None, feed: dict[str, Any]) -> Any:
-    """One forward pass of ``session``, never more at a time than there are cores."""
-    with _PASSES:
-        return session.run(outputs, feed)
 
 
 def runtime_module() -> Any:
@@ -152,9 +138,8 @@ class OnnxEmbedder:
             encodings = self._tokenizer.encode_batch([texts[i] for i in batch])
             windows = Windows([e.ids for e in encodings], [e.type_ids for e in encodings], [], [])
             ids, mask, types = windows.padded()
-            tokens = run(
-                self._session, None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-            )[0]
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            tokens = self._session.run(None, feed)[0]
             for row, (i, encoding) in enumerate(zip(batch, encodings, strict=True)):
                 yield i, encoding, tokens[row, : len(encoding.ids)].astype(np.float32, copy=False)
             if progress is not None:
@@ -207,9 +192,7 @@ class OnnxSpanScorer:
 
     def scores(self, windows: Windows) -> tuple[Logits, Logits]:
         ids, mask, types = windows.padded()
-        start, end = run(
-            self._session,
-            ["start", "end"],
-            {"input_ids": ids, "attention_mask": mask, "token_type_ids": types},
+        start, end = self._session.run(
+            ["start", "end"], {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
         )
         return start.astype(np.float32, copy=False), end.astype(np.float32, copy=False)
