@@ -23,9 +23,9 @@ import numpy.typing as npt
 
 from bench.common import EVAL, fit_logistic, logger, picker_candidates, setup_logging
 from bench.fit_picker import engine_for
-from qa.answers import DEFAULT_PICKER, FEATURES, score
-from qa.evaluate import article_of, load_queries
-from qa.metrics import contains_answer
+from qa.answering.answers import DEFAULT_PICKER, FEATURES, score
+from qa.eval.evaluate import article_of, load_queries
+from qa.eval.metrics import contains_answer
 
 Matrix = npt.NDArray[np.float64]
 SIGNALS = ("score", *FEATURES, "margin", "cosine alone")

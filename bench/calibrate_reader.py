@@ -9,7 +9,7 @@ squad-v2.0 archive, and squad-v1.1's over an archive that holds only half of its
 (``qa eval --absent 0.5``'s choice), so that a question about a missing article must be refused.
 Every question goes through ``Engine.read`` (retrieval, then the reader over the top passages).
 
-1. A logistic over each reading's evidence (``qa.answers.READER_FEATURES``) is fitted with the
+1. A logistic over each reading's evidence (``qa.answering.answers.READER_FEATURES``) is fitted with the
    label "the sentence holding the span holds a gold answer": the answer's score is that chance.
 2. The threshold on it maximizes ``abstain_accuracy`` where the archive lacks the article (the
    refusal a news reader needs); squad-v2.0's is printed beside it.
@@ -30,12 +30,12 @@ import numpy as np
 
 from bench.common import CACHE, EVAL, fit_logistic, logger, read_jsonl, setup_logging
 from bench.train_reader import dev_questions
-from qa.answers import READER_FEATURES, agreement, reading_features, sentence_around, span_key
+from qa.answering.answers import READER_FEATURES, agreement, reading_features, sentence_around, span_key
+from qa.answering.reader import CONFIG_FILE, WEIGHTS_DIR
 from qa.config import READ_PASSAGES, Settings
 from qa.engine import Engine
-from qa.evaluate import article_of, documents_without, is_absent
-from qa.metrics import contains_answer
-from qa.reader import CONFIG_FILE, WEIGHTS_DIR
+from qa.eval.evaluate import article_of, documents_without, is_absent
+from qa.eval.metrics import contains_answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ class Asked:
     right: np.ndarray  # the reading's sentence holds a gold answer
     must_abstain: bool
     ranks: np.ndarray | None = None  # the rank of each reading's passage (None: every one is read)
-    keys: tuple[str, ...] = ()  # each reading's normalised span (``qa.answers.span_key``)
+    keys: tuple[str, ...] = ()  # each reading's normalised span (``qa.answering.answers.span_key``)
 
 
 def ask_all(

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qa.answers import Candidate, gather_candidates
+from qa.answering.answers import Candidate, gather_candidates
 from qa.config import Settings
-from qa.embedding import pick_device
-from qa.metrics import percentile
+from qa.eval.metrics import percentile
+from qa.runtime.embedding import pick_device
 from qa.types import Mode
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ class Floor:
     def __init__(self) -> None:
         from sentence_transformers import SentenceTransformer
 
-        from qa.embedding import bundled_model_path
+        from qa.runtime.embedding import bundled_model_path
 
         path = bundled_model_path()
         if path is None:
@@ -126,7 +126,7 @@ class ReaderFloor(Floor):
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
 
-        from qa.embedding import bundled_model_path
+        from qa.runtime.embedding import bundled_model_path
 
         path = str(bundled_model_path())
         self.tokenizer = AutoTokenizer.from_pretrained(path)
@@ -157,10 +157,10 @@ class OnnxReaderFloor(Floor):
     passages: what any reader on ONNX Runtime must pay."""
 
     def __init__(self, texts: list[str], passages: int = 5, max_length: int = 192) -> None:
+        from qa.answering.reader import SHIPPED_WEIGHTS_SHA256, WEIGHTS_DIR, WEIGHTS_FILE
         from qa.config import DEFAULT_MODEL
-        from qa.embedding import bundled_model_path
-        from qa.onnx_runtime import OnnxEmbedder, load_tokenizer, open_session, reader_file, ready
-        from qa.reader import SHIPPED_WEIGHTS_SHA256, WEIGHTS_DIR, WEIGHTS_FILE
+        from qa.runtime.embedding import bundled_model_path
+        from qa.runtime.onnx_runtime import OnnxEmbedder, load_tokenizer, open_session, reader_file, ready
 
         settings = Settings()
         path = str(bundled_model_path())

@@ -12,7 +12,7 @@
 3. The abstention threshold is scanned on ``--threshold-limit`` squad-v2.0 dev questions
    (abstain_accuracy), next to what each threshold costs on the v1.1 questions (answer_hit@1).
 
-Prints the weights as a ``PickerWeights(...)`` literal for qa/answers.py and a threshold table.
+Prints the weights as a ``PickerWeights(...)`` literal for qa/answering/answers.py and a threshold table.
 Indexes are cached in ``$QA_BENCH_CACHE/fit-*``. Nothing here reads a test split's answers.
 """
 
@@ -28,11 +28,11 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.common import CACHE, EVAL, fit_logistic, logger, picker_candidates, setup_logging
-from qa.answers import DEFAULT_PICKER, FEATURES, PickerWeights
+from qa.answering.answers import DEFAULT_PICKER, FEATURES, PickerWeights
 from qa.config import Settings
 from qa.engine import Engine
-from qa.evaluate import Query, article_of, load_queries
-from qa.metrics import contains_answer
+from qa.eval.evaluate import Query, article_of, load_queries
+from qa.eval.metrics import contains_answer
 
 Matrix = npt.NDArray[np.float64]
 

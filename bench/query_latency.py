@@ -163,7 +163,7 @@ def reader_floor(index_dir: Path, passages: int, kind: type[ReaderFloor | OnnxRe
     """A reader floor over the product's chunks: as many passages and tokens as the product reads."""
     import faiss
 
-    from qa.reader import WEIGHTS_DIR, ReaderConfig
+    from qa.answering.reader import WEIGHTS_DIR, ReaderConfig
 
     texts, vectors = product_chunks(index_dir)
     floor = kind(texts, passages, ReaderConfig.load(WEIGHTS_DIR).max_length)

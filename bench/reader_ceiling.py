@@ -37,8 +37,8 @@ from bench.calibrate_reader import (
     top_right,
     two_folds,
 )
+from qa.answering.reader import WEIGHTS_DIR, ReaderConfig
 from qa.config import READ_PASSAGES
-from qa.reader import WEIGHTS_DIR, ReaderConfig
 
 ABSENT, V2 = "squad-v1.1 absent 0.5", "squad-v2.0"
 MARGIN, RETRIEVAL = SHIPPED.index("margin"), SHIPPED.index("retrieval")

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import CACHE, logger
-from qa.evaluate import article_of
-from qa.reader import context_offsets, encode_pairs
+from qa.answering.reader import context_offsets, encode_pairs
+from qa.eval.evaluate import article_of
 
 
 @dataclass(frozen=True, slots=True)

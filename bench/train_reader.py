@@ -30,10 +30,7 @@ import numpy as np
 
 from bench.common import EVAL, read_jsonl, setup_logging
 from bench.reader_groups import group_features, shared_loss, training_groups
-from qa.embedding import bundled_model_path
-from qa.evaluate import article_of
-from qa.metrics import best_over, exact_match, f1_score
-from qa.reader import (
+from qa.answering.reader import (
     CONFIG_FILE,
     SHIPPED_WEIGHTS_SHA256,
     WEIGHTS_DIR,
@@ -43,7 +40,10 @@ from qa.reader import (
     encode_pairs,
     file_sha256,
 )
-from qa.reader_torch import build_model, load_trained, trained_parameters
+from qa.eval.evaluate import article_of
+from qa.eval.metrics import best_over, exact_match, f1_score
+from qa.runtime.embedding import bundled_model_path
+from qa.runtime.reader_torch import build_model, load_trained, trained_parameters
 
 SQUADS = ("squad-v1.1", "squad-v2.0")
 Example = tuple[

@@ -7,8 +7,11 @@ import shlex
 import threading
 from pathlib import Path
 
+from qa.answering.reader import Reader
 from qa.config import DEFAULT_MODEL, Settings
-from qa.embedding import (
+from qa.errors import NoIndexError
+from qa.ingest.indexer import Indexer
+from qa.runtime.embedding import (
     Embedder,
     Progress,
     SentenceTransformerEmbedder,
@@ -16,13 +19,10 @@ from qa.embedding import (
     pick_device,
     resolve_model,
 )
-from qa.errors import NoIndexError
-from qa.fetching import Fetcher
-from qa.indexing import Indexer
-from qa.reader import Reader
 from qa.store import LocalStore, Store, WebState
 from qa.watching.feedback import Feedback
-from qa.web_sources import WebSources
+from qa.web.fetching import Fetcher
+from qa.web.sources import WebSources
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class Archive:
             if self._embedder is None:
                 settings = self.settings
                 if settings.model_runtime() == "onnx" and model_identity(settings.model) == DEFAULT_MODEL:
-                    from qa.onnx_runtime import OnnxEmbedder
+                    from qa.runtime.onnx_runtime import OnnxEmbedder
 
                     base, name = resolve_model(settings.model, verify=False)  # its ONNX file is checked
                     self._embedder = OnnxEmbedder(

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from qa import duplicates, timefilter
-from qa.answers import (
+from qa.answering import timefilter
+from qa.answering.answers import (
     DEFAULT_PICKER,
     Evidence,
     PickerWeights,
@@ -20,20 +20,21 @@ from qa.answers import (
     read_answers,
     unstored_sentences,
 )
+from qa.answering.conversation import Conversation, rewrite_question
+from qa.answering.reader import Reading
+from qa.answering.retrieval import DEFAULT_WEIGHTS, FusionWeights, Retrieved, Retriever
+from qa.answering.timephrases import TimeQuery, TimeWindow
 from qa.archive import Archive
 from qa.config import READ_PASSAGES, Settings
-from qa.conversation import Conversation, rewrite_question
-from qa.embedding import Embedder, Progress
-from qa.embedding_cache import CachingEmbedder
 from qa.errors import ConfigError, DocumentNotFoundError
-from qa.indexing import ALL_ARTICLES, load_upload
+from qa.ingest import copies
+from qa.ingest.indexer import ALL_ARTICLES, load_upload
+from qa.ingest.selection import FileSelection
 from qa.models import Answer, AnswerSet, Article, DocumentInfo, Feed, IndexReport, Passage
-from qa.reader import Reading
-from qa.retrieval import DEFAULT_WEIGHTS, FusionWeights, Retrieved, Retriever
-from qa.selection import FileSelection
+from qa.runtime.embedding import Embedder, Progress
+from qa.runtime.embedding_cache import CachingEmbedder
 from qa.store import DocumentOrder, LocalStore
 from qa.text import clean_question
-from qa.timephrases import TimeQuery, TimeWindow
 from qa.types import Mode
 from qa.watching import Watching
 
@@ -144,7 +145,7 @@ class Engine(Archive):
             passages, answers = self._answers((plain, searched), k, mode, window, timed.newest_first, limit)
             if answers:
                 break
-        answers = duplicates.one_per_story(self.store, answers)
+        answers = copies.one_per_story(self.store, answers)
         if timed.newest_first:
             answers = timefilter.newest_first(answers, passages)
         repeats: list[Answer] = []

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import PurePath, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from qa.timephrases import TimeWindow
+from qa.answering.timephrases import TimeWindow
 from qa.types import Confidence
 
 NOT_FOUND = "I couldn't find that in the archive."

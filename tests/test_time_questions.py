@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from qa.answering.timephrases import TimeWindow
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import QuestionError
 from qa.models import Article
-from qa.timephrases import TimeWindow
 from qa.types import Mode
 from tests.conftest import answering_everything
 from tests.embedders import HashEmbedder

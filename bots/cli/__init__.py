@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Importing the command modules adds their commands to the app.
-from bots.cli import commands, docs, doctor, feeds, watches  # noqa: F401
+from bots.cli import commands, docs, doctor, feed_commands, watch_commands  # noqa: F401
 from bots.cli.app import app
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bots.cli.render import print_answers, print_passages, print_result
-from qa.conversation import Conversation
+from qa.answering.conversation import Conversation
 from qa.engine import Engine
 from qa.errors import QAError
 

@@ -24,14 +24,14 @@ from bots.cli.app import (
     out,
     settings,
 )
-from bots.cli.progress import progress_bar
+from bots.cli.progress_bar import progress_bar
 from bots.cli.render import format_by_type, format_table, print_result
+from qa.answering.timephrases import parse_day
 from qa.engine import Engine
 from qa.errors import QAError
-from qa.fetching import is_url
+from qa.ingest.selection import FileSelection
 from qa.models import IndexReport
-from qa.selection import FileSelection
-from qa.timephrases import parse_day
+from qa.web.fetching import is_url
 
 
 @app.command()
@@ -221,7 +221,7 @@ def evaluate(
     ] = False,
 ) -> None:
     """Measure retrieval and answers on a benchmark (SQuAD, SciFact format), through `qa ask`'s code path."""
-    from qa.evaluate import evaluate_dataset
+    from qa.eval.evaluate import evaluate_dataset
 
     config = settings()
     if reader == "off":

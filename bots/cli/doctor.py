@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from bots.cli.app import EXIT_ERROR, JsonOption, app, fail, out, settings
-from qa.diagnostics import rebuild, runtime_report
 from qa.errors import QAError
+from qa.runtime.diagnostics import rebuild, runtime_report
 
 
 @app.command()

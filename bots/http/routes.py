@@ -18,13 +18,13 @@ from pydantic import Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from bots.http import schemas
-from bots.http.errors import APIError
+from bots.http.error_bodies import APIError
 from bots.http.security import bearer_scheme, write_access
-from qa.articles import text_article_id
+from qa.answering.conversation import Conversation, ConversationStore, Page, Paging
 from qa.config import Settings
-from qa.conversation import Conversation, ConversationStore, Page, Paging
 from qa.engine import Engine
 from qa.errors import QAError
+from qa.ingest.articles import text_article_id
 from qa.models import Article
 
 logger = logging.getLogger(__name__)

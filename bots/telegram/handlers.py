@@ -36,9 +36,9 @@ from bots.telegram.format import (
 from bots.telegram.inline import InlineAnswers
 from bots.telegram.limits import Admission, ChatRateLimit
 from bots.telegram.replies import Replies, send, typing
-from bots.telegram.watches import ChatWatches
+from bots.telegram.watch_alerts import ChatWatches
+from qa.answering.conversation import ConversationStore, Paging
 from qa.config import Settings
-from qa.conversation import ConversationStore, Paging
 from qa.engine import Engine
 from qa.errors import QAError, QuestionError
 from qa.progress import logged_progress

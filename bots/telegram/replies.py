@@ -24,9 +24,9 @@ from bots.telegram.format import (
     format_source,
     split_message,
 )
-from qa.conversation import Paging
+from qa.answering.conversation import Paging
 from qa.models import Answer, AnswerSet
-from qa.watching.models import Vote
+from qa.watching.records import Vote
 
 _REMEMBERED_MESSAGES = 5000  # answer messages whose buttons still work
 _TYPING_EVERY = 4.0  # seconds; Telegram shows a chat action for about five

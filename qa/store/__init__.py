@@ -1,6 +1,6 @@
 """The store: what the engine needs (``Store`` protocol) and its SQLite + FAISS implementation."""
 
-from qa.store.feeds import PageState, WebState
+from qa.store.feed_registry import PageState, WebState
 from qa.store.local import LocalStore
 from qa.store.protocol import ChunkRecord, DocumentOrder, Snapshot, Store, Writer
 from qa.store.snapshot import LocalSnapshot, StoredArticle

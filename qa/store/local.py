@@ -38,7 +38,7 @@ from filelock import FileLock, Timeout
 
 from qa.errors import IndexBusyError, IndexCorruptError, QAError
 from qa.models import DocumentInfo
-from qa.store import duplicates, listing, manifest, schema
+from qa.store import listing, manifest, schema, signatures
 from qa.store.protocol import DocumentOrder
 from qa.store.segments import Merge, Segment, SegmentKind, SegmentSet, SegmentWrite, segment_file
 from qa.store.snapshot import LocalSnapshot
@@ -206,7 +206,7 @@ class LocalStore:
         segments are merged if due, as a commit of its own)."""
         with self._exclusive() as conn:
             with self._transaction(conn) as version:
-                signed = duplicates.backfill(conn)
+                signed = signatures.backfill(conn)
                 writer = LocalWriter(conn, SegmentWrite(self._vectors))
                 # An older index's new signatures are kept even if nothing else changes.
                 writer.changed = signed

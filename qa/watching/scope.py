@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from qa.answering.timephrases import TimeWindow
 from qa.models import ArticleMeta, DocumentInfo
 from qa.store import ChunkRecord, DocumentOrder, Ids, Snapshot, Store, Vectors, Writer
-from qa.timephrases import TimeWindow
 
 if TYPE_CHECKING:
     from qa.engine import Engine

@@ -8,15 +8,15 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
+from qa.answering.timephrases import read_time
 from qa.errors import FetchError, QAError, WatchError, WatchNotFoundError
-from qa.fetching import normalize_url
 from qa.models import LIKELY_FROM, SURE_FROM
 from qa.store import Store
-from qa.timephrases import read_time
 from qa.types import Confidence
-from qa.watching.models import Delivery, Found, Watch
+from qa.watching.records import Delivery, Found, Watch
 from qa.watching.scope import answering_from
 from qa.watching.state import Target, WatchState
+from qa.web.fetching import normalize_url
 
 if TYPE_CHECKING:
     from qa.engine import Engine

@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from qa.answering.timephrases import TimeWindow
 from qa.store.packing import pack_vectors, unpack_vectors
 from qa.store.vectors import Vectors
 from qa.text import stemmer
-from qa.timephrases import TimeWindow
 
 VARCHAR_MAX = 65_535  # bytes
 TEXT_PIECE = 16_000  # characters of article text per row (at most 4 bytes each in UTF-8)

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.embedding import Embedder
+from qa.answering.timephrases import TimeWindow
 from qa.models import Passage
+from qa.runtime.embedding import Embedder
 from qa.store import Ids, Snapshot, Store, Vectors
 from qa.text import STOPWORDS, stem_terms, stemmer, words
-from qa.timephrases import TimeWindow
 from qa.types import Mode
 
 __all__ = [

@@ -1,7 +1,7 @@
 """Duplicate stories: MinHash over word shingles finds re-published copies of an article at index time.
 
 Each article's signature (datasketch ``MinHash``) and its LSH band keys live in the index database
-(``qa.store.duplicates``), written in the same transaction as the article. An article whose
+(``qa.store.signatures``), written in the same transaction as the article. An article whose
 estimated Jaccard similarity to an earlier one is at least ``THRESHOLD`` records that article's
 original as ``duplicate_of``; the first copy indexed is the original. Answers then cite one copy
 and list the others (``also_in``).

@@ -6,10 +6,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from qa.config import DEFAULT_MODEL, Settings
-from qa.embedding import BUNDLED_MODEL_SHA256, model_identity, resolve_model
-from qa.onnx_build import OnnxFile, build
-from qa.reader import (
+from qa.answering.reader import (
     SHIPPED_WEIGHTS_SHA256,
     WEIGHTS_DIR,
     WEIGHTS_FILE,
@@ -17,6 +14,9 @@ from qa.reader import (
     file_sha256,
     reader_folder,
 )
+from qa.config import DEFAULT_MODEL, Settings
+from qa.runtime.embedding import BUNDLED_MODEL_SHA256, model_identity, resolve_model
+from qa.runtime.onnx_build import OnnxFile, build
 
 PACKAGES = ("onnxruntime", "tokenizers", "torch", "sentence-transformers", "transformers")
 
@@ -61,7 +61,7 @@ def _checked(role: str, path: Path, expected: str | None) -> ModelFile:
 
 def onnx_files(settings: Settings) -> list[tuple[OnnxFile, Path | None]]:
     """The ONNX files these settings answer with, each with the reader weights it is made from."""
-    from qa.onnx_runtime import encoder_file, reader_file
+    from qa.runtime.onnx_runtime import encoder_file, reader_file
 
     if settings.model_runtime() != "onnx":
         return []

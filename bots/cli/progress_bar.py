@@ -9,8 +9,8 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bots.cli.app import err
-from qa.embedding import Progress as ProgressCallback
 from qa.progress import logged_progress, progress_log
+from qa.runtime.embedding import Progress as ProgressCallback
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 """The reader on torch: the span model that training builds, and its runtime for ``QA_RUNTIME=torch``.
 
 The one module of the reader that imports torch and transformers; ``bench/train_reader.py`` trains
-the model built here, and ``qa.onnx_build`` exports it for ONNX Runtime.
+the model built here, and ``qa.runtime.onnx_build`` exports it for ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from qa.answering.reader import Logits, ReaderConfig, Windows, context_offsets, encode_pairs
 from qa.errors import ModelError
-from qa.reader import Logits, ReaderConfig, Windows, context_offsets, encode_pairs
 
 
 def build_model(base_path: str) -> Any:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa.benchmark import Query, Split, article_of, documents_without, is_absent, load_queries
 from qa.errors import ConfigError, QAError
-from qa.metrics import (
+from qa.eval.benchmark import Query, Split, article_of, documents_without, is_absent, load_queries
+from qa.eval.metrics import (
     best_over,
     contains_answer,
     document_ranking,

@@ -6,10 +6,10 @@ import logging
 from collections.abc import Sequence
 from datetime import date, timedelta
 
+from qa.answering.timephrases import TimeQuery, TimeWindow, read_time
 from qa.errors import QuestionError
 from qa.models import Answer, Passage
 from qa.store import Snapshot
-from qa.timephrases import TimeQuery, TimeWindow, read_time
 
 logger = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ import httpcore
 import httpx
 
 from qa import __version__
-from qa.addresses import guarded_transport
 from qa.config import Settings
 from qa.errors import AddressRefusedError, FetchError
+from qa.web.addresses import guarded_transport
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class Fetcher:
     """Fetches URLs politely; one instance per engine, safe to share between threads.
 
     Unless ``QA_FETCH_ALLOW_PRIVATE`` is on, every connection goes through ``network`` (by default a
-    ``qa.addresses.GuardedBackend``): only public addresses are reached."""
+    ``qa.web.addresses.GuardedBackend``): only public addresses are reached."""
 
     def __init__(self, settings: Settings, network: httpcore.NetworkBackend | None = None) -> None:
         self.delay = settings.fetch_delay

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from qa.metrics import normalize_answer
+from qa.answering.reader import Reading
+from qa.answering.spans import find_span, question_type
+from qa.eval.metrics import normalize_answer
 from qa.models import Answer, Passage
-from qa.reader import Reading
-from qa.spans import find_span, question_type
 from qa.text import stem_terms
 
 

@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urljoin
 
-from qa.articles import article_id_for, content_hash, parse_document
-from qa.embedding import Progress
 from qa.errors import DocumentError, FeedNotFoundError, FetchError
-from qa.feeds import Link, Listing, gunzip, is_listing, parse_listing, root_name
-from qa.fetching import Fetched, Fetcher, normalize_url
+from qa.ingest.articles import article_id_for, content_hash, parse_document
 from qa.models import Article, Feed, IndexReport
 from qa.progress import progress_log
-from qa.store.feeds import PageState, WebState
+from qa.runtime.embedding import Progress
+from qa.store.feed_registry import PageState, WebState
+from qa.web.feeds import Link, Listing, gunzip, is_listing, parse_listing, root_name
+from qa.web.fetching import Fetched, Fetcher, normalize_url
 
 logger = logging.getLogger(__name__)
 

@@ -41,17 +41,17 @@ from swagger_ui_bundle import swagger_ui_path
 
 import qa
 from bots.http import schemas
-from bots.http.errors import APIError, error_body, install_error_handlers, qa_error_status
-from bots.http.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
+from bots.http.error_bodies import APIError, error_body, install_error_handlers, qa_error_status
+from bots.http.prometheus import CONTENT_TYPE, Metrics, MetricsMiddleware
 from bots.http.routes import Conversations, build_api_router
 from bots.http.security import GuardMiddleware, RateLimiter, bearer_scheme
-from bots.http.watches import build_watch_router
+from bots.http.watch_routes import build_watch_router
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import QAError
 from qa.progress import logged_progress
-from qa.refresher import Refresher
 from qa.watching.webhooks import WebhookSender
+from qa.web.refresher import Refresher
 
 logger = logging.getLogger(__name__)
 

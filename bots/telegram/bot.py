@@ -16,7 +16,7 @@ from bots.telegram.limits import RetryingRateLimiter
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import ConfigError
-from qa.refresher import Refresher
+from qa.web.refresher import Refresher
 
 logger = logging.getLogger(__name__)
 

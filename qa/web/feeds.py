@@ -13,8 +13,8 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as SafeTree
 from defusedxml import DefusedXmlException
 
-from qa.articles import parse_timestamp
 from qa.errors import DocumentError
+from qa.ingest.articles import parse_timestamp
 
 ListingKind = Literal["rss", "atom", "sitemap", "sitemap-index"]
 LISTING_ROOTS: dict[str, ListingKind] = {

@@ -10,15 +10,15 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from qa.articles import SUPPORTED_SUFFIXES, content_hash, iter_files, parse_document, upload_name
-from qa.chunking import embedding_text, split_into_chunks
 from qa.config import Settings
-from qa.embedding import Embedder, PassageEmbedder, Progress, Vectors
 from qa.errors import DocumentError
+from qa.ingest.articles import SUPPORTED_SUFFIXES, content_hash, iter_files, parse_document, upload_name
+from qa.ingest.chunking import embedding_text, split_into_chunks
+from qa.ingest.selection import FileSelection
 from qa.models import Article, Chunk, IndexReport
-from qa.selection import FileSelection
+from qa.runtime.embedding import Embedder, PassageEmbedder, Progress, Vectors
 from qa.store import LocalStore, Store
-from qa.web_sources import WebSources, skip
+from qa.web.sources import WebSources, skip
 
 logger = logging.getLogger(__name__)
 

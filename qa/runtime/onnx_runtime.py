@@ -1,7 +1,7 @@
 """ONNX Runtime: the models of the query path (the one module that imports onnxruntime and tokenizers).
 
 The bundled all-MiniLM-L6-v2 encodes questions and passages (``OnnxEmbedder``) and the trained reader
-scores spans (``OnnxSpanScorer``) from ONNX files made once from the same weights (``qa.onnx_build``),
+scores spans (``OnnxSpanScorer``) from ONNX files made once from the same weights (``qa.runtime.onnx_build``),
 each checked against the SHA-256 recorded when it was made: neither torch nor transformers is
 imported to answer a question.
 """
@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from qa.embedding import (
+from qa.answering.reader import Logits, ReaderConfig, Windows, file_sha256, passage_offsets
+from qa.errors import ModelError
+from qa.runtime.embedding import (
     BUNDLED_MODEL_SHA256,
     Progress,
     Vectors,
@@ -23,9 +25,7 @@ from qa.embedding import (
     pool_sentences,
     verify_model_files,
 )
-from qa.errors import ModelError
-from qa.onnx_build import REBUILD, OnnxFile, build, onnx_file
-from qa.reader import Logits, ReaderConfig, Windows, file_sha256, passage_offsets
+from qa.runtime.onnx_build import REBUILD, OnnxFile, build, onnx_file
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from qa.engine import Engine
 from qa.errors import QAError
 from qa.models import Answer
 from qa.watching import Delivery, Watch
-from qa.watching.models import Vote
+from qa.watching.records import Vote
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
-from qa.dateline import with_place
 from qa.errors import DocumentError
+from qa.ingest.dateline import with_place
 from qa.models import Article
 
 logger = logging.getLogger(__name__)

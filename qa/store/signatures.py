@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from qa.duplicates import THRESHOLD, band_keys, signature, similarity
+from qa.ingest.copies import THRESHOLD, band_keys, signature, similarity
 from qa.models import ArticleMeta
 
 logger = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from qa.text import stem_terms
 
 logger = logging.getLogger(__name__)
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_READER = "default"
 WEIGHTS_FILE = "reader.safetensors"
 CONFIG_FILE = "reader.json"
@@ -47,7 +47,7 @@ class ReaderConfig:
     max_length: int
     stride: int
     weights_sha256: str
-    calibration: dict[str, float]  # logistic weights over a reading's evidence, see ``qa.answers``
+    calibration: dict[str, float]  # logistic weights over a reading's evidence, see ``qa.answering.answers``
     threshold: float  # default abstention threshold on the calibrated probability
     trained_on: str = ""
 
@@ -214,7 +214,7 @@ class Windows:
 
 
 class SpanScorer(Protocol):
-    """A runtime for the reader's model: ONNX Runtime (``qa.onnx_runtime``) or torch (``qa.reader_torch``)."""
+    """A runtime for the reader's model: ONNX Runtime (``onnx_runtime``) or torch (``reader_torch``)."""
 
     def windows(self, question: str, passages: Sequence[str]) -> Windows:
         """The windows of each (question, passage) pair, in passage order."""
@@ -253,12 +253,12 @@ class Reader:
             )
         self._scorer: SpanScorer
         if runtime == "torch":
-            from qa.reader_torch import TorchSpanScorer
+            from qa.runtime.reader_torch import TorchSpanScorer
 
             self._scorer = TorchSpanScorer(base_path, weights, self.config, device)
         else:
             from qa.config import default_onnx_dir
-            from qa.onnx_runtime import OnnxSpanScorer
+            from qa.runtime.onnx_runtime import OnnxSpanScorer
 
             cache = onnx_dir or default_onnx_dir()
             self._scorer = OnnxSpanScorer(base_path, weights, digest, self.config, quantize, cache, verify)

@@ -10,7 +10,7 @@ from rich.table import Table
 from bots.cli.app import JsonOption, app, fail, out, settings
 from bots.cli.commands import finish_report
 from bots.cli.docs import print_records
-from bots.cli.progress import progress_bar
+from bots.cli.progress_bar import progress_bar
 from qa.engine import Engine
 from qa.errors import QAError
 

@@ -7,7 +7,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from qa.embedding import Embedder, Progress, Vectors
+from qa.runtime.embedding import Embedder, Progress, Vectors
 
 TEXT_CACHE_SIZE = 20_000  # question and sentence vectors kept (about 1.5 KB each)
 

@@ -74,7 +74,7 @@ def build(target: OnnxFile, base_path: str, reader_weights: Path | None = None) 
     ``ModelError`` with one line naming the file when the export fails."""
     from filelock import FileLock
 
-    from qa.embedding import BUNDLED_MODEL_SHA256, bundled_model_path, verify_model_files
+    from qa.runtime.embedding import BUNDLED_MODEL_SHA256, bundled_model_path, verify_model_files
 
     if Path(base_path) == bundled_model_path():  # made only from pinned weights
         verify_model_files(Path(base_path), BUNDLED_MODEL_SHA256)
@@ -93,7 +93,7 @@ def build(target: OnnxFile, base_path: str, reader_weights: Path | None = None) 
                     if target.precision == "int8":
                         made = Path(scratch) / "int8.onnx"
                         _quantize(fp32, made)
-                from qa.reader import file_sha256  # one checksum routine for every weights file
+                from qa.answering.reader import file_sha256  # one checksum routine for every weights file
 
                 digest = file_sha256(made)
                 os.replace(made, target.path)
@@ -147,7 +147,7 @@ def _export(kind: str, base_path: str, reader_weights: Path | None, path: Path) 
     """torch → ONNX with dynamic batch and length: the encoder's token vectors, or the reader's scores."""
     import torch
 
-    from qa.reader_torch import build_model, load_trained
+    from qa.runtime.reader_torch import build_model, load_trained
 
     if kind == "reader":
         assert reader_weights is not None
