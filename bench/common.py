@@ -24,8 +24,8 @@ import numpy as np
 from qa.answering.answers import Candidate, gather_candidates
 from qa.config import Settings
 from qa.eval.metrics import percentile
+from qa.models import Mode
 from qa.runtime.embedding import pick_device
-from qa.types import Mode
 
 if TYPE_CHECKING:
     from qa.engine import Engine

@@ -23,19 +23,18 @@ from qa.answering.answers import (
 from qa.answering.conversation import Conversation, rewrite_question
 from qa.answering.reader import Reading
 from qa.answering.retrieval import DEFAULT_WEIGHTS, FusionWeights, Retrieved, Retriever
-from qa.answering.timephrases import TimeQuery, TimeWindow
+from qa.answering.timephrases import TimeQuery
 from qa.archive import Archive
 from qa.config import READ_PASSAGES, Settings
 from qa.errors import ConfigError, DocumentNotFoundError
 from qa.ingest import copies
 from qa.ingest.indexer import ALL_ARTICLES, load_upload
 from qa.ingest.selection import FileSelection
-from qa.models import Answer, AnswerSet, Article, DocumentInfo, Feed, IndexReport, Passage
+from qa.models import Answer, AnswerSet, Article, DocumentInfo, Feed, IndexReport, Mode, Passage, TimeWindow
 from qa.runtime.embedding import Embedder, Progress
 from qa.runtime.embedding_cache import CachingEmbedder
 from qa.store import DocumentOrder, LocalStore
 from qa.text import clean_question
-from qa.types import Mode
 from qa.watching import Watching
 
 logger = logging.getLogger(__name__)

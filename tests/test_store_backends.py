@@ -16,11 +16,10 @@ import numpy as np
 import pytest
 
 from qa.answering.retrieval import Retriever, keyword_terms
-from qa.answering.timephrases import TimeWindow
 from qa.config import Settings
 from qa.engine import Engine
 from qa.ingest.chunking import embedding_text, split_into_chunks
-from qa.models import Article
+from qa.models import Article, TimeWindow
 from qa.store import LocalStore, Store
 from tests.conftest import needs_milvus, open_files_under
 from tests.embedders import HashEmbedder

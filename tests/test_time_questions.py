@@ -8,12 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from qa.answering.timephrases import TimeWindow
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import QuestionError
-from qa.models import Article
-from qa.types import Mode
+from qa.models import Article, Mode, TimeWindow
 from tests.conftest import answering_everything
 from tests.embedders import HashEmbedder
 

@@ -13,7 +13,7 @@ from rich.console import Console
 from qa import __version__
 from qa.config import Settings
 from qa.errors import QAError
-from qa.types import Mode
+from qa.models import Mode
 
 app = typer.Typer(
     help="Extractive question answering over a news archive: every answer is quoted from an article.",

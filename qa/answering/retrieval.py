@@ -10,12 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.answering.timephrases import TimeWindow
-from qa.models import Passage
+from qa.models import Mode, Passage, TimeWindow
 from qa.runtime.embedding import Embedder
 from qa.store import Ids, Snapshot, Store, Vectors
 from qa.text import STOPWORDS, stem_terms, stemmer, words
-from qa.types import Mode
 
 __all__ = [
     "DEFAULT_WEIGHTS",

@@ -6,9 +6,9 @@ import logging
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from qa.answering.timephrases import TimeQuery, TimeWindow, read_time
+from qa.answering.timephrases import TimeQuery, read_time
 from qa.errors import QuestionError
-from qa.models import Answer, Passage
+from qa.models import Answer, Passage, TimeWindow
 from qa.store import Snapshot
 
 logger = logging.getLogger(__name__)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from qa.errors import QuestionError
+from qa.models import TimeWindow
 
 RECENT_DAYS = 30  # "recently", "lately"
 
@@ -72,50 +73,6 @@ _RECENTLY = re.compile(
 )
 _NEWEST = re.compile(r"\b(?:latest|newest|most\s+recent(?:ly)?)\b", re.IGNORECASE)  # removed from the text
 _NOW = re.compile(r"\b(?:current(?:ly)?|now|nowadays|these\s+days|at\s+present)\b", re.IGNORECASE)  # kept
-
-
-@dataclass(frozen=True, slots=True)
-class TimeWindow:
-    """Publication dates from ``since`` (inclusive) to ``until`` (exclusive); None is open."""
-
-    since: date | None = None
-    until: date | None = None
-
-    @property
-    def last_day(self) -> date | None:
-        """The last day inside the window (``until`` is exclusive)."""
-        return None if self.until is None else self.until - timedelta(days=1)
-
-    def intersect(self, other: TimeWindow | None) -> TimeWindow:
-        """The days inside both windows."""
-        if other is None:
-            return self
-        since = max((d for d in (self.since, other.since) if d is not None), default=None)
-        until = min((d for d in (self.until, other.until) if d is not None), default=None)
-        return TimeWindow(since, until)
-
-    @property
-    def empty(self) -> bool:
-        """True when no day is inside the window."""
-        return self.since is not None and self.until is not None and self.since >= self.until
-
-    def contains(self, published: str | None) -> bool:
-        """True when an ISO date or timestamp falls inside the window (never for an undated article)."""
-        if not published:
-            return False
-        day = published[:10]
-        return (self.since is None or day >= self.since.isoformat()) and (
-            self.until is None or day < self.until.isoformat()
-        )
-
-    def describe(self) -> str:
-        """The window in words: "on 2005-02-14", "from 2005-03-01 to 2005-03-31", "since 2004-01-01"."""
-        last = self.last_day
-        if self.since is not None and last is not None:
-            return f"on {last}" if self.since == last else f"from {self.since} to {last}"
-        if self.since is not None:
-            return f"since {self.since}"
-        return f"until {last}" if last is not None else "at any time"
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,8 +27,7 @@ from qa.eval.metrics import (
     percentile,
     recall_at,
 )
-from qa.models import AnswerSet
-from qa.types import Mode
+from qa.models import AnswerSet, Mode
 
 if TYPE_CHECKING:
     from qa.engine import Engine

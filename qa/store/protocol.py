@@ -14,8 +14,7 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from qa.answering.timephrases import TimeWindow
-from qa.models import Article, ArticleMeta, Chunk, DocumentInfo
+from qa.models import Article, ArticleMeta, Chunk, DocumentInfo, TimeWindow
 from qa.store.vectors import Ids, Vectors
 
 DocumentOrder = Literal["added", "date", "title"]

@@ -11,8 +11,7 @@ from datetime import date
 import numpy as np
 import numpy.typing as npt
 
-from qa.answering.timephrases import TimeWindow
-from qa.models import Article, ArticleMeta, Chunk, public_source
+from qa.models import Article, ArticleMeta, Chunk, TimeWindow, public_source
 from qa.store import signatures
 from qa.store.packing import unpack_vectors
 from qa.store.protocol import ChunkRecord

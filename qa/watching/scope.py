@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from qa.answering.timephrases import TimeWindow
-from qa.models import ArticleMeta, DocumentInfo
+from qa.models import ArticleMeta, DocumentInfo, TimeWindow
 from qa.store import ChunkRecord, DocumentOrder, Ids, Snapshot, Store, Vectors, Writer
 
 if TYPE_CHECKING:

@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING
 
 from qa.answering.timephrases import read_time
 from qa.errors import FetchError, QAError, WatchError, WatchNotFoundError
-from qa.models import LIKELY_FROM, SURE_FROM
+from qa.models import LIKELY_FROM, SURE_FROM, Confidence
 from qa.store import Store
-from qa.types import Confidence
 from qa.watching.records import Delivery, Found, Watch
 from qa.watching.scope import answering_from
 from qa.watching.state import Target, WatchState

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.answering.timephrases import TimeWindow
+from qa.models import TimeWindow
 from qa.store.packing import pack_vectors, unpack_vectors
 from qa.store.vectors import Vectors
 from qa.text import stemmer

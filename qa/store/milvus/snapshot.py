@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from qa.answering.timephrases import TimeWindow
-from qa.models import ArticleMeta, public_source
+from qa.models import ArticleMeta, TimeWindow, public_source
 from qa.store.milvus import schema
 from qa.store.milvus.client import count, rows
 from qa.store.milvus.schema import lit
