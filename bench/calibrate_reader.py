@@ -7,7 +7,7 @@ never trained on (their articles are in a test split of the other SQuAD folder, 
 them out; their own split is dev): squad-v2.0's, with its unanswerable ones, over the whole
 squad-v2.0 archive, and squad-v1.1's over an archive that holds only half of its articles
 (``qa eval --absent 0.5``'s choice), so that a question about a missing article must be refused.
-Every question goes through ``Engine.read`` (retrieval, then the reader over the top passages).
+Every question goes through ``Answerer.read`` (retrieval, then the reader over the top passages).
 
 1. A logistic over each reading's evidence (``qa.answering.answers.READER_FEATURES``) is fitted with the
    label "the sentence holding the span holds a gold answer": the answer's score is that chance.
@@ -56,9 +56,9 @@ def ask_all(
     """Readings of the top ``depth`` passages of every question: (question, gold answers, whether it
     must be refused)."""
     out = []
-    engine.ensure_index()
+    engine.archive.ensure_index()
     for number, (question, answers, refuse) in enumerate(questions, start=1):
-        passages, readings, terms = engine.read(question, max(10, depth), depth=depth)
+        passages, readings, terms = engine.answerer.read(question, max(10, depth), depth=depth)
         agrees = agreement(passages, readings)
         rows, right = [], []
         for reading, agree in zip(readings, agrees, strict=True):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qa.answering.answers import Candidate, gather_candidates
+from qa.answering.picker import Candidate, gather_candidates
 from qa.config import Settings
 from qa.eval.metrics import percentile
 from qa.models import Mode
@@ -319,7 +319,9 @@ def fit_logistic(
 def picker_candidates(engine: Engine, question: str, mode: Mode | None = None) -> list[Candidate]:
     """Every candidate sentence ``Engine.ask`` weighs for a question with the picker, with its evidence
     (what ``bench.fit_picker`` and ``bench.abstention`` fit on)."""
-    question = engine.validate_question(question)
-    engine.ensure_index()
-    found = engine.retriever.retrieve(engine.store, question, max(10, engine.settings.top_k), mode)
-    return gather_candidates(engine.evidence(question, found, engine.picker), engine.picker)
+    question = engine.answerer.validate_question(question)
+    engine.archive.ensure_index()
+    found = engine.answerer.retriever.retrieve(engine.store, question, max(10, engine.settings.top_k), mode)
+    return gather_candidates(
+        engine.answerer.evidence(question, found, engine.answerer.picker), engine.answerer.picker
+    )

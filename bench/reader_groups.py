@@ -62,10 +62,10 @@ def retrieved_negatives(
 
     engine = Engine(Settings(index_dir=docs.parent / "index", reader="off"))
     engine.index_paths([docs])
-    engine.retriever.embedder.encode([q["question"] for q in questions])  # in batches, then cached
+    engine.answerer.retriever.embedder.encode([q["question"] for q in questions])  # in batches, then cached
     out: dict[str, list[str]] = {}
     for number, q in enumerate(questions, start=1):
-        found = engine.retriever.retrieve(engine.store, q["question"], count + 6).passages
+        found = engine.answerer.retriever.retrieve(engine.store, q["question"], count + 6).passages
         answers = [a.strip() for a in q["answers"] if a.strip()]
         out[q["id"]] = [
             p.text

@@ -63,12 +63,13 @@ def ask(
     """
     engine = Engine(settings())
     try:
-        asked = engine.validate_question(" ".join(question))  # a bad question fails before any loading
+        # a bad question fails before any loading
+        asked = engine.answerer.validate_question(" ".join(question))
         first = parse_day(since, "--since") if since is not None else None
         last = parse_day(until, "--until") if until is not None else None
         day = parse_day(as_of, "--as-of") if as_of is not None else None
         with progress_bar() as progress:
-            engine.ensure_index(progress)
+            engine.archive.ensure_index(progress)
         result = engine.ask(asked, top_k=top_k, mode=mode, since=first, until=last, as_of=day)
     except QAError as exc:
         raise fail(exc) from None
@@ -158,7 +159,7 @@ def chat() -> None:
     engine = Engine(current)
     try:
         with progress_bar() as progress:
-            engine.ensure_index(progress)
+            engine.archive.ensure_index(progress)
         run_chat(engine, out, current.index_dir.parent / "chat_history")
     except QAError as exc:
         raise fail(exc) from None

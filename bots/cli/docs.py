@@ -102,7 +102,7 @@ def docs_show(
     """Print one article's metadata and text."""
     engine = Engine(settings())
     try:
-        info, text = engine.find_document(ref)
+        info, text = engine.archive.find_document(ref)
     except QAError as exc:
         raise fail(exc) from None
     where = "  ".join(p for p in (info.published, info.url, info.path or info.source) if p)

@@ -122,7 +122,7 @@ class IndexLoader:
 
     def _load(self) -> None:
         try:
-            self.engine.warm_up(logged_progress(logger))
+            self.engine.answerer.warm_up(logged_progress(logger))
             stats = self.engine.stats()
             logger.info("index ready: %d articles, %d chunks", stats["articles"], stats["chunks"])
             if self.on_ready is not None:
@@ -260,7 +260,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 def serve(settings: Settings) -> None:
     """Run the HTTP service on ``settings.host:settings.port`` until interrupted."""
     engine = Engine(settings)
-    engine.require_index()  # a chosen folder without an index stops here, before the port opens
+    engine.archive.require_index()  # a chosen folder without an index stops here, before the port opens
     app = create_app(settings, engine)
     logger.info("serving on http://%s:%d/", settings.host, settings.port)
     if settings.refresh > 0:

@@ -84,7 +84,7 @@ def run_bot(settings: Settings) -> None:
     # httpx logs every request URL at INFO, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     engine = Engine(settings)
-    engine.require_index()  # a chosen folder without an index stops here, before polling starts
+    engine.archive.require_index()  # a chosen folder without an index stops here, before polling starts
     # A loop of our own: PTB closes it on exit, and asyncio.get_event_loop() is deprecated.
     asyncio.set_event_loop(asyncio.new_event_loop())
     try:

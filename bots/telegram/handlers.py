@@ -94,7 +94,7 @@ class TelegramBot:
 
     async def prepare(self, app: TelegramApp) -> None:
         """Build the index if there is none and register the command menu (PTB's post_init)."""
-        await asyncio.to_thread(self.engine.ensure_index, logged_progress(logger))
+        await asyncio.to_thread(self.engine.archive.ensure_index, logged_progress(logger))
         await app.bot.set_my_commands(COMMANDS)
         stats = await asyncio.to_thread(self.engine.stats)
         logger.info(

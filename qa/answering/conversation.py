@@ -126,12 +126,22 @@ class Conversation:
         """The next ``count`` answers to the last question not yet shown (empty when none are left)."""
         return [] if self.paging is None else list(self.paging.next_page(count).answers)
 
+    def rewrite(self, question: str) -> str:
+        """The question made self-contained when it is a follow-up: the earlier topic's words appended."""
+        return rewrite_question(question, self.context())
+
     def said(self) -> set[tuple[str, str]]:
         """``(article id, sentence)`` of the last question's answer (its best), if it had one."""
         last = self.last
         if last is None or not last.answers:
             return set()
         return {(last.answers[0].article.id, last.answers[0].text)}
+
+    def withhold_repeats(self, answers: list[Answer]) -> tuple[list[Answer], list[Answer]]:
+        """A follow-up's answers split into those not said yet and those that repeat the last answer."""
+        said = self.said()
+        repeats = [a for a in answers if (a.article.id, a.text) in said]
+        return [a for a in answers if (a.article.id, a.text) not in said], repeats
 
     def clear(self) -> None:
         """Forget everything."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date
@@ -15,6 +14,7 @@ from qa.models import ArticleMeta, DocumentInfo, TimeWindow
 from qa.store import ChunkRecord, DocumentOrder, Ids, Snapshot, Store, Vectors, Writer
 
 if TYPE_CHECKING:
+    from qa.answering.answerer import Answerer
     from qa.engine import Engine
 
 KEYWORD_ROWS = 16_384  # BM25 rows read to find the scope's passages among the archive's best
@@ -136,9 +136,6 @@ class ScopedStore:
         """Nothing: the inner store belongs to its engine."""
 
 
-def answering_from(engine: Engine, article_ids: Sequence[str]) -> Engine:
-    """The engine answering from these articles only (its model, reader and caches shared)."""
-    view = copy.copy(engine)
-    view._retriever, view._reader = engine.retriever, engine.reader
-    view._store = ScopedStore(engine.store, article_ids)
-    return view
+def answering_from(engine: Engine, article_ids: Sequence[str]) -> Answerer:
+    """The answerer reading these articles only (its model, reader and caches shared)."""
+    return engine.answerer.over(ScopedStore(engine.store, article_ids))

@@ -18,6 +18,7 @@ from qa.watching.state import Target, WatchState
 from qa.web.fetching import normalize_url
 
 if TYPE_CHECKING:
+    from qa.answering.answerer import Answerer
     from qa.engine import Engine
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class Watching:
         """A new watch for a chat (None: the API's and the command line's); ``WatchError`` when the
         chat keeps ``QA_WATCH_LIMIT`` watches, the webhook is no http(s) URL or the time words
         would never match."""
-        question = self.engine.validate_question(question)
+        question = self.engine.answerer.validate_question(question)
         refuse_past_time(question, date.today())
         if webhook is not None:
             try:
@@ -120,7 +121,7 @@ class Watching:
             logger.info("%d new answers for the watches", len(found))
         return found
 
-    def _check_one(self, view: Engine, watch: Watch) -> list[Found]:
+    def _check_one(self, view: Answerer, watch: Watch) -> list[Found]:
         """The new answers of one watch in the view's articles, one per story, now recorded."""
         result = view.ask(watch.question, top_k=ANSWERS_PER_CHECK)
         least = LEAST_SCORE[self.settings.watch_min_confidence]
