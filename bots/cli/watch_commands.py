@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bots.cli.app import JsonOption, app, fail, out, settings
+from bots.cli.app import JsonOption, app, out, settings
 from bots.cli.docs import print_records
 from bots.cli.render import answer_text
 from qa.engine import Engine
@@ -29,6 +29,7 @@ WatchId = Annotated[int, typer.Argument(help="The id shown by `qa watch list`.")
 
 @watch_app.command("add")
 def watch_add(
+    ctx: typer.Context,
     question: Annotated[list[str], typer.Argument(help="The question (quotes optional).")],
     webhook: Annotated[
         str | None,
@@ -37,10 +38,7 @@ def watch_add(
     as_json: JsonOption = False,
 ) -> None:
     """Watch a question: each new or changed article is asked it, new answers are kept."""
-    try:
-        watch = Engine(settings()).watching.add(" ".join(question), webhook=webhook)
-    except QAError as exc:
-        raise fail(exc) from None
+    watch = Engine(settings(ctx)).watching.add(" ".join(question), webhook=webhook)
     if as_json:
         sys.stdout.write(json.dumps(watch.to_dict(), ensure_ascii=False) + "\n")
     else:
@@ -48,12 +46,9 @@ def watch_add(
 
 
 @watch_app.command("list")
-def watch_list(as_json: JsonOption = False) -> None:
+def watch_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every watch (the chats' too): id, question, where its answers go."""
-    try:
-        watches = Engine(settings()).watching.listed(everyone=True)
-    except QAError as exc:
-        raise fail(exc) from None
+    watches = Engine(settings(ctx)).watching.listed(everyone=True)
     table = Table("id", "question", "sent to", "since (UTC)", box=None)
     for w in watches:
         target = f"chat {w.chat_id}" if w.chat_id is not None else (w.webhook or "qa watch check")
@@ -62,22 +57,16 @@ def watch_list(as_json: JsonOption = False) -> None:
 
 
 @watch_app.command("remove")
-def watch_remove(watch_id: WatchId) -> None:
+def watch_remove(ctx: typer.Context, watch_id: WatchId) -> None:
     """Stop a watch; the answers found for it go too."""
-    try:
-        watch = Engine(settings()).watching.remove(watch_id, everyone=True)
-    except QAError as exc:
-        raise fail(exc) from None
+    watch = Engine(settings(ctx)).watching.remove(watch_id, everyone=True)
     out.print(f"removed watch {watch.id}: {watch.question}", markup=False)
 
 
 @watch_app.command("check")
-def watch_check(as_json: JsonOption = False) -> None:
+def watch_check(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Print the answers found since the last `qa watch check` (for cron, after `qa refresh`)."""
-    try:
-        found = Engine(settings()).watching.unshown()
-    except QAError as exc:
-        raise fail(exc) from None
+    found = Engine(settings(ctx)).watching.unshown()
     if as_json:
         sys.stdout.write(json.dumps([answers_dict(w, f) for w, f in found], ensure_ascii=False) + "\n")
         return
@@ -90,12 +79,9 @@ def watch_check(as_json: JsonOption = False) -> None:
 
 
 @feedback_app.command("list")
-def feedback_list(as_json: JsonOption = False) -> None:
+def feedback_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every vote: when, 👍 or 👎, the question and the answer voted on."""
-    try:
-        votes = Engine(settings()).feedback.votes()
-    except QAError as exc:
-        raise fail(exc) from None
+    votes = Engine(settings(ctx)).feedback.votes()
     table = Table("id", "at (UTC)", "vote", "question", "answer", "article", box=None)
     for v in votes:
         mark = "👍" if v.vote == "up" else "👎"
@@ -107,11 +93,12 @@ def feedback_list(as_json: JsonOption = False) -> None:
 
 @feedback_app.command("export")
 def feedback_export(
+    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="The queries.jsonl file to write.", dir_okay=False)],
 ) -> None:
     """Write the voted questions as `qa eval` questions: 👍 answers are gold, 👎 ones known wrong."""
     try:
-        count = Engine(settings()).feedback.export(file)
-    except (QAError, OSError) as exc:
-        raise fail(exc if isinstance(exc, QAError) else QAError(f"cannot write {file}: {exc}")) from None
+        count = Engine(settings(ctx)).feedback.export(file)
+    except OSError as exc:
+        raise QAError(f"cannot write {file}: {exc}") from None
     out.print(f"wrote {count} questions to {file}", markup=False)
