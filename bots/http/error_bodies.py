@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from qa.errors import (
     AddressRefusedError,
     ConfigError,
+    ConversationNotFoundError,
     DocumentError,
     DocumentNotFoundError,
     FeedbackError,
@@ -41,6 +42,7 @@ QA_ERROR_STATUS: dict[type[QAError], tuple[int, str]] = {
     FeedNotFoundError: (404, "feed_not_found"),
     WatchError: (422, "invalid_watch"),
     WatchNotFoundError: (404, "watch_not_found"),
+    ConversationNotFoundError: (404, "conversation_not_found"),
     FeedbackError: (422, "invalid_feedback"),
     NoIndexError: (503, "no_index"),
     IndexBusyError: (503, "index_busy"),

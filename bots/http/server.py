@@ -25,6 +25,7 @@ Errors are ``{"error": {"code", "message"}}`` with a 4xx status (503 while the i
 
 from __future__ import annotations
 
+import html
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -35,7 +36,7 @@ import uvicorn
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
@@ -43,9 +44,10 @@ import qa
 from bots.http import schemas
 from bots.http.error_bodies import APIError, error_body, install_error_handlers, qa_error_status
 from bots.http.prometheus import CONTENT_TYPE, Metrics, MetricsMiddleware
-from bots.http.routes import Conversations, build_api_router
+from bots.http.routes import build_api_router
 from bots.http.security import GuardMiddleware, RateLimiter, bearer_scheme
 from bots.http.watch_routes import build_watch_router
+from qa.answering.conversation import NO_MORE, NOTHING_NEW, Conversations
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import QAError
@@ -134,6 +136,13 @@ class IndexLoader:
             self._done.set()
 
 
+def chat_page_html() -> str:
+    """The chat page, carrying the core's words for what the page says of a conversation by itself."""
+    words = {"nothing-new": NOTHING_NEW, "no-more": NO_MORE}
+    attributes = " ".join(f'data-{name}="{html.escape(text)}"' for name, text in words.items())
+    return (WEB_DIR / "index.html").read_text(encoding="utf-8").replace("<body>", f"<body {attributes}>", 1)
+
+
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The FastAPI app over ``engine`` (one is made from ``settings`` and closed when absent)."""
     owned = engine is None
@@ -218,9 +227,11 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         stats = qa_engine.stats() if loader.done else None
         return Response(metrics.render(stats), media_type=CONTENT_TYPE)
 
+    page = chat_page_html()
+
     @app.get("/", include_in_schema=False)
-    def chat_page() -> FileResponse:
-        return FileResponse(WEB_DIR / "index.html", headers=PAGE_HEADERS)
+    def chat_page() -> HTMLResponse:
+        return HTMLResponse(page, headers=PAGE_HEADERS)
 
     @app.get("/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:

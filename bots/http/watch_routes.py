@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Response
 
 from bots.http import schemas
-from bots.http.routes import Conversations
 from bots.http.security import bearer_scheme, write_access
+from qa.answering.conversation import Conversations
 from qa.config import Settings
 from qa.engine import Engine
 from qa.watching import answers_dict, shown_answer

@@ -23,7 +23,6 @@ from telegram.ext import (
 )
 
 from bots.telegram.format import (
-    ASK_FIRST,
     EXPIRED,
     FAILED,
     HELP,
@@ -37,7 +36,7 @@ from bots.telegram.inline import InlineAnswers
 from bots.telegram.limits import Admission, ChatRateLimit
 from bots.telegram.replies import Replies, send, typing
 from bots.telegram.watch_alerts import ChatWatches
-from qa.answering.conversation import ConversationStore, Paging
+from qa.answering.conversation import ASK_FIRST, ConversationStore, Paging
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import QAError, QuestionError

@@ -15,16 +15,13 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
 from bots.telegram.format import (
-    ASK_FIRST,
     EXPIRED,
-    NO_MORE,
-    NOTHING_NEW,
     format_answer,
     format_answers,
     format_source,
     split_message,
 )
-from qa.answering.conversation import Paging
+from qa.answering.conversation import ASK_FIRST, NO_MORE, NOTHING_NEW, Paging
 from qa.models import Answer, AnswerSet
 from qa.watching.records import Vote
 

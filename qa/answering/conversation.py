@@ -1,14 +1,23 @@
-"""Follow-up questions: a bounded conversation and the rewrite into a self-contained question."""
+"""Conversations: follow-up questions made self-contained, paging through more answers, what is said."""
 
 from __future__ import annotations
 
 import re
+import threading
 import time
+import uuid
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from typing import Any
 
+from qa.errors import ConversationNotFoundError
 from qa.models import Answer, AnswerSet
 from qa.text import STOPWORDS, content_words
+
+# What every front end says about a conversation, in one wording.
+NOTHING_NEW = "Nothing new on that in the archive: the last answer is still the best it holds."
+NO_MORE = "There are no more answers to that question."
+ASK_FIRST = "Ask me a question first."
 
 # Words that point back to something said earlier in the conversation.
 _ANAPHORA = frozenset(
@@ -58,6 +67,16 @@ class Page:
     answers: tuple[Answer, ...]
     first: int
     remaining: int
+
+    def to_dict(self, question: str, conversation_id: str) -> dict[str, Any]:
+        """The page as ``POST /conversations/{id}/more`` serves it."""
+        answers = [a.to_dict() for a in self.answers]
+        return {
+            "question": question,
+            "answers": answers,
+            "conversation_id": conversation_id,
+            "remaining": self.remaining,
+        }
 
 
 @dataclass(slots=True)
@@ -174,3 +193,41 @@ class ConversationStore:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def answer_json(result: AnswerSet, conversation_id: str) -> dict[str, Any]:
+    """The answer object of a question asked in a conversation (``POST /ask``): the core's JSON, the
+    conversation's id, how many further answers wait, and whether a follow-up found nothing new."""
+    extra = {"conversation_id": conversation_id, "remaining": Paging.after(result).remaining}
+    return {**result.to_dict(), **extra, "nothing_new": result.nothing_new}
+
+
+@dataclass
+class Conversations:
+    """Conversations by id for a front end whose requests run on several threads (HTTP)."""
+
+    store: ConversationStore = field(default_factory=ConversationStore)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get_or_start(self, conversation_id: str | None) -> tuple[str, Conversation]:
+        """The conversation with this id (started afresh when unknown or expired), or a new one and
+        its new id."""
+        conversation_id = conversation_id or uuid.uuid4().hex
+        with self.lock:
+            return conversation_id, self.store.get(conversation_id)
+
+    def paging(self, conversation_id: str) -> Paging | None:
+        """The answers of the conversation's last question (None before one);
+        ``ConversationNotFoundError`` when the id is unknown or expired."""
+        with self.lock:
+            if conversation_id not in self.store:
+                raise ConversationNotFoundError(conversation_id)
+            return self.store.get(conversation_id).paging
+
+    def more(self, conversation_id: str, count: int) -> dict[str, Any]:
+        """The next ``count`` answers to the conversation's last question, as JSON (none before one)."""
+        paging = self.paging(conversation_id)
+        if paging is None:
+            return Page((), 0, 0).to_dict("", conversation_id)
+        with self.lock:
+            return paging.next_page(count).to_dict(paging.result.question, conversation_id)

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import stat
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import Any, Protocol
 
 from qa.config import Settings
 from qa.errors import DocumentError
-from qa.ingest.articles import SUPPORTED_SUFFIXES, content_hash, iter_files, parse_document, upload_name
+from qa.ingest.articles import (
+    SUPPORTED_SUFFIXES,
+    content_hash,
+    iter_files,
+    parse_document,
+    text_article_id,
+    upload_name,
+)
 from qa.ingest.chunking import embedding_text, split_into_chunks
 from qa.ingest.selection import FileSelection
 from qa.models import Article, Chunk, IndexReport
@@ -77,6 +85,14 @@ def load_upload(filename: str, data: bytes) -> list[Article]:
     if not articles:
         raise DocumentError(name, "no article found")
     return [dataclasses.replace(a, source=f"upload:{name}") for a in articles]
+
+
+def load_posted(record: dict[str, Any]) -> list[Article]:
+    """An article posted as one JSON object (``text``; ``title``, ``published``, ``url``, ``id``): one
+    without an id is named by its text, so posting it again replaces it."""
+    if record.get("id") is None:
+        record = {**record, "id": text_article_id(str(record.get("text", "")))}
+    return load_upload("article.json", json.dumps(record).encode("utf-8"))
 
 
 class Parts(Protocol):
