@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
@@ -289,30 +287,3 @@ def _parse_by_suffix(data: bytes, source: str, suffix: str) -> tuple[list[Articl
     if suffix in TEXT_SUFFIXES:
         return [parse_plain_article(text, source, suffix)], []
     raise DocumentError(source, f"unsupported file type {suffix!r}")
-
-
-def iter_files(root: Path) -> Iterator[Path]:
-    """Files below ``root`` in a stable order, skipping hidden ones and never following symlink loops."""
-    if not root.is_dir():
-        yield root
-        return
-    seen: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=_log_walk_error):
-        try:
-            info = os.stat(dirpath)
-        except OSError:
-            continue
-        key = (info.st_dev, info.st_ino)
-        if key in seen:  # a symlink loop or a second link to the same folder
-            logger.warning("%s: skipped, folder already visited (symlink loop?)", dirpath)
-            dirnames[:] = []
-            continue
-        seen.add(key)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if not name.startswith("."):
-                yield Path(dirpath) / name
-
-
-def _log_walk_error(error: OSError) -> None:
-    logger.warning("%s: skipped, %s", error.filename, error.strerror or error)

@@ -16,13 +16,12 @@ from qa.errors import DocumentError
 from qa.ingest.articles import (
     SUPPORTED_SUFFIXES,
     content_hash,
-    iter_files,
     parse_document,
     text_article_id,
     upload_name,
 )
 from qa.ingest.chunking import embedding_text, split_into_chunks
-from qa.ingest.selection import FileSelection
+from qa.ingest.selection import FileSelection, iter_files
 from qa.models import Article, Chunk, IndexReport
 from qa.runtime.embedding import Embedder, PassageEmbedder, Progress, Vectors
 from qa.store import LocalStore, Store

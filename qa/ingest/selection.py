@@ -1,10 +1,16 @@
-"""Which files found in a folder are read as articles: no README or licence, include and exclude globs."""
+"""Which files in a folder are read as articles: walked in a stable order, no hidden files, no README
+or licence, include and exclude globs."""
 
 from __future__ import annotations
 
+import logging
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
+
+logger = logging.getLogger(__name__)
 
 # Files that travel with a collection of articles without being one ("README.TXT", "LICENSE.md").
 NOT_ARTICLE_NAMES = frozenset({"readme", "license", "licence", "copying", "changelog", "notice"})
@@ -39,3 +45,30 @@ class FileSelection:
         if is_not_an_article(relative.name):
             return "not an article"
         return None
+
+
+def iter_files(root: Path) -> Iterator[Path]:
+    """Files below ``root`` in a stable order, skipping hidden ones and never following symlink loops."""
+    if not root.is_dir():
+        yield root
+        return
+    seen: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=_log_walk_error):
+        try:
+            info = os.stat(dirpath)
+        except OSError:
+            continue
+        key = (info.st_dev, info.st_ino)
+        if key in seen:  # a symlink loop or a second link to the same folder
+            logger.warning("%s: skipped, folder already visited (symlink loop?)", dirpath)
+            dirnames[:] = []
+            continue
+        seen.add(key)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                yield Path(dirpath) / name
+
+
+def _log_walk_error(error: OSError) -> None:
+    logger.warning("%s: skipped, %s", error.filename, error.strerror or error)
