@@ -7,14 +7,14 @@ import logging
 import shlex
 import threading
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from qa.answering.reader import Reader
 from qa.config import DEFAULT_MODEL, Settings
 from qa.errors import DocumentNotFoundError, NoIndexError
-from qa.ingest.indexer import ALL_ARTICLES, Indexer
-from qa.ingest.selection import FileSelection
-from qa.models import DocumentInfo, Feed, IndexReport
+from qa.ingest.indexer import Indexer
+from qa.models import DocumentInfo, Feed
 from qa.runtime.embedding import (
     Embedder,
     Progress,
@@ -162,18 +162,9 @@ class Archive:
         """Writes articles into this archive's index."""
         return Indexer(self)
 
-    def index(
-        self,
-        paths: Sequence[Path],
-        progress: Progress | None = None,
-        selection: FileSelection = ALL_ARTICLES,
-        urls: Sequence[str] = (),
-    ) -> IndexReport:
-        """Index files, folders and URLs (feeds, sitemaps, pages) incrementally; a folder's vanished
-        (or now left out) files are removed, and a URL's article is embedded again only when its text
-        changed. One run over URLs at a time (a refresh, an index)."""
-        with self._web_lock if urls else contextlib.nullcontext():
-            return self.indexer().index(paths, progress, selection, urls)
+    def web_lock(self, urls: Sequence[str]) -> AbstractContextManager[object]:
+        """Held around a run over URLs (an index, a refresh): one at a time; none without URLs."""
+        return self._web_lock if urls else contextlib.nullcontext()
 
     def _chosen_but_missing(self) -> bool:
         """True when a chosen local index directory holds no index."""

@@ -90,7 +90,8 @@ class Engine:
         urls: Sequence[str] = (),
     ) -> IndexReport:
         """Index files, folders and URLs incrementally; the watches are checked against what was added."""
-        report = self.archive.index(paths, progress, selection, urls)
+        with self.archive.web_lock(urls):
+            report = self.archive.indexer().index(paths, progress, selection, urls)
         if not self.archive.nothing_stored():  # a failed first run made none
             self.watching.check(report.added)
         return report
