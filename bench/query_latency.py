@@ -33,9 +33,6 @@ from bench.common import (
     DIMENSION,
     QA,
     SQUAD_DOCS,
-    Floor,
-    OnnxReaderFloor,
-    ReaderFloor,
     ensure_index,
     fmt,
     logger,
@@ -48,6 +45,7 @@ from bench.common import (
     read_jsonl,
     setup_logging,
 )
+from bench.floors import Floor, OnnxReaderFloor, ReaderFloor
 from qa.config import READ_PASSAGES
 
 

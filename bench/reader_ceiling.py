@@ -24,7 +24,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bench.calibrate_reader import (
+from bench.calibrate_reader import readings_path
+from bench.calibration import (
     GRID,
     SHIPPED,
     Asked,
@@ -33,7 +34,6 @@ from bench.calibrate_reader import (
     best_threshold,
     columns,
     fit,
-    readings_path,
     top_right,
     two_folds,
 )

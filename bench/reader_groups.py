@@ -81,7 +81,7 @@ def retrieved_negatives(
 
 def training_groups(eval_dir: Path, count: int) -> list[Group]:
     """Every trainable question (``dev_questions``) as a group with ``count`` retrieved negatives."""
-    from bench.train_reader import SQUADS, answer_position, dev_questions
+    from bench.reader_data import SQUADS, answer_position, dev_questions
 
     chosen: dict[str, list[tuple[dict[str, Any], str]]] = {name: [] for name in SQUADS}
     seen: set[tuple[str, str]] = set()
