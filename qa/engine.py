@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import date
 from pathlib import Path
 
-from qa.answering.answerer import Answerer
+from qa.answering.answerer import Answerer, Day
 from qa.answering.conversation import Conversation
 from qa.answering.reader import Reader
 from qa.archive import Archive
@@ -17,10 +16,7 @@ from qa.ingest.selection import FileSelection
 from qa.models import AnswerSet, Article, DocumentInfo, Feed, IndexReport, Mode, Passage
 from qa.runtime.embedding import Embedder, Progress
 from qa.store import DocumentOrder, Store
-from qa.watching import Watching
-from qa.watching.feedback import Feedback
-
-Day = date | None  # a day that limits the articles searched, or none
+from qa.watching import Feedback, Watching
 
 
 class Engine:
@@ -139,6 +135,10 @@ class Engine:
     def document(self, doc_id: str) -> tuple[DocumentInfo, str]:
         """One article's info and its full text."""
         return self.archive.document(doc_id)
+
+    def find_document(self, ref: str) -> tuple[DocumentInfo, str]:
+        """One article by its id, its source as listed, or the path of the file it was read from."""
+        return self.archive.find_document(ref)
 
     def remove_document(self, doc_id: str) -> None:
         """Remove one article from the index."""

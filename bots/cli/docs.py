@@ -97,6 +97,6 @@ def docs_show(
 ) -> None:
     """Print one article's metadata and text."""
     engine = Engine(settings(ctx))
-    info, text = engine.archive.find_document(ref)
+    info, text = engine.find_document(ref)
     where = "  ".join(p for p in (info.published, info.url, info.path or info.source) if p)
     out.print(Text(f"{info.title}\n{where}\n\n{text}"))

@@ -27,6 +27,7 @@ from qa.text import clean_question
 if TYPE_CHECKING:
     from qa.archive import Archive
 
+Day = date | None  # a day bounding the articles searched (since, until) or counted from (as_of)
 MAX_ANSWERS = 10  # answers kept per question: the first top_k are shown, the rest serve "more"
 PICKER_THRESHOLD = 0.015  # the sentence picker's default abstention threshold (bench/fit_picker.py)
 
@@ -92,8 +93,8 @@ class Answerer:
         query: str,
         k: int = 10,
         mode: Mode | None = None,
-        since: date | None = None,
-        until: date | None = None,
+        since: Day = None,
+        until: Day = None,
     ) -> list[Passage]:
         """The ``k`` best passages for a query, only from articles published inside its relative time
         words and the ``since``/``until`` days (inclusive) when there are any; those published in or
@@ -110,9 +111,9 @@ class Answerer:
         conversation: Conversation | None = None,
         top_k: int | None = None,
         mode: Mode | None = None,
-        since: date | None = None,
-        until: date | None = None,
-        as_of: date | None = None,
+        since: Day = None,
+        until: Day = None,
+        as_of: Day = None,
     ) -> AnswerSet:
         """Answers quoted from the archive, best first; empty when the archive does not hold one.
 
@@ -201,7 +202,7 @@ class Answerer:
         vectors = self.retriever.embedder.encode(unstored) if unstored else None
         return Evidence(question, found.passages, found.stems, found.idf, found.vector, vectors)
 
-    def _time(self, question: str, since: date | None, until: date | None, as_of: date | None) -> TimeQuery:
+    def _time(self, question: str, since: Day, until: Day, as_of: Day) -> TimeQuery:
         """The windows and order asked for, and the question without its relative time words."""
         with self.store.snapshot() as snap:
             return timefilter.plan(snap, question, since, until, as_of)
