@@ -26,18 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.calibration import (
-    GRID,
-    SHIPPED,
-    Asked,
-    accuracy,
-    at_depth,
-    best_threshold,
-    columns,
-    fit,
-    top_right,
-    two_folds,
-)
+from bench import calibration as fitting
 from bench.common import CACHE, EVAL, logger, read_jsonl, setup_logging
 from bench.reader_data import dev_questions
 from qa.answering.answers import READER_FEATURES, agreement, reading_features, sentence_around, span_key
@@ -50,7 +39,7 @@ from qa.eval.metrics import contains_answer
 
 def ask_all(
     engine: Engine, questions: list[tuple[str, list[str], bool]], setting: str, depth: int
-) -> list[Asked]:
+) -> list[fitting.Asked]:
     """Readings of the top ``depth`` passages of every question: (question, gold answers, whether it
     must be refused)."""
     out = []
@@ -66,7 +55,7 @@ def ask_all(
             begin, end = sentence_around(passage, reading.start, reading.end)
             right.append(not refuse and contains_answer(passage.text[begin:end], answers))
         out.append(
-            Asked(
+            fitting.Asked(
                 setting,
                 np.array(rows).reshape(-1, len(READER_FEATURES)),
                 np.array(right, bool),
@@ -87,25 +76,25 @@ def readings_path(weights_sha256: str, limit: int, seed: int, depth: int = 5) ->
 
 
 def held_out_report(
-    data: list[Asked], settings: list[str], refusals: tuple[str, ...], weighted: dict[str, float]
+    data: list[fitting.Asked], settings: list[str], refusals: tuple[str, ...], weighted: dict[str, float]
 ) -> None:
     """Two-fold cross-validation of each feature set: fitted and thresholded on one half of the
     questions, scored on the other (so the table says what the features are worth on new questions)."""
-    folds = two_folds(data, settings)
+    folds = fitting.two_folds(data, settings)
     print("| features | held-out " + " | held-out ".join(settings) + " | held-out hit@1 without abstaining |")
     print("|---|" + "---|" * (len(settings) + 1))
     for names in FEATURE_SETS:
         scores = np.zeros(len(settings) + 1)  # each setting's abstain_accuracy, then hit@1
         for one, other in ((folds[0], folds[1]), (folds[1], folds[0])):
-            train, test = columns(one, names), columns(other, names)
-            w = fit(train, weighted)
-            t = best_threshold(train, w, refusals)
-            scores[:-1] += [accuracy([a for a in test if a.setting == s], w, t) for s in settings]
-            scores[-1] += top_right(test, w)
+            train, test = fitting.columns(one, names), fitting.columns(other, names)
+            w = fitting.fit(train, weighted)
+            t = fitting.best_threshold(train, w, refusals)
+            scores[:-1] += [fitting.accuracy([a for a in test if a.setting == s], w, t) for s in settings]
+            scores[-1] += fitting.top_right(test, w)
         print(f"| {' '.join(names)} | " + " | ".join(f"{v / 2:.3f}" for v in scores) + " |")
 
 
-def calibration_curve(data: list[Asked], w: np.ndarray, settings: list[str]) -> None:
+def calibration_curve(data: list[fitting.Asked], w: np.ndarray, settings: list[str]) -> None:
     """Per setting, the share of first answers that are right in each score bucket (answerable or not:
     an answer to a question that must be refused is wrong)."""
     print("| first answer's score | " + " | ".join(settings) + " |")
@@ -172,7 +161,7 @@ def questions_of(
 
 def read_all(
     reader: Path, settings: dict[str, tuple[list[tuple[str, list[str], bool]], Path]], kept: Path, depth: int
-) -> list[Asked]:
+) -> list[fitting.Asked]:
     """Every question's readings, each setting's over its own archive; a setting's readings are kept
     beside ``kept`` (``readings_path``), so a refit, or a run that adds a setting, reads nothing again."""
     data = []
@@ -203,7 +192,9 @@ def main(argv: list[str] | None = None) -> None:
         "--news-weight", type=float, default=NEWS_WEIGHT, help="weight of a news reading in the fit"
     )
     parser.add_argument(
-        "--features", default=",".join(SHIPPED), help=f"comma-separated, of {', '.join(READER_FEATURES)}"
+        "--features",
+        default=",".join(fitting.SHIPPED),
+        help=f"comma-separated, of {', '.join(READER_FEATURES)}",
     )
     args = parser.parse_args(argv)
     chosen = tuple(args.features.split(","))
@@ -220,17 +211,20 @@ def main(argv: list[str] | None = None) -> None:
     weighted = {NEWS: args.news_weight}
     for depth in (d for d in DEPTHS if d <= args.depth):
         print(f"\n{depth} passages read:")
-        held_out_report(at_depth(data, depth), settings, refusals, weighted)
-    data = columns(at_depth(data, args.passages), chosen)
-    w = fit(data, weighted)
-    scores = {t: [accuracy([a for a in data if a.setting == s], w, t) for s in settings] for t in GRID}
+        held_out_report(fitting.at_depth(data, depth), settings, refusals, weighted)
+    data = fitting.columns(fitting.at_depth(data, args.passages), chosen)
+    w = fitting.fit(data, weighted)
+    scores = {
+        t: [fitting.accuracy([a for a in data if a.setting == s], w, t) for s in settings]
+        for t in fitting.GRID
+    }
     # The refusal a news reader needs is "not in the archive" (SQuAD articles left out, and news
     # questions about what no story mentions): the threshold is the best one there; SQuAD 2.0's
     # near-miss questions are reported beside it.
-    threshold = best_threshold(data, w, refusals)
+    threshold = fitting.best_threshold(data, w, refusals)
     print("\n| threshold | " + " | ".join(settings) + " |")
     print("|---|" + "---|" * len(settings))
-    for t in GRID[::4]:
+    for t in fitting.GRID[::4]:
         print(f"| {t:.2f} | " + " | ".join(f"{v:.3f}" for v in scores[t]) + " |")
     print(
         f"chosen threshold {threshold:.2f}: "

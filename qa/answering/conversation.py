@@ -198,8 +198,12 @@ class ConversationStore:
 def answer_json(result: AnswerSet, conversation_id: str) -> dict[str, Any]:
     """The answer object of a question asked in a conversation (``POST /ask``): the core's JSON, the
     conversation's id, how many further answers wait, and whether a follow-up found nothing new."""
-    extra = {"conversation_id": conversation_id, "remaining": Paging.after(result).remaining}
-    return {**result.to_dict(), **extra, "nothing_new": result.nothing_new}
+    return {
+        **result.to_dict(),
+        "conversation_id": conversation_id,
+        "remaining": Paging.after(result).remaining,
+        "nothing_new": result.nothing_new,
+    }
 
 
 @dataclass
