@@ -2,7 +2,7 @@
 
     python -m bench.abstention [--limit 3000] [--folds 5]
 
-For each question, the candidate sentences ``Engine.ask`` weighs (``Engine.candidates``) are
+For each question, the candidate sentences ``Engine.ask`` weighs (``bench.common.picker_candidates``) are
 ranked by the shipped picker and the best one is taken, as ``qa ask`` does. Answering is right
 when the question is answerable and that sentence holds a gold answer; abstaining is right when
 the question is impossible (the ``abstain_accuracy`` of ``qa eval``). Signals of the best sentence:
@@ -23,9 +23,9 @@ import numpy.typing as npt
 
 from bench.common import EVAL, fit_logistic, logger, picker_candidates, setup_logging
 from bench.fit_picker import engine_for
-from qa.answers import DEFAULT_PICKER, FEATURES, score
-from qa.evaluate import article_of, load_queries
-from qa.metrics import contains_answer
+from qa.answering.picker import DEFAULT_PICKER, FEATURES, score
+from qa.eval.evaluate import article_of, load_queries
+from qa.eval.metrics import contains_answer
 
 Matrix = npt.NDArray[np.float64]
 SIGNALS = ("score", *FEATURES, "margin", "cosine alone")

@@ -7,9 +7,9 @@ never trained on (their articles are in a test split of the other SQuAD folder, 
 them out; their own split is dev): squad-v2.0's, with its unanswerable ones, over the whole
 squad-v2.0 archive, and squad-v1.1's over an archive that holds only half of its articles
 (``qa eval --absent 0.5``'s choice), so that a question about a missing article must be refused.
-Every question goes through ``Engine.read`` (retrieval, then the reader over the top passages).
+Every question goes through ``Answerer.read`` (retrieval, then the reader over the top passages).
 
-1. A logistic over each reading's evidence (``qa.answers.READER_FEATURES``) is fitted with the
+1. A logistic over each reading's evidence (``qa.answering.answers.READER_FEATURES``) is fitted with the
    label "the sentence holding the span holds a gold answer": the answer's score is that chance.
 2. The threshold on it maximizes ``abstain_accuracy`` where the archive lacks the article (the
    refusal a news reader needs); squad-v2.0's is printed beside it.
@@ -22,43 +22,30 @@ import argparse
 import json
 import pickle
 import random
-from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import CACHE, EVAL, fit_logistic, logger, read_jsonl, setup_logging
-from bench.train_reader import dev_questions
-from qa.answers import READER_FEATURES, agreement, reading_features, sentence_around, span_key
+from bench import calibration as fitting
+from bench.common import CACHE, EVAL, logger, read_jsonl, setup_logging
+from bench.reader_data import dev_questions
+from qa.answering.answers import READER_FEATURES, agreement, reading_features, sentence_around, span_key
+from qa.answering.reader import CONFIG_FILE, WEIGHTS_DIR
 from qa.config import READ_PASSAGES, Settings
 from qa.engine import Engine
-from qa.evaluate import article_of, documents_without, is_absent
-from qa.metrics import contains_answer
-from qa.reader import CONFIG_FILE, WEIGHTS_DIR
-
-
-@dataclass(frozen=True, slots=True)
-class Asked:
-    """One question's readings: evidence rows, whether each is right, and what abstaining would be."""
-
-    setting: str
-    features: np.ndarray  # one row per reading, READER_FEATURES order
-    right: np.ndarray  # the reading's sentence holds a gold answer
-    must_abstain: bool
-    ranks: np.ndarray | None = None  # the rank of each reading's passage (None: every one is read)
-    keys: tuple[str, ...] = ()  # each reading's normalised span (``qa.answers.span_key``)
+from qa.eval.evaluate import article_of, documents_without, is_absent
+from qa.eval.metrics import contains_answer
 
 
 def ask_all(
     engine: Engine, questions: list[tuple[str, list[str], bool]], setting: str, depth: int
-) -> list[Asked]:
+) -> list[fitting.Asked]:
     """Readings of the top ``depth`` passages of every question: (question, gold answers, whether it
     must be refused)."""
     out = []
-    engine.ensure_index()
+    engine.archive.ensure_index()
     for number, (question, answers, refuse) in enumerate(questions, start=1):
-        passages, readings, terms = engine.read(question, max(10, depth), depth=depth)
+        passages, readings, terms = engine.answerer.read(question, max(10, depth), depth=depth)
         agrees = agreement(passages, readings)
         rows, right = [], []
         for reading, agree in zip(readings, agrees, strict=True):
@@ -68,7 +55,7 @@ def ask_all(
             begin, end = sentence_around(passage, reading.start, reading.end)
             right.append(not refuse and contains_answer(passage.text[begin:end], answers))
         out.append(
-            Asked(
+            fitting.Asked(
                 setting,
                 np.array(rows).reshape(-1, len(READER_FEATURES)),
                 np.array(right, bool),
@@ -80,74 +67,6 @@ def ask_all(
         if number % 200 == 0:
             logger.info("%s: %d/%d questions read", setting, number, len(questions))
     return out
-
-
-def at_depth(data: list[Asked], depth: int) -> list[Asked]:
-    """The readings as if only the top ``depth`` passages had been read (their agreement counted again)."""
-    agree = READER_FEATURES.index("agree")
-    out = []
-    for a in data:
-        kept = np.ones(len(a.features), bool) if a.ranks is None else a.ranks < depth
-        features = a.features[kept].copy()
-        keys = tuple(k for k, keep in zip(a.keys, kept, strict=True) if keep)
-        if keys:
-            counts = Counter(k for k in keys if k)
-            features[:, agree] = [counts[k] - 1 if k else 0 for k in keys]
-        ranks = None if a.ranks is None else a.ranks[kept]
-        out.append(Asked(a.setting, features, a.right[kept], a.must_abstain, ranks, keys))
-    return out
-
-
-def accuracy(data: list[Asked], w: np.ndarray, threshold: float) -> float:
-    """``abstain_accuracy`` of ``qa eval`` with these calibration weights and this threshold."""
-    right = 0
-    for asked in data:
-        if not len(asked.features):
-            right += asked.must_abstain
-            continue
-        z = asked.features @ w[:-1] + w[-1]
-        best = int(np.argmax(z))
-        probability = 1.0 / (1.0 + np.exp(-z[best]))
-        answered = probability >= threshold
-        right += (not answered) if asked.must_abstain else bool(answered and asked.right[best])
-    return right / len(data)
-
-
-def fit(data: list[Asked], weighted: dict[str, float] | None = None) -> np.ndarray:
-    """Logistic weights (bias last) over the readings of these questions; ``weighted``: a weight for
-    each reading of a setting (1 for the others)."""
-    x = np.vstack([a.features for a in data])
-    y = np.concatenate([a.right for a in data]).astype(float)
-    weights = np.concatenate([np.full(len(a.right), (weighted or {}).get(a.setting, 1.0)) for a in data])
-    return fit_logistic(np.hstack([x, np.ones((len(x), 1))]), y, l2=1.0, weights=weights)
-
-
-def best_threshold(data: list[Asked], w: np.ndarray, settings: str | tuple[str, ...]) -> float:
-    """The threshold with the best mean ``abstain_accuracy`` over these settings' questions."""
-    names = (settings,) if isinstance(settings, str) else settings
-    chosen = [[a for a in data if a.setting == name] for name in names]
-    chosen = [questions for questions in chosen if questions]
-    return float(max(GRID, key=lambda t: sum(accuracy(questions, w, t) for questions in chosen)))
-
-
-def top_right(data: list[Asked], w: np.ndarray) -> float:
-    """answer_hit@1 without abstaining: the best-scored reading holds a gold answer (answerable only)."""
-    answerable = [a for a in data if not a.must_abstain]
-    hits = [bool(a.right[int(np.argmax(a.features @ w[:-1]))]) for a in answerable if len(a.features)]
-    return sum(hits) / max(1, len(answerable))
-
-
-def columns(data: list[Asked], names: tuple[str, ...]) -> list[Asked]:
-    """The same questions with only these features."""
-    keep = [READER_FEATURES.index(n) for n in names]
-    return [Asked(a.setting, a.features[:, keep], a.right, a.must_abstain, a.ranks, a.keys) for a in data]
-
-
-def two_folds(data: list[Asked], settings: list[str]) -> tuple[list[Asked], list[Asked]]:
-    """The questions in two halves, every other question of each setting in each."""
-    by_setting = [[a for a in data if a.setting == s] for s in settings]
-    first, second = ([a for chosen in by_setting for a in chosen[k::2]] for k in (0, 1))
-    return first, second
 
 
 def readings_path(weights_sha256: str, limit: int, seed: int, depth: int = 5) -> Path:
@@ -162,25 +81,25 @@ def readings_path(weights_sha256: str, limit: int, seed: int, depth: int = 5) ->
 
 
 def held_out_report(
-    data: list[Asked], settings: list[str], refusals: tuple[str, ...], weighted: dict[str, float]
+    data: list[fitting.Asked], settings: list[str], refusals: tuple[str, ...], weighted: dict[str, float]
 ) -> None:
     """Two-fold cross-validation of each feature set: fitted and thresholded on one half of the
     questions, scored on the other (so the table says what the features are worth on new questions)."""
-    folds = two_folds(data, settings)
+    folds = fitting.two_folds(data, settings)
     print("| features | held-out " + " | held-out ".join(settings) + " | held-out hit@1 without abstaining |")
     print("|---|" + "---|" * (len(settings) + 1))
     for names in FEATURE_SETS:
         scores = np.zeros(len(settings) + 1)  # each setting's abstain_accuracy, then hit@1
         for one, other in ((folds[0], folds[1]), (folds[1], folds[0])):
-            train, test = columns(one, names), columns(other, names)
-            w = fit(train, weighted)
-            t = best_threshold(train, w, refusals)
-            scores[:-1] += [accuracy([a for a in test if a.setting == s], w, t) for s in settings]
-            scores[-1] += top_right(test, w)
+            train, test = fitting.columns(one, names), fitting.columns(other, names)
+            w = fitting.fit(train, weighted)
+            t = fitting.best_threshold(train, w, refusals)
+            scores[:-1] += [fitting.accuracy([a for a in test if a.setting == s], w, t) for s in settings]
+            scores[-1] += fitting.top_right(test, w)
         print(f"| {' '.join(names)} | " + " | ".join(f"{v / 2:.3f}" for v in scores) + " |")
 
 
-def calibration_curve(data: list[Asked], w: np.ndarray, settings: list[str]) -> None:
+def calibration_curve(data: list[fitting.Asked], w: np.ndarray, settings: list[str]) -> None:
     """Per setting, the share of first answers that are right in each score bucket (answerable or not:
     an answer to a question that must be refused is wrong)."""
     print("| first answer's score | " + " | ".join(settings) + " |")
@@ -200,7 +119,6 @@ def calibration_curve(data: list[Asked], w: np.ndarray, settings: list[str]) -> 
         print(f"| {low:.2f}-{min(high, 1.0):.2f} | " + " | ".join(cells) + " |")
 
 
-GRID = np.linspace(0.02, 0.9, 89)
 BUCKETS = ((0.0, 0.2), (0.2, 0.4), (0.4, 0.55), (0.55, 0.7), (0.7, 0.85), (0.85, 1.01))
 DEPTHS = (5, 8, 10)  # passages read per question, compared on the same readings
 ABSENT, NEWS = "squad-v1.1 absent 0.5", "reuters-1987"
@@ -210,7 +128,6 @@ ABSENT, NEWS = "squad-v1.1 absent 0.5", "reuters-1987"
 # (docs/eval.md). The share of the question's terms in that sentence gains only on SQuAD, whose
 # questions reuse their sentence's words; with it, right answers to questions asked in other words
 # fell under the threshold, so it is not shipped.
-SHIPPED = READER_FEATURES[:7]  # margin span null retrieval first agree cosine
 FEATURE_SETS = (READER_FEATURES[:5], READER_FEATURES[:6], READER_FEATURES[:7], READER_FEATURES)
 
 
@@ -249,7 +166,7 @@ def questions_of(
 
 def read_all(
     reader: Path, settings: dict[str, tuple[list[tuple[str, list[str], bool]], Path]], kept: Path, depth: int
-) -> list[Asked]:
+) -> list[fitting.Asked]:
     """Every question's readings, each setting's over its own archive; a setting's readings are kept
     beside ``kept`` (``readings_path``), so a refit, or a run that adds a setting, reads nothing again."""
     data = []
@@ -280,7 +197,9 @@ def main(argv: list[str] | None = None) -> None:
         "--news-weight", type=float, default=NEWS_WEIGHT, help="weight of a news reading in the fit"
     )
     parser.add_argument(
-        "--features", default=",".join(SHIPPED), help=f"comma-separated, of {', '.join(READER_FEATURES)}"
+        "--features",
+        default=",".join(fitting.SHIPPED),
+        help=f"comma-separated, of {', '.join(READER_FEATURES)}",
     )
     args = parser.parse_args(argv)
     chosen = tuple(args.features.split(","))
@@ -297,17 +216,20 @@ def main(argv: list[str] | None = None) -> None:
     weighted = {NEWS: args.news_weight}
     for depth in (d for d in DEPTHS if d <= args.depth):
         print(f"\n{depth} passages read:")
-        held_out_report(at_depth(data, depth), settings, refusals, weighted)
-    data = columns(at_depth(data, args.passages), chosen)
-    w = fit(data, weighted)
-    scores = {t: [accuracy([a for a in data if a.setting == s], w, t) for s in settings] for t in GRID}
+        held_out_report(fitting.at_depth(data, depth), settings, refusals, weighted)
+    data = fitting.columns(fitting.at_depth(data, args.passages), chosen)
+    w = fitting.fit(data, weighted)
+    scores = {
+        t: [fitting.accuracy([a for a in data if a.setting == s], w, t) for s in settings]
+        for t in fitting.GRID
+    }
     # The refusal a news reader needs is "not in the archive" (SQuAD articles left out, and news
     # questions about what no story mentions): the threshold is the best one there; SQuAD 2.0's
     # near-miss questions are reported beside it.
-    threshold = best_threshold(data, w, refusals)
+    threshold = fitting.best_threshold(data, w, refusals)
     print("\n| threshold | " + " | ".join(settings) + " |")
     print("|---|" + "---|" * len(settings))
-    for t in GRID[::4]:
+    for t in fitting.GRID[::4]:
         print(f"| {t:.2f} | " + " | ".join(f"{v:.3f}" for v in scores[t]) + " |")
     print(
         f"chosen threshold {threshold:.2f}: "

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 from bench.common import REPO, SQUAD_DOCS
-from qa.duplicates import SHINGLE_WORDS, shingles, signature, similarity
+from qa.ingest.copies import SHINGLE_WORDS, shingles, signature, similarity
 
 SEEDS = REPO / "seeds"
 STORY_WORDS = 400
@@ -123,7 +123,7 @@ def row(name: str, values: list[float]) -> str:
 
 
 def main() -> None:
-    """Print the table that justifies ``qa.duplicates.THRESHOLD``."""
+    """Print the table that justifies ``qa.ingest.copies.THRESHOLD``."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--stories", type=int, default=200)
     args = parser.parse_args()

@@ -4,7 +4,7 @@
 
 1. Every candidate sentence ``Engine.ask`` weighs for ``--limit`` SQuAD v1.1 dev questions (evenly
    spread; questions of articles in squad-v2.0's *test* split are left out, because v2.0's
-   answerable questions are v1.1's) is featurized by ``Engine.candidates``, the code path of
+   answerable questions are v1.1's) is featurized by ``bench.common.picker_candidates``, the code path of
    ``qa ask``, and labelled "holds a gold answer".
 2. A conditional logit (one softmax per question) is fitted by Newton's method, reported with its
    two-fold cross-validated answer_hit@1/@3, then its scale and bias are calibrated by one logistic
@@ -12,7 +12,7 @@
 3. The abstention threshold is scanned on ``--threshold-limit`` squad-v2.0 dev questions
    (abstain_accuracy), next to what each threshold costs on the v1.1 questions (answer_hit@1).
 
-Prints the weights as a ``PickerWeights(...)`` literal for qa/answers.py and a threshold table.
+Prints the weights as a ``PickerWeights(...)`` literal for qa/answering/answers.py and a threshold table.
 Indexes are cached in ``$QA_BENCH_CACHE/fit-*``. Nothing here reads a test split's answers.
 """
 
@@ -28,11 +28,11 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.common import CACHE, EVAL, fit_logistic, logger, picker_candidates, setup_logging
-from qa.answers import DEFAULT_PICKER, FEATURES, PickerWeights
+from qa.answering.picker import DEFAULT_PICKER, FEATURES, PickerWeights
 from qa.config import Settings
 from qa.engine import Engine
-from qa.evaluate import Query, article_of, load_queries
-from qa.metrics import contains_answer
+from qa.eval.evaluate import Query, article_of, load_queries
+from qa.eval.metrics import contains_answer
 
 Matrix = npt.NDArray[np.float64]
 

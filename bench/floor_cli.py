@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import Floor, read_jsonl, setup_logging
+from bench.common import read_jsonl, setup_logging
+from bench.floors import Floor
 
 
 def main(argv: list[str]) -> None:

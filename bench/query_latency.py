@@ -33,9 +33,6 @@ from bench.common import (
     DIMENSION,
     QA,
     SQUAD_DOCS,
-    Floor,
-    OnnxReaderFloor,
-    ReaderFloor,
     ensure_index,
     fmt,
     logger,
@@ -48,6 +45,7 @@ from bench.common import (
     read_jsonl,
     setup_logging,
 )
+from bench.floors import Floor, OnnxReaderFloor, ReaderFloor
 from qa.config import READ_PASSAGES
 
 
@@ -163,7 +161,7 @@ def reader_floor(index_dir: Path, passages: int, kind: type[ReaderFloor | OnnxRe
     """A reader floor over the product's chunks: as many passages and tokens as the product reads."""
     import faiss
 
-    from qa.reader import WEIGHTS_DIR, ReaderConfig
+    from qa.answering.reader import WEIGHTS_DIR, ReaderConfig
 
     texts, vectors = product_chunks(index_dir)
     floor = kind(texts, passages, ReaderConfig.load(WEIGHTS_DIR).max_length)

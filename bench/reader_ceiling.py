@@ -24,7 +24,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bench.calibrate_reader import (
+from bench.calibrate_reader import readings_path
+from bench.calibration import (
     GRID,
     SHIPPED,
     Asked,
@@ -33,12 +34,11 @@ from bench.calibrate_reader import (
     best_threshold,
     columns,
     fit,
-    readings_path,
     top_right,
     two_folds,
 )
+from qa.answering.reader import WEIGHTS_DIR, ReaderConfig
 from qa.config import READ_PASSAGES
-from qa.reader import WEIGHTS_DIR, ReaderConfig
 
 ABSENT, V2 = "squad-v1.1 absent 0.5", "squad-v2.0"
 MARGIN, RETRIEVAL = SHIPPED.index("margin"), SHIPPED.index("retrieval")

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import CACHE, logger
-from qa.evaluate import article_of
-from qa.reader import context_offsets, encode_pairs
+from qa.answering.reader import context_offsets, encode_pairs
+from qa.eval.evaluate import article_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +62,10 @@ def retrieved_negatives(
 
     engine = Engine(Settings(index_dir=docs.parent / "index", reader="off"))
     engine.index_paths([docs])
-    engine.retriever.embedder.encode([q["question"] for q in questions])  # in batches, then cached
+    engine.answerer.retriever.embedder.encode([q["question"] for q in questions])  # in batches, then cached
     out: dict[str, list[str]] = {}
     for number, q in enumerate(questions, start=1):
-        found = engine.retriever.retrieve(engine.store, q["question"], count + 6).passages
+        found = engine.answerer.retriever.retrieve(engine.store, q["question"], count + 6).passages
         answers = [a.strip() for a in q["answers"] if a.strip()]
         out[q["id"]] = [
             p.text
@@ -81,7 +81,7 @@ def retrieved_negatives(
 
 def training_groups(eval_dir: Path, count: int) -> list[Group]:
     """Every trainable question (``dev_questions``) as a group with ``count`` retrieved negatives."""
-    from bench.train_reader import SQUADS, answer_position, dev_questions
+    from bench.reader_data import SQUADS, answer_position, dev_questions
 
     chosen: dict[str, list[tuple[dict[str, Any], str]]] = {name: [] for name in SQUADS}
     seen: set[tuple[str, str]] = set()

@@ -1,14 +1,21 @@
-"""One archive's parts, each opened on first use: the embedding model, the reader, the index, the web."""
+"""One archive's parts opened on first use (model, reader, index, web), its index's life, documents, feeds."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shlex
 import threading
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
+from qa.answering.reader import Reader
 from qa.config import DEFAULT_MODEL, Settings
-from qa.embedding import (
+from qa.errors import DocumentNotFoundError, NoIndexError
+from qa.ingest.indexer import Indexer
+from qa.models import DocumentInfo, Feed
+from qa.runtime.embedding import (
     Embedder,
     Progress,
     SentenceTransformerEmbedder,
@@ -16,13 +23,10 @@ from qa.embedding import (
     pick_device,
     resolve_model,
 )
-from qa.errors import NoIndexError
-from qa.fetching import Fetcher
-from qa.indexing import Indexer
-from qa.reader import Reader
-from qa.store import LocalStore, Store, WebState
+from qa.store import DocumentOrder, LocalStore, Store, WebState
 from qa.watching.feedback import Feedback
-from qa.web_sources import WebSources
+from qa.web.fetching import Fetcher
+from qa.web.sources import WebSources
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +40,7 @@ class Archive:
         self._reader: Reader | None = None
         self._store: Store | None = None
         self._lock = threading.RLock()
+        self._web_lock = threading.Lock()  # one run over URLs at a time
         self._warm = False
         self._web: WebSources | None = None
         self._feedback: Feedback | None = None
@@ -47,7 +52,7 @@ class Archive:
             if self._embedder is None:
                 settings = self.settings
                 if settings.model_runtime() == "onnx" and model_identity(settings.model) == DEFAULT_MODEL:
-                    from qa.onnx_runtime import OnnxEmbedder
+                    from qa.runtime.onnx_runtime import OnnxEmbedder
 
                     base, name = resolve_model(settings.model, verify=False)  # its ONNX file is checked
                     self._embedder = OnnxEmbedder(
@@ -157,6 +162,10 @@ class Archive:
         """Writes articles into this archive's index."""
         return Indexer(self)
 
+    def web_lock(self, urls: Sequence[str]) -> AbstractContextManager[object]:
+        """Held around a run over URLs (an index, a refresh): one at a time; none without URLs."""
+        return self._web_lock if urls else contextlib.nullcontext()
+
     def _chosen_but_missing(self) -> bool:
         """True when a chosen local index directory holds no index."""
         local = self.settings.store == "local"
@@ -194,6 +203,54 @@ class Archive:
         report = self.indexer().index([Path(seeds)], progress)
         if self.store.is_empty():
             raise NoIndexError(f"no article could be indexed from {seeds} ({len(report.skipped)} skipped)")
+
+    def feeds(self) -> list[Feed]:
+        """The feeds and sitemaps ``refresh`` polls."""
+        return [] if self.nothing_stored() else self.web.state.feeds()
+
+    def document_page(
+        self, offset: int = 0, limit: int | None = None, search: str = "", order: DocumentOrder = "added"
+    ) -> tuple[list[DocumentInfo], int]:
+        """A page of indexed articles, those whose title or source holds ``search``, and their total."""
+        self.require_index()
+        if self.nothing_stored():
+            return [], 0
+        return self.store.documents(offset, limit, search, order)
+
+    def document(self, doc_id: str) -> tuple[DocumentInfo, str]:
+        """One article's info and its full text."""
+        self.require_index()
+        found = None if self.nothing_stored() else self.store.document(doc_id)
+        if found is None:
+            raise DocumentNotFoundError(doc_id)
+        return found
+
+    def find_document(self, ref: str) -> tuple[DocumentInfo, str]:
+        """One article by its id, its source as listed, or the path of the file it was read from."""
+        self.require_index()
+        if self.nothing_stored():
+            raise DocumentNotFoundError(ref)
+        found = self.store.document(ref)
+        if found is not None:
+            return found
+        ids = self.store.article_ids_from(ref) or self.store.article_ids_from(str(Path(ref).resolve()))
+        if len(ids) > 1:
+            listed = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+            raise DocumentNotFoundError(
+                ref, f"{ref} holds {len(ids)} articles ({listed}): name one by its id"
+            )
+        return self.document(ids[0]) if ids else self.document(ref)
+
+    def remove_document(self, doc_id: str) -> None:
+        """Remove one article from the index."""
+        self.require_index()
+        with self.store.writer() as writer:
+            if not writer.remove_article(doc_id):
+                raise DocumentNotFoundError(doc_id)
+
+    def nothing_stored(self) -> bool:
+        """True while no local index exists on disk: listing it then needs no model and creates nothing."""
+        return self.settings.store == "local" and not LocalStore.exists(self.settings.index_dir)
 
     def stats(self) -> dict[str, int]:
         """``{"articles": n, "chunks": m}`` (zeros where a chosen index directory holds no index)."""

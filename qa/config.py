@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from qa.types import Confidence, Mode
+from qa.models import Confidence, Mode
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 READ_PASSAGES = 5  # passages the reader reads per question by default (QA_READ_PASSAGES; docs/eval.md)

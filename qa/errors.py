@@ -14,6 +14,7 @@ Hierarchy::
     ├── FeedNotFoundError        no registered feed has that URL
     ├── WatchError               a watch cannot be made (limit reached, a bad webhook, "last week")
     ├── WatchNotFoundError       no watch has that id (in that chat)
+    ├── ConversationNotFoundError  no conversation has that id (it may have expired)
     ├── FeedbackError            a vote names no answer (no such conversation or answer number)
     ├── ModelError               the embedding model cannot be loaded or fails its checksum
     └── ConfigError              a setting is invalid (a bad token, a bad path)
@@ -98,6 +99,14 @@ class WatchNotFoundError(QAError):
     def __init__(self, watch_id: int) -> None:
         super().__init__(f"no watch {watch_id} (see the list of watches)")
         self.watch_id = watch_id
+
+
+class ConversationNotFoundError(QAError):
+    """No conversation has the given id: it was never started, or it expired."""
+
+    def __init__(self, conversation_id: str) -> None:
+        super().__init__(f"No conversation {conversation_id!r}; it may have expired. Ask again.")
+        self.conversation_id = conversation_id
 
 
 class FeedbackError(QAError):

@@ -1,15 +1,63 @@
-"""Plain data passed between the core and its front ends: articles, chunks, passages, answers."""
+"""Plain data and shared types of the core and its front ends: articles, passages, answers, time windows."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
 from pathlib import PurePath, PurePosixPath, PureWindowsPath
-from typing import Any
+from typing import Any, Literal
 
-from qa.timephrases import TimeWindow
-from qa.types import Confidence
+Mode = Literal["hybrid", "dense", "bm25"]
+"""Retrieval mode: keyword and dense search fused, dense only, or keyword (BM25) only."""
+
+Confidence = Literal["sure", "likely", "unsure"]
+"""How sure an answer is, in a word every front end shows."""
 
 NOT_FOUND = "I couldn't find that in the archive."
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """Publication dates from ``since`` (inclusive) to ``until`` (exclusive); None is open."""
+
+    since: date | None = None
+    until: date | None = None
+
+    @property
+    def last_day(self) -> date | None:
+        """The last day inside the window (``until`` is exclusive)."""
+        return None if self.until is None else self.until - timedelta(days=1)
+
+    def intersect(self, other: TimeWindow | None) -> TimeWindow:
+        """The days inside both windows."""
+        if other is None:
+            return self
+        since = max((d for d in (self.since, other.since) if d is not None), default=None)
+        until = min((d for d in (self.until, other.until) if d is not None), default=None)
+        return TimeWindow(since, until)
+
+    @property
+    def empty(self) -> bool:
+        """True when no day is inside the window."""
+        return self.since is not None and self.until is not None and self.since >= self.until
+
+    def contains(self, published: str | None) -> bool:
+        """True when an ISO date or timestamp falls inside the window (never for an undated article)."""
+        if not published:
+            return False
+        day = published[:10]
+        return (self.since is None or day >= self.since.isoformat()) and (
+            self.until is None or day < self.until.isoformat()
+        )
+
+    def describe(self) -> str:
+        """The window in words: "on 2005-02-14", "from 2005-03-01 to 2005-03-31", "since 2004-01-01"."""
+        last = self.last_day
+        if self.since is not None and last is not None:
+            return f"on {last}" if self.since == last else f"from {self.since} to {last}"
+        if self.since is not None:
+            return f"since {self.since}"
+        return f"until {last}" if last is not None else "at any time"
 
 
 @dataclass(frozen=True, slots=True)

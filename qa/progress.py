@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qa.embedding import Progress
+from qa.runtime.embedding import Progress
 
 LOG_INTERVAL = 30.0  # seconds: the longest silence of a long task without a terminal
 # What long work has done so far, for the user: the CLI shows it by default (``-q`` hides it).

@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 
-from qa.embedding import Progress, Vectors
+from qa.runtime.embedding import Progress, Vectors
 
 
 class HashEmbedder:

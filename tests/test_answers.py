@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.conversation import Conversation
+from qa.answering.conversation import Conversation
 from qa.engine import Engine
 from qa.errors import QuestionError
 from tests.conftest import answering_everything

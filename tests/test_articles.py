@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.articles import parse_document, parse_timestamp
 from qa.errors import DocumentError
+from qa.ingest.articles import parse_document, parse_timestamp
 
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "000_30a3e569ce88eb0e.txt"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.articles import parse_document
-from qa.chunking import split_into_chunks
+from qa.ingest.articles import parse_document
+from qa.ingest.chunking import split_into_chunks
 from qa.models import Article
 from qa.text import split_sentences
 

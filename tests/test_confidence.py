@@ -6,7 +6,7 @@ import pytest
 from rich.console import Console
 
 from bots.cli.render import print_passages, print_result
-from qa.conversation import Conversation
+from qa.answering.conversation import Conversation
 from qa.engine import Engine
 from qa.models import confidence_label
 from tests.conftest import answering_everything

@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from bots.cli.render import source_line as terminal_source_line
 from bots.http import create_app
 from bots.telegram.format import article_line
-from qa.articles import parse_document
 from qa.config import Settings
-from qa.dateline import find_dateline
 from qa.engine import Engine
+from qa.ingest.articles import parse_document
+from qa.ingest.dateline import find_dateline
 from qa.models import ArticleMeta
 from qa.store import schema
 from tests.embedders import HashEmbedder

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from qa import duplicates
 from qa.engine import Engine
+from qa.ingest import copies as duplicates
 from qa.models import Article
 from tests.conftest import answering_everything
 from tests.news import BRIDGE_OPENED

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from qa.embedding import PassageEmbedder, pool_sentences
 from qa.engine import Engine
+from qa.runtime.embedding import PassageEmbedder, pool_sentences
 
 
 def test_pool_sentences_averages_the_tokens_inside_each_sentence() -> None:

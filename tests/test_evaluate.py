@@ -13,7 +13,7 @@ from bots.cli.render import format_by_type, format_table
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import ConfigError
-from qa.evaluate import (
+from qa.eval.evaluate import (
     METRIC_KEYS,
     TYPE_KEYS,
     Query,
@@ -25,7 +25,7 @@ from qa.evaluate import (
     is_absent,
     load_queries,
 )
-from qa.metrics import (
+from qa.eval.metrics import (
     contains_answer,
     document_ranking,
     exact_match,

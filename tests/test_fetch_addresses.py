@@ -19,11 +19,11 @@ import httpcore
 import httpx
 import pytest
 
-from qa.addresses import Address, GuardedBackend, refused_kind, resolve
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import AddressRefusedError, FetchError
-from qa.fetching import Fetcher
+from qa.web.addresses import Address, GuardedBackend, refused_kind, resolve
+from qa.web.fetching import Fetcher
 from tests.conftest import SEEDS, serve_in_thread
 from tests.embedders import HashEmbedder
 from tests.web_site import Site, publish, serve_site

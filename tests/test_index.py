@@ -13,7 +13,7 @@ import pytest
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import DocumentNotFoundError, IndexCorruptError
-from qa.selection import FileSelection
+from qa.ingest.selection import FileSelection
 from qa.store import LocalStore
 from tests.conftest import SEEDS
 from tests.embedders import HashEmbedder

@@ -17,8 +17,8 @@ import pytest
 from bench.common import EVAL
 from qa.config import Settings
 from qa.engine import Engine
-from qa.evaluate import article_of, evaluate_dataset, load_queries
-from qa.metrics import document_ranking, first_gold_rank
+from qa.eval.evaluate import article_of, evaluate_dataset, load_queries
+from qa.eval.metrics import document_ranking, first_gold_rank
 from tests.conftest import SEEDS
 
 # Its module-scoped fixtures are built once: under pytest-xdist the whole module runs on one worker.

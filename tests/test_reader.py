@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.answers import (
+from qa.answering.answers import (
     QuestionTerms,
     agreement,
     calibrated,
@@ -17,12 +17,7 @@ from qa.answers import (
     reading_features,
     sentence_around,
 )
-from qa.config import Settings
-from qa.embedding import bundled_model_path
-from qa.engine import Engine
-from qa.errors import ModelError
-from qa.models import ArticleMeta, Passage
-from qa.reader import (
+from qa.answering.reader import (
     CONFIG_FILE,
     SHIPPED_WEIGHTS_SHA256,
     WEIGHTS_DIR,
@@ -35,6 +30,11 @@ from qa.reader import (
     file_sha256,
     top_spans,
 )
+from qa.config import Settings
+from qa.engine import Engine
+from qa.errors import ModelError
+from qa.models import ArticleMeta, Passage
+from qa.runtime.embedding import bundled_model_path
 from tests.conftest import SEEDS
 
 META = ArticleMeta(id="a1", title="T", published=None, source="s.txt", url=None)

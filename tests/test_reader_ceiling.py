@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.calibrate_reader import SHIPPED, Asked
+from bench.calibration import SHIPPED, Asked
 from bench.reader_ceiling import ABSENT, EXTRA, V2, ceiling, held_out, main, with_extra
 
 

@@ -30,7 +30,7 @@ from schemathesis.checks import not_a_server_error
 from bots.http import create_app
 from qa.config import Settings
 from qa.engine import Engine
-from qa.metrics import percentile
+from qa.eval.metrics import percentile
 from tests.conftest import SEEDS, free_port, stop, wait_until_healthy
 from tests.embedders import HashEmbedder
 

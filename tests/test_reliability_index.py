@@ -20,8 +20,8 @@ import pytest
 from filelock import FileLock
 
 from qa.config import Settings
-from qa.embedding import Embedder
 from qa.engine import Engine
+from qa.runtime.embedding import Embedder
 from qa.store.segments import MAX_DELTAS
 
 # Its module-scoped fixtures are built once: under pytest-xdist the whole module runs on one worker.

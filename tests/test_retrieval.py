@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-import qa.retrieval as retrieval_module
+import qa.answering.retrieval as retrieval_module
+from qa.answering.retrieval import DEFAULT_WEIGHTS, keyword_scores, keyword_terms, retrieve, stem_terms
 from qa.engine import Engine
-from qa.retrieval import DEFAULT_WEIGHTS, keyword_scores, keyword_terms, retrieve, stem_terms
 from qa.store.schema import connect
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qa.answering.reader import SHIPPED_WEIGHTS_SHA256, Reader
 from qa.config import DEFAULT_MODEL, Settings
-from qa.embedding import SentenceTransformerEmbedder, bundled_model_path
 from qa.errors import ModelError
-from qa.onnx_runtime import OnnxEmbedder, encoder_file, reader_file
-from qa.reader import SHIPPED_WEIGHTS_SHA256, Reader
+from qa.runtime.embedding import SentenceTransformerEmbedder, bundled_model_path
+from qa.runtime.onnx_runtime import OnnxEmbedder, encoder_file, reader_file
 from tests.conftest import SEEDS
 from tests.test_cli import qa
 
@@ -169,7 +169,7 @@ def test_a_file_onnx_runtime_cannot_load_is_one_clear_error(
     cache = copied_cache(onnx_dir, tmp_path / "onnx")
     broken = reader_file(cache, SHIPPED_WEIGHTS_SHA256, True)
     broken.path.write_bytes(broken.path.read_bytes()[:4096])
-    from qa.reader import file_sha256
+    from qa.answering.reader import file_sha256
 
     record = json.loads(broken.record.read_text())
     broken.record.write_text(json.dumps(record | {"sha256": file_sha256(broken.path)}))

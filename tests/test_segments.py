@@ -16,7 +16,8 @@ import pytest
 from qa.models import Article, Chunk
 from qa.store import LocalStore
 from qa.store.segments import MAX_DELTAS, MERGE_RATIO
-from qa.store.vectors import IndexType, VectorIndex
+from qa.store.sizing import IndexType
+from qa.store.vectors import VectorIndex
 from tests.conftest import open_files_under
 
 REPO = Path(__file__).resolve().parent.parent

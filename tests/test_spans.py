@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.spans import find_span, is_country, question_type
+from qa.answering.spans import find_span, is_country, question_type
 
 SENTENCE = "Ilham Aliyev, Azerbaijani President, said on October 4 that Israel supplied 30 drones."
 

@@ -15,13 +15,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from qa.chunking import embedding_text, split_into_chunks
+from qa.answering.retrieval import Retriever, keyword_terms
 from qa.config import Settings
 from qa.engine import Engine
-from qa.models import Article
-from qa.retrieval import Retriever, keyword_terms
+from qa.ingest.chunking import embedding_text, split_into_chunks
+from qa.models import Article, TimeWindow
 from qa.store import LocalStore, Store
-from qa.timephrases import TimeWindow
 from tests.conftest import needs_milvus, open_files_under
 from tests.embedders import HashEmbedder
 

@@ -8,10 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from qa.answering.reader import (
+    CONFIG_FILE,
+    SHIPPED_WEIGHTS_SHA256,
+    WEIGHTS_DIR,
+    WEIGHTS_FILE,
+    Reader,
+    ReaderConfig,
+)
 from qa.config import DEFAULT_MODEL
-from qa.embedding import BUNDLED_MODEL_SHA256, bundled_model_path, resolve_model, verify_model_files
 from qa.errors import ModelError
-from qa.reader import CONFIG_FILE, SHIPPED_WEIGHTS_SHA256, WEIGHTS_DIR, WEIGHTS_FILE, Reader, ReaderConfig
+from qa.runtime.embedding import BUNDLED_MODEL_SHA256, bundled_model_path, resolve_model, verify_model_files
 
 # Its module-scoped fixtures are built once: under pytest-xdist the whole module runs on one worker.
 pytestmark = pytest.mark.xdist_group("supply-chain")

@@ -11,9 +11,7 @@ import pytest
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import QuestionError
-from qa.models import Article
-from qa.timephrases import TimeWindow
-from qa.types import Mode
+from qa.models import Article, Mode, TimeWindow
 from tests.conftest import answering_everything
 from tests.embedders import HashEmbedder
 

@@ -6,8 +6,9 @@ from datetime import date
 
 import pytest
 
+from qa.answering.timephrases import parse_day, read_time
 from qa.errors import QuestionError
-from qa.timephrases import TimeWindow, parse_day, read_time
+from qa.models import TimeWindow
 
 AS_OF = date(2005, 6, 15)  # a Wednesday
 

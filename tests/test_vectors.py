@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.store.vectors import MIN_TRAIN, IndexType, VectorIndex, nlist_for
+from qa.store.sizing import MIN_TRAIN, IndexType, nlist_for
+from qa.store.vectors import VectorIndex
 
 DIM = 32
 

@@ -12,7 +12,7 @@ import pytest
 from qa.config import Settings, parse_duration
 from qa.engine import Engine
 from qa.errors import DocumentError, FeedNotFoundError
-from qa.fetching import USER_AGENT, Fetcher
+from qa.web.fetching import USER_AGENT, Fetcher
 from tests.embedders import HashEmbedder
 from tests.web_site import BRIDGE, FERRY, MUSEUM, Site, publish, rss
 

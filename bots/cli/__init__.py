@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 # Importing the command modules adds their commands to the app.
-from bots.cli import commands, docs, doctor, feeds, watches  # noqa: F401
-from bots.cli.app import app
+from bots.cli import commands, docs, doctor, feed_commands, watch_commands  # noqa: F401
+from bots.cli.app import run
 
 
 def main() -> None:
     """Console-script entry point."""
-    app(prog_name="qa")  # also under `python -m bots.cli`
+    run()

@@ -1,4 +1,4 @@
-"""The ``qa`` Typer app: its global options, the settings they make, and how errors end a command."""
+"""The ``qa`` Typer app: its global options, the settings they make (through the context), how errors end."""
 
 from __future__ import annotations
 
@@ -13,7 +13,12 @@ from rich.console import Console
 from qa import __version__
 from qa.config import Settings
 from qa.errors import QAError
-from qa.types import Mode
+from qa.models import Mode
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+EXIT_ERROR, EXIT_PARTIAL = 1, 3
+
 
 app = typer.Typer(
     help="Extractive question answering over a news archive: every answer is quoted from an article.",
@@ -23,10 +28,7 @@ app = typer.Typer(
 )
 docs_app = typer.Typer(help="List, show and remove indexed articles.", invoke_without_command=True)
 app.add_typer(docs_app, name="docs")
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-EXIT_ERROR, EXIT_PARTIAL = 1, 3
 ModeOption = Annotated[
     Mode | None,
     typer.Option("--mode", help="Retrieval: hybrid (default), dense or bm25. [env: QA_MODE]"),
@@ -49,27 +51,27 @@ UntilOption = Annotated[
 ]
 
 
-class State:
-    """Options given before the subcommand."""
-
-    overrides: dict[str, Any] = {}
-
-
-def settings(serving: bool = False) -> Settings:
-    """Settings from the environment / .env, with command-line options on top. The operator's own
-    commands fetch any address; a server (``serving``) only public ones unless QA_FETCH_ALLOW_PRIVATE."""
+def settings(ctx: typer.Context, serving: bool = False, **options: Any) -> Settings:
+    """Settings from the environment / .env, with the global options (kept in the context) and the
+    command's ``options`` on top. The operator's own commands fetch any address; a server
+    (``serving``) only public ones unless QA_FETCH_ALLOW_PRIVATE."""
     operator = {} if serving else {"fetch_allow_private": True}
+    given = {k: v for k, v in options.items() if v is not None}
     try:
-        return Settings(**(operator | State.overrides))
+        return Settings(**(operator | (ctx.obj or {}) | given))
     except ValueError as exc:
         err.print(f"qa: error: invalid setting: {exc}")
         raise typer.Exit(EXIT_ERROR) from None
 
 
-def fail(exc: QAError) -> typer.Exit:
-    """One line on stderr, non-zero exit."""
-    err.print(f"qa: error: {exc}", markup=False)
-    return typer.Exit(EXIT_ERROR)
+def run() -> None:
+    """Run the ``qa`` app: a ``QAError`` from any command ends it here, with one line on stderr and
+    exit status 1 (every command alike; anything unexpected propagates)."""
+    try:
+        app(prog_name="qa")  # also under `python -m bots.cli`
+    except QAError as exc:
+        err.print(f"qa: error: {exc}", markup=False)
+        raise SystemExit(EXIT_ERROR) from None
 
 
 def _version(value: bool) -> None:
@@ -80,6 +82,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     index_dir: Annotated[
         Path | None,
         typer.Option(
@@ -104,9 +107,8 @@ def main_options(
     ] = False,
 ) -> None:
     """Global options; every one also has an environment variable (see README)."""
-    State.overrides = {
-        k: v for k, v in {"index_dir": index_dir, "model": model, "device": device}.items() if v is not None
-    }
+    options = {"index_dir": index_dir, "model": model, "device": device}
+    ctx.obj = {k: v for k, v in options.items() if v is not None}  # the settings of every command
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="qa: %(levelname)s: %(message)s", stream=sys.stderr, force=True)
     logging.getLogger("qa.progress").setLevel(level if quiet else min(level, logging.INFO))  # unless -q

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bots.cli.render import print_answers, print_passages, print_result
-from qa.conversation import Conversation
+from qa.answering.conversation import ASK_FIRST, NO_MORE, Conversation
 from qa.engine import Engine
 from qa.errors import QAError
 
@@ -63,11 +63,11 @@ def run_chat(engine: Engine, console: Console, history_file: Path, page: int = 3
             if more is not None and more.answers:
                 print_answers(console, more.answers, first=more.first + 1)
             else:
-                console.print("No more answers." if conversation.last else "Ask a question first.")
+                console.print(NO_MORE if conversation.last else ASK_FIRST)
         elif command == "/sources":
             last = conversation.last
             if last is None:
-                console.print("Ask a question first.")
+                console.print(ASK_FIRST)
             else:
                 print_passages(console, last.passages[:page])
         elif command.startswith("/"):

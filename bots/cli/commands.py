@@ -17,25 +17,23 @@ from bots.cli.app import (
     ModeOption,
     RefreshOption,
     SinceOption,
-    State,
     UntilOption,
     app,
-    fail,
     out,
     settings,
 )
-from bots.cli.progress import progress_bar
+from bots.cli.progress_bar import progress_bar
 from bots.cli.render import format_by_type, format_table, print_result
+from qa.answering.timephrases import parse_day
 from qa.engine import Engine
-from qa.errors import QAError
-from qa.fetching import is_url
+from qa.ingest.selection import FileSelection
 from qa.models import IndexReport
-from qa.selection import FileSelection
-from qa.timephrases import parse_day
+from qa.web.fetching import is_url
 
 
 @app.command()
 def ask(
+    ctx: typer.Context,
     question: Annotated[list[str], typer.Argument(help="The question (quotes optional).")],
     as_json: JsonOption = False,
     top_k: Annotated[
@@ -61,17 +59,15 @@ def ask(
     March") puts the articles published in it or in the eight weeks after it first; "yesterday", "last
     week", "recently" limit the articles searched; "latest" puts the newest first.
     """
-    engine = Engine(settings())
-    try:
-        asked = engine.validate_question(" ".join(question))  # a bad question fails before any loading
-        first = parse_day(since, "--since") if since is not None else None
-        last = parse_day(until, "--until") if until is not None else None
-        day = parse_day(as_of, "--as-of") if as_of is not None else None
-        with progress_bar() as progress:
-            engine.ensure_index(progress)
-        result = engine.ask(asked, top_k=top_k, mode=mode, since=first, until=last, as_of=day)
-    except QAError as exc:
-        raise fail(exc) from None
+    engine = Engine(settings(ctx))
+    # a bad question fails before any loading
+    asked = engine.answerer.validate_question(" ".join(question))
+    first = parse_day(since, "--since") if since is not None else None
+    last = parse_day(until, "--until") if until is not None else None
+    day = parse_day(as_of, "--as-of") if as_of is not None else None
+    with progress_bar() as progress:
+        engine.archive.ensure_index(progress)
+    result = engine.ask(asked, top_k=top_k, mode=mode, since=first, until=last, as_of=day)
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
     else:
@@ -80,6 +76,7 @@ def ask(
 
 @app.command()
 def index(
+    ctx: typer.Context,
     paths: Annotated[
         list[str],
         typer.Argument(
@@ -109,16 +106,13 @@ def index(
     (name one directly to index it). Globs match a file's path below the folder or its name.
     Exit status: 0 all indexed, 3 some inputs skipped (each named in a warning), 1 failure.
     """
-    engine = Engine(settings())
+    engine = Engine(settings(ctx))
     urls = [p for p in paths if is_url(p)]
     selection = FileSelection(tuple(include or ()), tuple(exclude or ()))
-    try:
-        with progress_bar() as progress:
-            files = [Path(p) for p in paths if not is_url(p)]
-            report = engine.index_paths(files, progress, selection, urls=urls)
-        stats = engine.stats()
-    except QAError as exc:
-        raise fail(exc) from None
+    with progress_bar() as progress:
+        files = [Path(p) for p in paths if not is_url(p)]
+        report = engine.index_paths(files, progress, selection, urls=urls)
+    stats = engine.stats()
     finish_report(report, stats, as_json)
 
 
@@ -150,22 +144,20 @@ def _report_dict(report: IndexReport, stats: dict[str, int]) -> dict[str, Any]:
 
 
 @app.command()
-def chat() -> None:
+def chat(ctx: typer.Context) -> None:
     """Interactive questions with line editing and history; /more, /sources, /help inside."""
     from bots.cli.chat import run_chat
 
-    current = settings()
+    current = settings(ctx)
     engine = Engine(current)
-    try:
-        with progress_bar() as progress:
-            engine.ensure_index(progress)
-        run_chat(engine, out, current.index_dir.parent / "chat_history")
-    except QAError as exc:
-        raise fail(exc) from None
+    with progress_bar() as progress:
+        engine.archive.ensure_index(progress)
+    run_chat(engine, out, current.index_dir.parent / "chat_history")
 
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Bind address. [env: QA_HOST; default: 127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option(help="Port. [env: QA_PORT; default: 8000]")] = None,
     refresh: RefreshOption = None,
@@ -173,31 +165,22 @@ def serve(
     """Run the HTTP API and web chat page (uvicorn)."""
     from bots.http import serve as serve_http  # imported here: `qa ask` need not load FastAPI
 
-    options = {"host": host, "port": port, "refresh": refresh}
-    State.overrides |= {k: v for k, v in options.items() if v is not None}
-    try:
-        serve_http(settings(serving=True))
-    except QAError as exc:
-        raise fail(exc) from None
+    serve_http(settings(ctx, serving=True, host=host, port=port, refresh=refresh))
 
 
 @app.command()
-def telegram(refresh: RefreshOption = None) -> None:
+def telegram(ctx: typer.Context, refresh: RefreshOption = None) -> None:
     """Run the Telegram bot with long polling (token in QA_TELEGRAM_TOKEN or TELEGRAM_BOT_TOKEN)."""
     from bots.telegram import run_bot
 
-    if refresh is not None:
-        State.overrides["refresh"] = refresh
     if logging.getLogger().level == logging.WARNING:  # the default: a server says that it started
         logging.getLogger("bots").setLevel(logging.INFO)
-    try:
-        run_bot(settings(serving=True))
-    except QAError as exc:
-        raise fail(exc) from None
+    run_bot(settings(ctx, serving=True, refresh=refresh))
 
 
 @app.command("eval")
 def evaluate(
+    ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="A folder with docs.jsonl and queries.jsonl.")],
     split: Annotated[Literal["dev", "test", "all"], typer.Option(help="Which questions.")] = "dev",
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many questions.")] = None,
@@ -221,21 +204,18 @@ def evaluate(
     ] = False,
 ) -> None:
     """Measure retrieval and answers on a benchmark (SQuAD, SciFact format), through `qa ask`'s code path."""
-    from qa.evaluate import evaluate_dataset
+    from qa.eval.evaluate import evaluate_dataset
 
-    config = settings()
+    config = settings(ctx)
     if reader == "off":
         config = config.model_copy(update={"reader": "off"})
     elif reader == "on" and config.reader == "off":
         config = config.model_copy(update={"reader": "default"})
     engine = Engine(config)
-    try:
-        with progress_bar() as progress:
-            metrics = evaluate_dataset(
-                engine, directory, split=split, limit=limit, mode=mode, progress=progress, absent=absent
-            )
-    except QAError as exc:
-        raise fail(exc) from None
+    with progress_bar() as progress:
+        metrics = evaluate_dataset(
+            engine, directory, split=split, limit=limit, mode=mode, progress=progress, absent=absent
+        )
     if as_json:
         sys.stdout.write(json.dumps(metrics) + "\n")
         return

@@ -11,10 +11,9 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from bots.cli.app import JsonOption, docs_app, fail, out, settings
+from bots.cli.app import JsonOption, docs_app, out, settings
 from bots.cli.render import documents_table
 from qa.engine import Engine
-from qa.errors import QAError
 from qa.store import DocumentOrder
 
 
@@ -39,13 +38,10 @@ def docs_list(
     """List indexed articles, a screen at a time: id, title, date, source, passages."""
     if ctx.invoked_subcommand is not None:
         return
-    engine = Engine(settings())
+    engine = Engine(settings(ctx))
     if limit is None:
         limit = 0 if as_json else max(5, out.size.height - 4)
-    try:
-        documents, total = engine.document_page(offset, limit or None, search, sort)
-    except QAError as exc:
-        raise fail(exc) from None
+    documents, total = engine.document_page(offset, limit or None, search, sort)
     if as_json:
         sys.stdout.write(json.dumps([d.to_dict() for d in documents], ensure_ascii=False) + "\n")
         return
@@ -82,28 +78,25 @@ def _empty_listing(total: int, search: str) -> str:
 
 
 @docs_app.command("remove")
-def docs_remove(doc_ids: Annotated[list[str], typer.Argument(help="Ids shown by `qa docs`.")]) -> None:
+def docs_remove(
+    ctx: typer.Context, doc_ids: Annotated[list[str], typer.Argument(help="Ids shown by `qa docs`.")]
+) -> None:
     """Remove articles from the index."""
-    engine = Engine(settings())
-    try:
-        for doc_id in doc_ids:
-            engine.remove_document(doc_id)
-            out.print(f"removed {doc_id}")
-    except QAError as exc:
-        raise fail(exc) from None
+    engine = Engine(settings(ctx))
+    for doc_id in doc_ids:
+        engine.remove_document(doc_id)
+        out.print(f"removed {doc_id}")
 
 
 @docs_app.command("show")
 def docs_show(
+    ctx: typer.Context,
     ref: Annotated[
         str, typer.Argument(help="An id shown by `qa docs`, a source it lists, or a file's path.")
     ],
 ) -> None:
     """Print one article's metadata and text."""
-    engine = Engine(settings())
-    try:
-        info, text = engine.find_document(ref)
-    except QAError as exc:
-        raise fail(exc) from None
+    engine = Engine(settings(ctx))
+    info, text = engine.find_document(ref)
     where = "  ".join(p for p in (info.published, info.url, info.path or info.source) if p)
     out.print(Text(f"{info.title}\n{where}\n\n{text}"))

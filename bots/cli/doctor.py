@@ -8,24 +8,21 @@ from typing import Annotated
 
 import typer
 
-from bots.cli.app import EXIT_ERROR, JsonOption, app, fail, out, settings
-from qa.diagnostics import rebuild, runtime_report
-from qa.errors import QAError
+from bots.cli.app import EXIT_ERROR, JsonOption, app, out, settings
+from qa.runtime.diagnostics import rebuild, runtime_report
 
 
 @app.command()
 def doctor(
+    ctx: typer.Context,
     rebuild_files: Annotated[
         bool, typer.Option("--rebuild", help="Make the ONNX files again from the pinned weights.")
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Show the runtime (ONNX Runtime or torch), the model files in use and their SHA-256 checksums."""
-    try:
-        current = settings()
-        report = rebuild(current) if rebuild_files else runtime_report(current)
-    except QAError as exc:
-        raise fail(exc) from None
+    current = settings(ctx)
+    report = rebuild(current) if rebuild_files else runtime_report(current)
     if as_json:
         data = asdict(report) | {"healthy": report.healthy}
         data["files"] = [asdict(f) | {"path": str(f.path), "status": f.status} for f in report.files]

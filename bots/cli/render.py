@@ -6,10 +6,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from qa.evaluate import TYPE_KEYS, Metrics, Report
+from qa.answering.conversation import NOTHING_NEW
+from qa.eval.evaluate import TYPE_KEYS, Metrics, Report
 from qa.models import Answer, AnswerSet, ArticleMeta, DocumentInfo, Passage
-
-NOTHING_NEW = "Nothing new on that in the archive: the answer above is still the best it holds."
 
 
 def shown_date(published: str | None) -> str:

@@ -4,10 +4,7 @@
 # ``build_api_router`` defines locally (its question length comes from the settings).
 
 import logging
-import threading
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any
 
@@ -18,51 +15,19 @@ from pydantic import Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from bots.http import schemas
-from bots.http.errors import APIError
+from bots.http.error_bodies import APIError
 from bots.http.security import bearer_scheme, write_access
-from qa.articles import text_article_id
+from qa.answering.conversation import Conversations, answer_json
 from qa.config import Settings
-from qa.conversation import Conversation, ConversationStore, Page, Paging
 from qa.engine import Engine
 from qa.errors import QAError
+from qa.ingest.indexer import load_posted
 from qa.models import Article
 
 logger = logging.getLogger(__name__)
 
 DocId = Annotated[str, Path(min_length=1, max_length=200)]
 ConversationId = Annotated[str, Path(pattern=schemas.CONVERSATION_ID_PATTERN)]
-
-
-@dataclass
-class Conversations:
-    """The app's conversations by id, safe to use from the threadpool."""
-
-    store: ConversationStore = field(default_factory=ConversationStore)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def get_or_start(self, conversation_id: str) -> Conversation:
-        """The conversation with this id, started afresh when unknown or expired."""
-        with self.lock:
-            return self.store.get(conversation_id)
-
-    def paging(self, conversation_id: str) -> Paging | None:
-        """The answers of the conversation's last question (None before one); 404 when unknown."""
-        with self.lock:
-            if conversation_id not in self.store:
-                raise APIError(
-                    404,
-                    "conversation_not_found",
-                    f"No conversation {conversation_id!r}; it may have expired. Ask again.",
-                )
-            return self.store.get(conversation_id).paging
-
-    def more(self, conversation_id: str, count: int) -> tuple[str, Page | None]:
-        """The last question and its next page of ``count`` answers (None before a question)."""
-        paging = self.paging(conversation_id)
-        if paging is None:
-            return "", None
-        with self.lock:
-            return paging.result.question, paging.next_page(count)
 
 
 def build_api_router(
@@ -84,8 +49,7 @@ def build_api_router(
     @router.post("/ask", response_model=schemas.AskResponse, tags=["answers"])
     def ask(body: AskRequest) -> dict[str, Any]:
         """Answer with sentences quoted from the archive; follow-ups use the conversation."""
-        conversation_id = body.conversation_id or uuid.uuid4().hex
-        conversation = conversations.get_or_start(conversation_id)
+        conversation_id, conversation = conversations.get_or_start(body.conversation_id)
         result = engine.ask(
             body.question,
             conversation=conversation,
@@ -94,12 +58,7 @@ def build_api_router(
             until=body.until,
             as_of=body.as_of,
         )
-        return {
-            **result.to_dict(),
-            "conversation_id": conversation_id,
-            "remaining": Paging.after(result).remaining,
-            "nothing_new": result.nothing_new,
-        }
+        return answer_json(result, conversation_id)
 
     @router.post(
         "/conversations/{conversation_id}/more",
@@ -111,13 +70,7 @@ def build_api_router(
         count: Annotated[int | None, Query(ge=1, le=50)] = None,
     ) -> dict[str, Any]:
         """Further answers to the conversation's last question (empty when none are left)."""
-        question, page = conversations.more(conversation_id, count or settings.top_k)
-        return {
-            "question": question,
-            "answers": [a.to_dict() for a in page.answers] if page is not None else [],
-            "conversation_id": conversation_id,
-            "remaining": page.remaining if page is not None else 0,
-        }
+        return conversations.more(conversation_id, count or settings.top_k)
 
     @router.get("/search", response_model=schemas.SearchResponse, tags=["answers"])
     def search(
@@ -245,11 +198,7 @@ async def _articles_from_request(request: Request, engine: Engine, settings: Set
             article = schemas.ArticleIn.model_validate_json(raw)
         except ValidationError as exc:
             raise RequestValidationError(exc.errors(include_url=False)) from None
-        if article.id is None:
-            # The core names id-less records by their place in the file, the same for every post.
-            article.id = text_article_id(article.text)
-        data = article.model_dump_json(exclude_none=True).encode("utf-8")
-        return await run_in_threadpool(engine.load_upload, "article.json", data)
+        return await run_in_threadpool(load_posted, article.model_dump(exclude_none=True))
     if content_type == "multipart/form-data":
         limits = {"max_files": 1, "max_fields": 4, "max_part_size": settings.max_upload_bytes}
         async with request.form(**limits) as form:  # closes the spooled upload files

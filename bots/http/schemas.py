@@ -98,14 +98,6 @@ class AskResponse(BaseModel):
     )
 
 
-class MoreRequest(BaseModel):
-    """How many further answers to the conversation's last question are wanted."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    count: int | None = Field(None, ge=1, le=50, description="Default QA_TOP_K.")
-
-
 class MoreResponse(AskResponse):
     """Further answers to the last question of a conversation."""
 

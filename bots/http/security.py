@@ -16,7 +16,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bots.http.errors import APIError, error_response
+from bots.http.error_bodies import APIError, error_response
 from qa.config import Settings
 
 # Paths anyone may fetch even when QA_API_KEY is set: the health probe and the static chat page

@@ -10,7 +10,6 @@ from qa.models import Answer, ArticleMeta
 from qa.watching import Watch
 
 TELEGRAM_LIMIT = 4096  # characters per message, counted after entity parsing
-NOTHING_NEW = "Nothing new on that in the archive: my previous answer is still the best it holds."
 _CONFIDENCE_MARK = {"sure": "🟢", "likely": "🟡", "unsure": "🔴"}
 HELP = (
     "Send me a question about the news archive and I answer with a sentence quoted from an "
@@ -26,8 +25,6 @@ HELP = (
 REFUSED = "Sorry, this bot is private and can't answer in this chat."
 RATE_LIMITED = "You're asking faster than I can answer. Please wait a minute and try again."
 FAILED = "Sorry, something went wrong while answering. Please try again later."
-ASK_FIRST = "Ask me a question first."
-NO_MORE = "There are no more answers to that question."
 EXPIRED = "That answer is no longer available. Please ask again."
 CONTEXT_CHARS = 160  # passage text shown on each side of the answer sentence
 

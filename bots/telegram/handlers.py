@@ -23,7 +23,6 @@ from telegram.ext import (
 )
 
 from bots.telegram.format import (
-    ASK_FIRST,
     EXPIRED,
     FAILED,
     HELP,
@@ -36,9 +35,9 @@ from bots.telegram.format import (
 from bots.telegram.inline import InlineAnswers
 from bots.telegram.limits import Admission, ChatRateLimit
 from bots.telegram.replies import Replies, send, typing
-from bots.telegram.watches import ChatWatches
+from bots.telegram.watch_alerts import ChatWatches
+from qa.answering.conversation import ASK_FIRST, ConversationStore, Paging
 from qa.config import Settings
-from qa.conversation import ConversationStore, Paging
 from qa.engine import Engine
 from qa.errors import QAError, QuestionError
 from qa.progress import logged_progress
@@ -94,7 +93,7 @@ class TelegramBot:
 
     async def prepare(self, app: TelegramApp) -> None:
         """Build the index if there is none and register the command menu (PTB's post_init)."""
-        await asyncio.to_thread(self.engine.ensure_index, logged_progress(logger))
+        await asyncio.to_thread(self.engine.archive.ensure_index, logged_progress(logger))
         await app.bot.set_my_commands(COMMANDS)
         stats = await asyncio.to_thread(self.engine.stats)
         logger.info(

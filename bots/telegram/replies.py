@@ -15,18 +15,15 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
 from bots.telegram.format import (
-    ASK_FIRST,
     EXPIRED,
-    NO_MORE,
-    NOTHING_NEW,
     format_answer,
     format_answers,
     format_source,
     split_message,
 )
-from qa.conversation import Paging
+from qa.answering.conversation import ASK_FIRST, NO_MORE, NOTHING_NEW, Paging
 from qa.models import Answer, AnswerSet
-from qa.watching.models import Vote
+from qa.watching.records import Vote
 
 _REMEMBERED_MESSAGES = 5000  # answer messages whose buttons still work
 _TYPING_EVERY = 4.0  # seconds; Telegram shows a chat action for about five

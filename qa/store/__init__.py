@@ -1,10 +1,11 @@
 """The store: what the engine needs (``Store`` protocol) and its SQLite + FAISS implementation."""
 
-from qa.store.feeds import PageState, WebState
+from qa.store.feed_registry import PageState, WebState
 from qa.store.local import LocalStore
 from qa.store.protocol import ChunkRecord, DocumentOrder, Snapshot, Store, Writer
+from qa.store.sizing import DEFAULT_THRESHOLD, INDEX_TYPES, IndexType
 from qa.store.snapshot import LocalSnapshot, StoredArticle
-from qa.store.vectors import DEFAULT_THRESHOLD, INDEX_TYPES, Ids, IndexType, VectorIndex, Vectors
+from qa.store.vectors import Ids, VectorIndex, Vectors
 from qa.store.writer import LocalWriter
 
 __all__ = [

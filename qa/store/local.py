@@ -11,16 +11,12 @@ Layout of the index directory::
 A write saves only what it adds, as a new delta file (see ``segments``), then commits the SQLite
 transaction that lists it, records removed ids as tombstones and sets the version to N+1: a crash
 at any moment leaves version N whole (SQLite's WAL is atomic, segment files never change, and a
-file is only removed once neither the current nor the previous version lists it).  After the
-commit, when ``SegmentSet.merge_due`` says so, a background thread merges segments as a commit of
-its own, under the same locks: the user's write is visible and durable before the merge starts and
-the ``writer()`` block returns without waiting for it, a crash during it leaves the previous
-version, the next write (here or in another process) waits for it, and ``close()`` or the end of
-the process lets it finish (``wait_for_merge``).  A
-write whose change alone passes ``MERGE_RATIO`` of the base (a bulk write, a small archive) saves a
-new base directly.  Readers pin a SQLite snapshot and the segments of the same version (loading
-only files they have not loaded yet), so a query never sees a half-written index.  An index
-written before segments (one ``vectors-<N>.faiss``) reads as a base until its next write.
+file is only removed once neither the current nor the previous version lists it).  When
+``SegmentSet.merge_due`` says so, a background thread then merges segments as a commit of its own,
+under the same locks: the write is durable before the merge starts, a crash during it leaves the
+previous version, the next write waits for it, and ``close()`` or the process's end lets it finish.
+A bulk write (its change alone passes ``MERGE_RATIO`` of the base) saves a new base directly. Readers
+pin a SQLite snapshot and that version's segments: a query never sees a half-written index.
 """
 
 from __future__ import annotations
@@ -34,15 +30,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock, Timeout
 
-from qa.errors import IndexBusyError, IndexCorruptError, QAError
+from qa.errors import IndexCorruptError, QAError
 from qa.models import DocumentInfo
-from qa.store import duplicates, listing, manifest, schema
+from qa.store import listing, manifest, schema, signatures, sizing
+from qa.store.concurrency import BackgroundRun, ThreadConnections, WriteLock
 from qa.store.protocol import DocumentOrder
 from qa.store.segments import Merge, Segment, SegmentKind, SegmentSet, SegmentWrite, segment_file
 from qa.store.snapshot import LocalSnapshot
-from qa.store.vectors import DEFAULT_THRESHOLD, IndexType, VectorIndex
+from qa.store.vectors import VectorIndex
 from qa.store.writer import LocalWriter
 
 logger = logging.getLogger(__name__)
@@ -57,25 +53,20 @@ class LocalStore:
         dimension: int,
         model_name: str,
         lock_timeout: float = 30.0,
-        index_type: IndexType = "auto",
-        index_threshold: int = DEFAULT_THRESHOLD,
+        index_type: sizing.IndexType = "auto",
+        index_threshold: int = sizing.DEFAULT_THRESHOLD,
     ) -> None:
-        self.index_type: IndexType = index_type
+        self.index_type: sizing.IndexType = index_type
         self.index_threshold = index_threshold
         self.index_dir = index_dir
         self.dimension = dimension
         self.model_name = model_name
-        self.lock_timeout = lock_timeout
         index_dir.mkdir(parents=True, exist_ok=True)
-        self._db_path = index_dir / schema.DATABASE
-        self._local = threading.local()
-        self._opened: list[sqlite3.Connection] = []  # every thread's connection, for close()
-        self._opening = threading.Lock()
+        self._connections = ThreadConnections(index_dir / schema.DATABASE)
         self._swap = threading.Lock()
-        self._write = threading.Lock()
-        self._merger: threading.Thread | None = None  # the background merge, while one runs
-        self._file_lock = FileLock(str(index_dir / "write.lock"), thread_local=False)
-        conn = self._conn()
+        self._write_lock = WriteLock(index_dir, lock_timeout)
+        self._merger = BackgroundRun(self._merge_when_due, "qa-segment-merge")
+        conn = self._connections.get()
         schema.initialise(conn, index_dir, model_name, dimension)
         # The vectors are read by the first snapshot or write: listing articles never loads them.
         self._vectors = SegmentSet.empty(dimension)
@@ -85,24 +76,11 @@ class LocalStore:
     recorded_model = staticmethod(schema.recorded_model)
 
     # -- connections and versions -------------------------------------------------------------
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = schema.connect(self._db_path)
-            self._local.conn = conn
-            with self._opening:
-                self._opened.append(conn)
-        return conn
-
     def close(self) -> None:
         """Let a background merge finish, then close every thread's SQLite connection; a later call
         opens new ones."""
         self.wait_for_merge()
-        with self._opening:
-            opened, self._opened = self._opened, []
-            self._local = threading.local()
-        for conn in opened:
-            conn.close()
+        self._connections.close_all()
 
     def _load_vectors(self, conn: sqlite3.Connection, version: int) -> None:
         """Make ``version``'s segments current (inside a transaction that pinned ``version``),
@@ -119,7 +97,7 @@ class LocalStore:
 
     def _read_segment(self, seq: int, kind: SegmentKind) -> VectorIndex:
         path = self.index_dir / segment_file(seq, kind)
-        index_type: IndexType = self.index_type if kind == "base" else "flat"
+        index_type: sizing.IndexType = self.index_type if kind == "base" else "flat"
         try:
             vectors = VectorIndex.load(path, index_type, self.index_threshold)
         except RuntimeError as exc:
@@ -131,7 +109,7 @@ class LocalStore:
     @contextmanager
     def snapshot(self) -> Iterator[LocalSnapshot]:
         """Pin a consistent view for one query (loads the segments another process committed)."""
-        conn = self._conn()
+        conn = self._connections.get()
         for attempt in range(5):
             with self._swap:
                 conn.execute("BEGIN")
@@ -154,51 +132,41 @@ class LocalStore:
     # -- listing ---------------------------------------------------------------------------------
     def stats(self) -> dict[str, int]:
         """Numbers of articles and chunks."""
-        return listing.stats(self._conn())
+        return listing.stats(self._connections.get())
 
     def is_empty(self) -> bool:
         """True before anything was indexed."""
-        return listing.is_empty(self._conn())
+        return listing.is_empty(self._connections.get())
 
     def documents(
         self, offset: int = 0, limit: int | None = None, search: str = "", order: DocumentOrder = "added"
     ) -> tuple[list[DocumentInfo], int]:
         """A page of indexed articles (``search``: in title or source) and how many match in all."""
-        return listing.documents(self._conn(), offset, limit, search, order)
+        return listing.documents(self._connections.get(), offset, limit, search, order)
 
     def document(self, doc_id: str) -> tuple[DocumentInfo, str] | None:
         """One article's info and full text, or None."""
-        return listing.document(self._conn(), doc_id)
+        return listing.document(self._connections.get(), doc_id)
 
     def article_ids_from(self, source: str) -> list[str]:
         """Ids of the articles read from a file, named by its source or its full path."""
-        return listing.article_ids_from(self._conn(), source)
+        return listing.article_ids_from(self._connections.get(), source)
 
     def file_hash(self, path: str) -> str | None:
         """The content hash recorded for a file, or None if never indexed."""
-        return listing.file_hash(self._conn(), path)
+        return listing.file_hash(self._connections.get(), path)
 
     def files_under(self, folder: str) -> list[str]:
         """Indexed files inside a folder (recursively)."""
-        return listing.files_under(self._conn(), folder)
+        return listing.files_under(self._connections.get(), folder)
 
     # -- writing -------------------------------------------------------------------------------
     @contextmanager
     def _exclusive(self) -> Iterator[sqlite3.Connection]:
         """This thread and this process alone write (``IndexBusyError`` after ``lock_timeout``)."""
-        with self._write:
-            try:
-                self._file_lock.acquire(timeout=self.lock_timeout)
-            except Timeout:
-                raise IndexBusyError(
-                    f"another process is writing the index in {self.index_dir} "
-                    f"(waited {self.lock_timeout:.0f}s); try again when it has finished"
-                ) from None
-            try:
-                self._remove_stale_files()
-                yield self._conn()
-            finally:
-                self._file_lock.release()
+        with self._write_lock.held():
+            self._remove_stale_files()
+            yield self._connections.get()
 
     @contextmanager
     def writer(self) -> Iterator[LocalWriter]:
@@ -206,7 +174,7 @@ class LocalStore:
         segments are merged if due, as a commit of its own)."""
         with self._exclusive() as conn:
             with self._transaction(conn) as version:
-                signed = duplicates.backfill(conn)
+                signed = signatures.backfill(conn)
                 writer = LocalWriter(conn, SegmentWrite(self._vectors))
                 # An older index's new signatures are kept even if nothing else changes.
                 writer.changed = signed
@@ -217,7 +185,7 @@ class LocalStore:
                 else:
                     conn.execute("ROLLBACK")
             if writer.changed and self._vectors.merge_due() is not None:
-                self._start_merge()
+                self._merger.start()  # in a thread of its own: it waits for this write's locks
 
     @contextmanager
     def _transaction(self, conn: sqlite3.Connection) -> Iterator[int]:
@@ -277,23 +245,9 @@ class LocalStore:
             self._vectors, self._vectors_version = vectors, version
         self._remove_stale_files()
 
-    def _start_merge(self) -> None:
-        """Fold segments in a background thread (one at a time); it waits for this write's locks."""
-        with self._opening:
-            if self._merger is not None and self._merger.is_alive():
-                return
-            self._merger = threading.Thread(
-                target=self._merge_when_due,
-                name="qa-segment-merge",
-                daemon=False,  # finishes before exit
-            )
-            self._merger.start()
-
     def wait_for_merge(self) -> None:
         """Return once no background merge is running."""
-        merger = self._merger
-        if merger is not None:
-            merger.join()
+        self._merger.wait()
 
     def _merge_when_due(self) -> None:
         """Under the write locks, fold segments if ``SegmentSet.merge_due`` still says so (another
@@ -305,17 +259,7 @@ class LocalStore:
         except (OSError, QAError):
             logger.warning("merging the vector segments failed; the next write tries again", exc_info=True)
         finally:
-            self._close_thread_connection()  # the thread ends here: its connection must not linger
-
-    def _close_thread_connection(self) -> None:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            return
-        with self._opening:
-            if conn in self._opened:
-                self._opened.remove(conn)
-        self._local.conn = None
-        conn.close()
+            self._connections.close_this_thread()  # the thread ends here: its connection must not linger
 
     def _merge(self, conn: sqlite3.Connection, what: Merge | None) -> None:
         """Fold every segment into a new base, or the deltas into one delta, as a commit of its own;
@@ -349,7 +293,7 @@ class LocalStore:
     def _remove_stale_files(self) -> None:
         """Delete vectors files that neither the current nor the previous version lists (kept for
         readers): temporaries and files of writes that died before their commit."""
-        conn = self._conn()
+        conn = self._connections.get()
         keep = manifest.kept_files(conn, schema.committed_version(conn))
         for path in self.index_dir.glob("vectors-*"):
             if path.name not in keep:

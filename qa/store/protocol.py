@@ -14,9 +14,8 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from qa.models import Article, ArticleMeta, Chunk, DocumentInfo
+from qa.models import Article, ArticleMeta, Chunk, DocumentInfo, TimeWindow
 from qa.store.vectors import Ids, Vectors
-from qa.timephrases import TimeWindow
 
 DocumentOrder = Literal["added", "date", "title"]
 

@@ -22,7 +22,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from qa.store.vectors import IdMask, Ids, IndexType, Kind, VectorIndex, Vectors
+from qa.store.sizing import IndexType, Kind
+from qa.store.vectors import IdMask, Ids, VectorIndex, Vectors
 
 SegmentKind = Literal["base", "delta"]
 Merge = Literal["base", "deltas"]

@@ -11,13 +11,12 @@ from datetime import date
 import numpy as np
 import numpy.typing as npt
 
-from qa.models import Article, ArticleMeta, Chunk, public_source
-from qa.store import duplicates
+from qa.models import Article, ArticleMeta, Chunk, TimeWindow, public_source
+from qa.store import signatures
 from qa.store.packing import unpack_vectors
 from qa.store.protocol import ChunkRecord
 from qa.store.segments import SegmentSet
 from qa.store.vectors import Ids, Vectors
-from qa.timephrases import TimeWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,11 +181,11 @@ class LocalSnapshot:
     # -- duplicate stories -----------------------------------------------------------------------
     def originals(self, ids: Sequence[str]) -> dict[str, str]:
         """Article id → the id of its story's original (itself when it is one or has no signature)."""
-        return duplicates.originals(self._conn, ids)
+        return signatures.originals(self._conn, ids)
 
     def copies(self, roots: Sequence[str]) -> dict[str, list[ArticleMeta]]:
         """Every copy of each story (original first, then in index order), by the original's id."""
-        return duplicates.copies(self._conn, roots)
+        return signatures.copies(self._conn, roots)
 
 
 def _published_in(window: TimeWindow, column: str = "a.published") -> tuple[str, list[str]]:

@@ -1,15 +1,10 @@
 """The VectorIndex seam: the one module that imports faiss. Stable int64 ids, inner product.
 
-The index type follows the archive's size.  Below ``threshold`` vectors the search is exact
-(``IndexIDMap2(IndexFlatIP)``); above it an IVF index (``IndexIVFFlat``, or ``IndexIVFScalarQuantizer``
-with 8-bit codes for very large archives) with a trained coarse quantizer and a hash-table
-direct map, so ids stay stable, vectors can be removed and every vector can be read back.
-When the size crosses a boundary the index rebuilds itself from its own vectors; that happens
-in ``save`` (once per write transaction), never on the query path.
-
-``index_type`` values (the ``QA_INDEX_TYPE`` setting): ``auto`` (default), ``flat`` (always
-exact), ``ivf`` (IVF-Flat as soon as there are enough vectors to train it), ``ivf-sq8`` (IVF with
-8-bit scalar-quantized vectors: 4x less memory, approximate reconstruction).
+Below a threshold of vectors the search is exact (``IndexIDMap2(IndexFlatIP)``); above it an IVF
+index (``IndexIVFFlat``, or ``IndexIVFScalarQuantizer`` with 8-bit codes for very large archives;
+``sizing`` decides) with a trained coarse quantizer and a hash-table direct map, so ids stay stable,
+vectors can be removed and every vector can be read back. When the size crosses a boundary the
+index rebuilds itself from its own vectors, in ``save`` (once per write), never on the query path.
 
 faiss is imported where it is first used, so that commands that only list the archive (``qa docs``,
 ``qa feeds``) never load it.
@@ -18,13 +13,15 @@ faiss is imported where it is first used, so that commands that only list the ar
 from __future__ import annotations
 
 import logging
-import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, cast, get_args
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+
+from qa.store import sizing
+from qa.store.sizing import IndexType, Kind
 
 if TYPE_CHECKING:
     import faiss
@@ -33,30 +30,8 @@ logger = logging.getLogger(__name__)
 
 Ids = npt.NDArray[np.int64]
 Vectors = npt.NDArray[np.float32]
-IndexType = Literal["auto", "flat", "ivf", "ivf-sq8"]
-INDEX_TYPES: tuple[str, ...] = get_args(IndexType)
-Kind = Literal["flat", "ivf", "ivf-sq8"]
-
-DEFAULT_THRESHOLD = 50_000  # auto: exact search below this many vectors
 EXACT_AMONG = 20_000  # search_among scores this many allowed vectors directly
-SQ8_THRESHOLD = 4_000_000  # auto: 8-bit codes above this many (float vectors would pass ~6 GB)
-MIN_TRAIN = 4_096  # an explicit ivf type stays exact until it has this many vectors to train on
-TRAIN_POINTS_PER_LIST = 40  # k-means sample size per list (faiss warns below 39)
 _SMALL_BATCH = 20  # faiss switches to BLAS at 20 queries; below that one thread is faster
-
-
-def nlist_for(count: int) -> int:
-    """Number of IVF lists for ``count`` vectors: about sqrt(count), at least 16."""
-    return max(16, min(65_536, round(math.sqrt(max(count, 1)))))
-
-
-def nprobe_for(nlist: int) -> int:
-    """Lists probed per query: enough for recall@10 >= 0.95 of exact search on sentence embeddings.
-
-    Measured by ``bench/scale.py`` on two sets of 50 questions (recall@10 against exact search):
-    at 100k vectors (316 lists) 32 probed gave 0.938-0.988 and 48 gave 0.966-0.99; at 1M (1,000
-    lists) 41 probed gave 0.966-0.988."""
-    return min(nlist, max(48, nlist // 24))
 
 
 class IdMask:
@@ -81,18 +56,18 @@ class VectorIndex:
         dimension: int,
         index: faiss.Index | None = None,
         index_type: IndexType = "auto",
-        threshold: int = DEFAULT_THRESHOLD,
+        threshold: int = sizing.DEFAULT_THRESHOLD,
     ) -> None:
         import faiss
 
-        if index_type not in INDEX_TYPES:
-            raise ValueError(f"unknown index type {index_type!r}; use one of {', '.join(INDEX_TYPES)}")
+        if index_type not in sizing.INDEX_TYPES:
+            raise ValueError(f"unknown index type {index_type!r}; use one of {', '.join(sizing.INDEX_TYPES)}")
         self.dimension = dimension
         self.index_type: IndexType = index_type
         self.threshold = threshold
         self._index: faiss.Index = index if index is not None else _new_flat(dimension)
         if isinstance(self._index, faiss.IndexIVF):
-            self._index.nprobe = nprobe_for(self._index.nlist)
+            self._index.nprobe = sizing.nprobe_for(self._index.nlist)
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
@@ -237,16 +212,7 @@ class VectorIndex:
 
     def wanted_kind(self) -> Kind:
         """The type the size calls for under this index's policy."""
-        count, current = len(self), self.kind
-        if self.index_type == "flat":
-            return "flat"
-        if self.index_type in ("ivf", "ivf-sq8"):
-            return "flat" if count < MIN_TRAIN else cast(Kind, self.index_type)
-        # auto, with hysteresis so an archive hovering at the threshold does not flip back and forth
-        lower = self.threshold // 2 if current != "flat" else self.threshold
-        if count < max(lower, MIN_TRAIN):
-            return "flat"
-        return "ivf-sq8" if count >= SQ8_THRESHOLD else "ivf"
+        return sizing.wanted_kind(self.index_type, self.threshold, len(self), self.kind)
 
     def needs_rebuild(self) -> bool:
         """True when the type is wrong for the size, or the IVF lists were sized for another size."""
@@ -256,7 +222,7 @@ class VectorIndex:
         if wanted != self.kind:
             return True
         if isinstance(self._index, faiss.IndexIVF):
-            ratio = nlist_for(len(self)) / int(self._index.nlist)
+            ratio = sizing.nlist_for(len(self)) / int(self._index.nlist)
             return not 0.5 <= ratio <= 2.0  # lists 4x too many or too few vectors: retrain
         return False
 
@@ -289,7 +255,7 @@ class VectorIndex:
 
     @classmethod
     def load(
-        cls, path: Path, index_type: IndexType = "auto", threshold: int = DEFAULT_THRESHOLD
+        cls, path: Path, index_type: IndexType = "auto", threshold: int = sizing.DEFAULT_THRESHOLD
     ) -> VectorIndex:
         """Read an index written by ``save`` (its type changes, if needed, at the next ``save``)."""
         import faiss
@@ -309,7 +275,7 @@ def _train_ivf(vectors: Vectors, kind: Kind) -> faiss.IndexIVF:
     import faiss
 
     count, dimension = vectors.shape
-    nlist = nlist_for(count)
+    nlist = sizing.nlist_for(count)
     quantizer = faiss.IndexFlatIP(dimension)
     index: faiss.IndexIVF
     if kind == "ivf-sq8":
@@ -319,13 +285,13 @@ def _train_ivf(vectors: Vectors, kind: Kind) -> faiss.IndexIVF:
     else:
         index = faiss.IndexIVFFlat(quantizer, dimension, nlist, faiss.METRIC_INNER_PRODUCT)
     index.cp.niter = 10
-    index.cp.max_points_per_centroid = TRAIN_POINTS_PER_LIST
+    index.cp.max_points_per_centroid = sizing.TRAIN_POINTS_PER_LIST
     index.cp.seed = 1234
     sample = vectors
-    if count > TRAIN_POINTS_PER_LIST * nlist:
-        rows = np.random.default_rng(1234).choice(count, TRAIN_POINTS_PER_LIST * nlist, replace=False)
+    if count > sizing.TRAIN_POINTS_PER_LIST * nlist:
+        rows = np.random.default_rng(1234).choice(count, sizing.TRAIN_POINTS_PER_LIST * nlist, replace=False)
         sample = vectors[np.sort(rows)]
     index.train(np.ascontiguousarray(sample, dtype=np.float32))
     index.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
-    index.nprobe = nprobe_for(nlist)
+    index.nprobe = sizing.nprobe_for(nlist)
     return index

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from qa.models import Article, Chunk
-from qa.store import duplicates
+from qa.store import signatures
 from qa.store.packing import pack_vectors
 from qa.store.segments import SegmentWrite
 from qa.store.vectors import Vectors
@@ -66,7 +66,7 @@ class LocalWriter:
         conn = self._conn
         ids = [int(r[0]) for r in conn.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))]
         deleted = conn.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount
-        duplicates.forget(conn, article_id)
+        signatures.forget(conn, article_id)
         if ids:
             marks = ",".join("?" * len(ids))
             texts = conn.execute(f"SELECT title, body FROM chunks_fts WHERE rowid IN ({marks})", ids)
@@ -125,7 +125,7 @@ class LocalWriter:
                 (chunk_id, article.title, chunk.text),
             )
         self._count_terms(((article.title, chunk.text) for chunk in chunks), +1)
-        duplicates.record(conn, article.id, article.text)
+        signatures.record(conn, article.id, article.text)
         self.vectors.add(np.array(ids, dtype=np.int64), vectors)
         self.changed = True
 

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qa.conversation import Paging
+from qa.answering.conversation import Paging
 from qa.errors import FeedbackError
 from qa.models import Answer
-from qa.watching.models import Vote, VoteRecord, answer_from_json, answer_json, iso_time
+from qa.watching.records import Vote, VoteRecord, answer_from_json, answer_json, iso_time
 from qa.watching.state import connect, prepare
 
 logger = logging.getLogger(__name__)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date
@@ -11,11 +10,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from qa.models import ArticleMeta, DocumentInfo
+from qa.models import ArticleMeta, DocumentInfo, TimeWindow
 from qa.store import ChunkRecord, DocumentOrder, Ids, Snapshot, Store, Vectors, Writer
-from qa.timephrases import TimeWindow
 
 if TYPE_CHECKING:
+    from qa.answering.answerer import Answerer
     from qa.engine import Engine
 
 KEYWORD_ROWS = 16_384  # BM25 rows read to find the scope's passages among the archive's best
@@ -137,9 +136,6 @@ class ScopedStore:
         """Nothing: the inner store belongs to its engine."""
 
 
-def answering_from(engine: Engine, article_ids: Sequence[str]) -> Engine:
-    """The engine answering from these articles only (its model, reader and caches shared)."""
-    view = copy.copy(engine)
-    view._retriever, view._reader = engine.retriever, engine.reader
-    view._store = ScopedStore(engine.store, article_ids)
-    return view
+def answering_from(engine: Engine, article_ids: Sequence[str]) -> Answerer:
+    """The answerer reading these articles only (its model, reader and caches shared)."""
+    return engine.answerer.over(ScopedStore(engine.store, article_ids))

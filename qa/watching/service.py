@@ -8,17 +8,17 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
+from qa.answering.timephrases import read_time
 from qa.errors import FetchError, QAError, WatchError, WatchNotFoundError
-from qa.fetching import normalize_url
-from qa.models import LIKELY_FROM, SURE_FROM
+from qa.models import LIKELY_FROM, SURE_FROM, Confidence
 from qa.store import Store
-from qa.timephrases import read_time
-from qa.types import Confidence
-from qa.watching.models import Delivery, Found, Watch
+from qa.watching.records import Delivery, Found, Watch
 from qa.watching.scope import answering_from
 from qa.watching.state import Target, WatchState
+from qa.web.fetching import normalize_url
 
 if TYPE_CHECKING:
+    from qa.answering.answerer import Answerer
     from qa.engine import Engine
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class Watching:
         """A new watch for a chat (None: the API's and the command line's); ``WatchError`` when the
         chat keeps ``QA_WATCH_LIMIT`` watches, the webhook is no http(s) URL or the time words
         would never match."""
-        question = self.engine.validate_question(question)
+        question = self.engine.answerer.validate_question(question)
         refuse_past_time(question, date.today())
         if webhook is not None:
             try:
@@ -121,7 +121,7 @@ class Watching:
             logger.info("%d new answers for the watches", len(found))
         return found
 
-    def _check_one(self, view: Engine, watch: Watch) -> list[Found]:
+    def _check_one(self, view: Answerer, watch: Watch) -> list[Found]:
         """The new answers of one watch in the view's articles, one per story, now recorded."""
         result = view.ask(watch.question, top_k=ANSWERS_PER_CHECK)
         least = LEAST_SCORE[self.settings.watch_min_confidence]

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from qa.models import Answer
 from qa.store.schema import DATABASE, WATCH_SCHEMA
-from qa.watching.models import Delivery, Found, Watch, answer_from_json, answer_json, iso_time
+from qa.watching.records import Delivery, Found, Watch, answer_from_json, answer_json, iso_time
 
 MAX_TRIES = 4  # a failed delivery is retried after each of the next checks, three times at most
 Target = Literal["chat", "webhook"]

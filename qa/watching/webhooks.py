@@ -8,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from qa.addresses import guarded_transport
 from qa.errors import AddressRefusedError
-from qa.fetching import USER_AGENT
-from qa.watching.models import Delivery
+from qa.watching.records import Delivery
 from qa.watching.service import Watching
+from qa.web.addresses import guarded_transport
+from qa.web.fetching import USER_AGENT
 
 logger = logging.getLogger(__name__)
 

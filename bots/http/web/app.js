@@ -14,6 +14,7 @@
   const newChat = document.getElementById("new-chat");
   const keyDialog = document.getElementById("key-dialog");
   const keyInput = document.getElementById("api-key");
+  const WORDS = document.body.dataset;  // the core's words, put on the page by the server
 
   let conversationId = null;
   let busy = false;
@@ -243,7 +244,7 @@
         if (!data.answers.length || data.remaining <= 0) {
           button.replaceWith(notice(data.answers.length
             ? "That is every answer to this question."
-            : "No more answers to this question."));
+            : WORDS.noMore));
         } else {
           button.disabled = false;
           button.textContent = "More answers";
@@ -280,7 +281,7 @@
       conversationId = data.conversation_id;
       pending.remove();
       if (data.nothing_new) {
-        reply.append(notice("Nothing new on that in the archive: the answer above is still the best it holds."));
+        reply.append(notice(WORDS.nothingNew));
       } else if (!data.answers.length) {
         reply.append(notice(data.not_found));  // the core's words, as in the CLI and Telegram
       } else {

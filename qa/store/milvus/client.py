@@ -1,9 +1,11 @@
-"""The one place that imports pymilvus: connecting, and reading rows in pages."""
+"""The one place that imports pymilvus: connecting, creating collections, reading rows in pages."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,53 @@ def connect(uri: str, token: str) -> Any:
                 f"`milvus-lite server --data-dir {uri}` and set QA_MILVUS_URI=http://127.0.0.1:19530"
             ) from exc
         raise ConfigError(f"cannot open Milvus at {uri}: {exc}") from exc
+
+
+Field = tuple[str, str, dict[str, Any]]  # a field's name, its pymilvus ``DataType`` name, its options
+
+
+def create_collection(client: Any, name: str, fields: list[Field], vector: str, metric: str) -> None:
+    """Create a collection with its vector index (and BM25 over ``terms`` for the chunks), then load
+    it; one that exists is only loaded."""
+    from pymilvus import DataType, Function, FunctionType, MilvusClient, MilvusException
+
+    if client.has_collection(name):
+        client.load_collection(name)
+        return
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    for field, kind, options in fields:
+        element = (
+            {"element_type": getattr(DataType, options["element_type"])} if "element_type" in options else {}
+        )
+        schema.add_field(field, getattr(DataType, kind), **(options | element))
+    index = client.prepare_index_params()
+    index.add_index(vector, index_type="FLAT", metric_type=metric)
+    if name.endswith("_chunks"):
+        schema.add_function(
+            Function(
+                name="terms_bm25",
+                function_type=FunctionType.BM25,
+                input_field_names=["terms"],
+                output_field_names=["sparse"],
+            )
+        )
+        index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+    try:
+        client.create_collection(name, schema=schema, consistency_level="Strong")
+    except MilvusException:
+        if not client.has_collection(name):
+            raise
+        # Another client created it this moment: its indexes may not be there yet.
+    for attempt in itertools.count():
+        try:
+            if not client.list_indexes(name):
+                client.create_index(name, index, sync=False)  # index_params would poll for seconds
+            client.load_collection(name)
+            return
+        except MilvusException:
+            if attempt == 50:
+                raise
+            time.sleep(0.1)
 
 
 def rows(client: Any, collection: str, where: str, fields: list[str]) -> Iterator[dict[str, Any]]:

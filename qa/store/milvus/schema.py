@@ -16,10 +16,9 @@ the same article upsert the same rows and it is stored once.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
-import itertools
 import re
-import time
 import unicodedata
 from collections.abc import Sequence
 from datetime import date
@@ -27,10 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from qa.models import TimeWindow
+from qa.store.milvus.client import create_collection
 from qa.store.packing import pack_vectors, unpack_vectors
 from qa.store.vectors import Vectors
 from qa.text import stemmer
-from qa.timephrases import TimeWindow
 
 VARCHAR_MAX = 65_535  # bytes
 TEXT_PIECE = 16_000  # characters of article text per row (at most 4 bytes each in UTF-8)
@@ -144,58 +144,21 @@ def has_place(client: Any, prefix: str) -> bool:
 
 def create(client: Any, prefix: str, dimension: int) -> None:
     """Create the archive's collections that do not exist yet, with their indexes, and load them."""
-    from pymilvus import DataType, Function, FunctionType, MilvusClient, MilvusException
-
-    def build(name: str, fields: list[tuple[str, Any, dict[str, Any]]], vector: str, metric: str) -> None:
-        if client.has_collection(name):
-            client.load_collection(name)
-            return
-        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-        for field, kind, options in fields:
-            schema.add_field(field, kind, **options)
-        index = client.prepare_index_params()
-        index.add_index(vector, index_type="FLAT", metric_type=metric)
-        if name.endswith("_chunks"):
-            schema.add_function(
-                Function(
-                    name="terms_bm25",
-                    function_type=FunctionType.BM25,
-                    input_field_names=["terms"],
-                    output_field_names=["sparse"],
-                )
-            )
-            index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-        try:
-            client.create_collection(name, schema=schema, consistency_level="Strong")
-        except MilvusException:
-            if not client.has_collection(name):
-                raise
-            # Another client created it this moment: its indexes may not be there yet.
-        for attempt in itertools.count():
-            try:
-                if not client.list_indexes(name):
-                    client.create_index(name, index, sync=False)  # index_params would poll for seconds
-                client.load_collection(name)
-                return
-            except MilvusException:
-                if attempt == 50:
-                    raise
-                time.sleep(0.1)
-
-    text = DataType.VARCHAR
+    text = "VARCHAR"
     long: dict[str, Any] = {"max_length": VARCHAR_MAX}
     short: dict[str, Any] = {"max_length": 2048}
-    unit = ("unit", DataType.FLOAT_VECTOR, {"dim": 2})
+    unit = ("unit", "FLOAT_VECTOR", {"dim": 2})
     n = names(prefix)
+    build = functools.partial(create_collection, client)
     build(
         n["chunks"],
         [
-            ("chunk_id", DataType.INT64, {"is_primary": True}),
+            ("chunk_id", "INT64", {"is_primary": True}),
             ("article_id", text, short),
-            ("ordinal", DataType.INT64, {}),
-            ("start", DataType.INT64, {}),
-            ("end", DataType.INT64, {}),
-            ("day", DataType.INT64, {}),
+            ("ordinal", "INT64", {}),
+            ("start", "INT64", {}),
+            ("end", "INT64", {}),
+            ("day", "INT64", {}),
             ("text", text, long),
             ("sentences", text, long),  # JSON offsets
             ("sentence_vectors", text, long),  # base64 float16, as the local blob
@@ -209,8 +172,8 @@ def create(client: Any, prefix: str, dimension: int) -> None:
                     "analyzer_params": {"tokenizer": "standard"},
                 },
             ),
-            ("sparse", DataType.SPARSE_FLOAT_VECTOR, {}),
-            ("dense", DataType.FLOAT_VECTOR, {"dim": dimension}),
+            ("sparse", "SPARSE_FLOAT_VECTOR", {}),
+            ("dense", "FLOAT_VECTOR", {"dim": dimension}),
         ],
         "dense",
         "COSINE",
@@ -221,14 +184,14 @@ def create(client: Any, prefix: str, dimension: int) -> None:
             ("article_id", text, {**short, "is_primary": True}),
             ("title", text, long),
             ("published", text, {"max_length": 64}),
-            ("day", DataType.INT64, {}),
+            ("day", "INT64", {}),
             ("source", text, short),
             ("url", text, short),
             ("file", text, short),
-            ("added", DataType.DOUBLE, {}),
-            ("chunks", DataType.INT64, {}),
+            ("added", "DOUBLE", {}),
+            ("chunks", "INT64", {}),
             ("signature", text, {"max_length": 1024}),
-            ("bands", DataType.ARRAY, {"element_type": DataType.INT64, "max_capacity": 256}),
+            ("bands", "ARRAY", {"element_type": "INT64", "max_capacity": 256}),
             ("duplicate_of", text, short),  # "" for an original
             ("place", text, short),  # the dateline's place, "" for none
             unit,
@@ -239,9 +202,9 @@ def create(client: Any, prefix: str, dimension: int) -> None:
     build(
         n["texts"],
         [
-            ("piece_id", DataType.INT64, {"is_primary": True}),
+            ("piece_id", "INT64", {"is_primary": True}),
             ("article_id", text, short),
-            ("piece", DataType.INT64, {}),
+            ("piece", "INT64", {}),
             ("text", text, long),
             unit,
         ],

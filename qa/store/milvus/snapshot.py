@@ -15,13 +15,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from qa.models import ArticleMeta, public_source
+from qa.models import ArticleMeta, TimeWindow, public_source
 from qa.store.milvus import schema
 from qa.store.milvus.client import count, rows
 from qa.store.milvus.schema import lit
 from qa.store.protocol import ChunkRecord
 from qa.store.vectors import Ids, Vectors
-from qa.timephrases import TimeWindow
 
 META_FIELDS = ["article_id", "title", "published", "source", "url", "file"]
 ID_BATCH = 1000  # ids per ``in [...]`` filter

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.duplicates import THRESHOLD, band_keys, signature, similarity
+from qa.ingest.copies import THRESHOLD, band_keys, signature, similarity
 from qa.models import Article, Chunk
 from qa.store.milvus import schema
 from qa.store.milvus.client import deleted, rows
@@ -126,7 +126,7 @@ class MilvusWriter:
         )
 
     def _original_of(self, article_id: str, sig: Any, keys: list[int]) -> str:
-        """The original an article's text duplicates ("" for none), as ``qa.store.duplicates.record``."""
+        """The original an article's text duplicates ("" for none), as ``qa.store.signatures.record``."""
         tokens = ", ".join(str(t) for t in schema.band_tokens(keys))
         found = self._client.query(
             self._names["articles"],

@@ -1,0 +1,1 @@
+"""Answering: question -> time window -> retrieval -> reader (or sentence picker) -> answers; follow-ups."""

@@ -1,0 +1,148 @@
+"""The trained reader's readings → answers: the sentence around a span, a calibrated score, or none."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from qa.answering.picker import has_sentence_vector, lexical_overlap
+from qa.answering.reader import Reading
+from qa.eval.metrics import normalize_answer
+from qa.models import Answer, Passage
+from qa.text import stem_terms
+
+READER_FEATURES = ("margin", "span", "null", "retrieval", "first", "agree", "cosine", "lexical")
+SENTENCE_FEATURES = ("cosine", "lexical")  # need the question's terms and vector
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionTerms:
+    """The question as retrieval saw it: its stems, their IDF in the archive, and its vector."""
+
+    stems: Sequence[str]
+    idf: dict[str, float]
+    vector: npt.NDArray[np.float32] | None
+
+
+def span_key(passage: Passage, reading: Reading) -> str:
+    """A reading's span as answers are compared: case, punctuation, articles and spacing folded."""
+    return normalize_answer(passage.text[reading.start : reading.end])
+
+
+def agreement(passages: Sequence[Passage], readings: Sequence[Reading]) -> list[int]:
+    """For each reading, how many of the other passages read give the same (normalised) span: copies
+    of one story and a fact repeated in follow-ups support one answer instead of competing."""
+    keys = [span_key(passages[r.passage], r) for r in readings]
+    counts = Counter(key for key in keys if key)
+    return [counts[key] - 1 if key else 0 for key in keys]
+
+
+def reading_features(
+    reading: Reading, passage: Passage, rank: int, terms: QuestionTerms | None = None, agree: int = 0
+) -> dict[str, float]:
+    """What calibrates a reading: the reader's two scores, the passage's retrieval score and rank, how
+    many other passages give the same span, and how close the sentence holding the span is to the
+    question (embedding cosine, share of its terms)."""
+    features = {
+        "margin": reading.margin,
+        "span": reading.span_logit,
+        "null": reading.null_logit,
+        "retrieval": passage.score,
+        "first": float(rank == 0),
+        "agree": float(agree),
+        "cosine": 0.0,
+        "lexical": 0.0,
+    }
+    if terms is None:
+        return features
+    number = next((n for n, (a, b) in enumerate(passage.sentences) if a <= reading.start < b), None)
+    if number is None:
+        return features
+    if terms.vector is not None and has_sentence_vector(passage, number):
+        features["cosine"] = float(passage.sentence_vectors[number] @ terms.vector.ravel())
+    begin, end = passage.sentences[number]
+    features["lexical"] = lexical_overlap(set(stem_terms(passage.text[begin:end])), terms.stems, terms.idf)
+    return features
+
+
+def calibrated(features: dict[str, float], calibration: dict[str, float]) -> float:
+    """The chance that the answer is right: a logistic fitted on dev by ``bench.calibrate_reader``."""
+    z = calibration.get("bias", 0.0) + sum(calibration.get(k, 0.0) * v for k, v in features.items())
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+
+def sentence_around(passage: Passage, start: int, end: int) -> tuple[int, int]:
+    """The passage's sentence (or run of sentences) that holds the characters ``start..end``."""
+    bounds = passage.sentences or ((0, len(passage.text)),)
+    first = next((s for s in bounds if s[0] <= start < s[1]), None)
+    last = next((s for s in bounds if s[0] < end <= s[1]), None)
+    begin = first[0] if first is not None else min(start, bounds[0][0])
+    finish = last[1] if last is not None else max(end, bounds[-1][1])
+    return min(begin, start), max(finish, end)
+
+
+_SPAN_TAIL = " \t\n.,;:!?\"'”’»"
+
+
+def within_one_paragraph(passage: Passage, start: int, end: int) -> tuple[int, int]:
+    """The span cut at the first line break inside it (without the punctuation before it): an answer
+    never runs from one paragraph into the next."""
+    cut = passage.text.find("\n", start, end)
+    if cut < 0:
+        return start, end
+    kept = passage.text[start:cut].rstrip(_SPAN_TAIL)
+    return start, start + len(kept) if kept else cut
+
+
+def read_answers(
+    passages: Sequence[Passage],
+    readings: Sequence[Reading],
+    calibration: dict[str, float],
+    threshold: float,
+    limit: int,
+    terms: QuestionTerms | None = None,
+) -> list[Answer]:
+    """The reader's answers best first (one per passage and sentence), none scoring below ``threshold``.
+
+    Each answer quotes the sentence holding the reader's span (cut at a paragraph break, never quoting
+    two paragraphs); its score is the calibrated chance that it is right."""
+    # The sentence evidence costs a stemming per reading: only worth it when the calibration weighs it.
+    if not any(calibration.get(name) for name in SENTENCE_FEATURES):
+        terms = None
+    agrees = agreement(passages, readings)
+    scored = sorted(
+        (
+            (calibrated(reading_features(r, passages[r.passage], r.passage, terms, n), calibration), r)
+            for r, n in zip(readings, agrees, strict=True)
+        ),
+        key=lambda x: x[0],
+        reverse=True,
+    )
+    answers: list[Answer] = []
+    seen: set[str] = set()
+    for value, reading in scored:
+        if value < threshold or len(answers) >= limit:
+            break
+        passage = passages[reading.passage]
+        start, stop = within_one_paragraph(passage, reading.start, reading.end)
+        begin, end = sentence_around(passage, start, stop)
+        text = passage.text[begin:end]
+        if text in seen:
+            continue
+        seen.add(text)
+        answers.append(
+            Answer(
+                text=text,
+                span=(start - begin, stop - begin),
+                score=value,
+                passage=passage.text,
+                article=passage.article,
+                passage_offset=begin,
+            )
+        )
+    return answers

@@ -1,0 +1,256 @@
+"""Time in questions: a phrase ("in March 2005", "last week") becomes a period of days.
+
+Pure functions of the question and the reference day ``as_of``; nothing here reads the index.
+
+Which words count (anything else, such as "the 2004 election", stays part of the question):
+
+- a date after a preposition: "in 2004", "in March 2005", "during May", "on 14 February 2005",
+  "on 2005-02-14", "since", "after", "before", "until" a date, "between X and Y", "from X to Y";
+  a date without a year is the latest one that has begun by ``as_of`` (or by the archive's newest
+  day when that is earlier). Such a date says when things happened: it is the ``period`` of the
+  question, and its words stay in the searched text (the stories name their month and day);
+- relative words: "today", "yesterday", "this/last week|month|year" (calendar periods, weeks
+  starting on Monday; "this ..." runs up to ``as_of``), "in the last/past N days|weeks|months|years"
+  (rolling, up to ``as_of``), "recently"/"lately" (the 30 days up to ``as_of``): a ``window`` of
+  publication days, and words no story holds, so they leave the searched text;
+- "latest", "newest", "most recent", "current(ly)", "now", "nowadays": newest article first.
+
+A window is ``[since, until)``: ``since`` inclusive, ``until`` exclusive, either may be open.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from qa.errors import QuestionError
+from qa.models import TimeWindow
+
+RECENT_DAYS = 30  # "recently", "lately"
+
+_MONTH_NAMES = (
+    ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",),
+    ("june", "jun"), ("july", "jul"), ("august", "aug"), ("september", "sept", "sep"),
+    ("october", "oct"), ("november", "nov"), ("december", "dec"),
+)  # fmt: skip
+_MONTH_NUMBERS = {name: number for number, names in enumerate(_MONTH_NAMES, start=1) for name in names}
+_NUMBER_WORDS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+}  # fmt: skip
+
+_MONTH = r"(?:" + "|".join(sorted(_MONTH_NUMBERS, key=len, reverse=True)) + r")\.?"
+_YEAR = r"(?:1[6-9]\d\d|2\d\d\d)"
+_DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
+_ISO = r"\d{4}-\d{2}-\d{2}"
+# A date of any extent: a day, a month or a year (tried longest first).
+_POINT = (
+    rf"(?:{_ISO}|(?:the\s+)?{_DAY}\s+(?:of\s+)?{_MONTH}(?:,?\s+{_YEAR})?"
+    rf"|{_MONTH}\s+{_DAY}(?:,?\s+{_YEAR})?(?![\d-])|{_MONTH},?\s+{_YEAR}|{_MONTH}|(?:the\s+year\s+)?{_YEAR})"
+)
+_COUNT = r"(?:\d{1,3}|" + "|".join(_NUMBER_WORDS) + r")"
+_UNIT = r"(?:day|week|month|year)s?"
+
+_RANGE = re.compile(
+    rf"\b(?:between\s+(?P<a>{_POINT})\s+and|from\s+(?P<b>{_POINT})\s+(?:to|until|till|through))"
+    rf"\s+(?P<end>{_POINT})(?![\w-])",
+    re.IGNORECASE,
+)
+_BOUND = re.compile(
+    rf"\b(?P<word>since|after|before|until|till|prior\s+to)\s+(?P<point>{_POINT})(?![\w-])", re.IGNORECASE
+)
+_WITHIN = re.compile(rf"\b(?:in|on|during|throughout)\s+(?P<point>{_POINT})(?![\w-])", re.IGNORECASE)
+_ROLLING = re.compile(
+    rf"\b(?:(?:in|over|during|within)\s+)?(?:the\s+(?:last|past)\s+(?:(?P<n>{_COUNT})\s+)?"
+    rf"|(?:last|past)\s+(?P<m>{_COUNT})\s+)(?P<unit>{_UNIT})\b",
+    re.IGNORECASE,
+)
+_CALENDAR = re.compile(r"\b(?P<which>this|last)\s+(?P<unit>week|month|year)\b", re.IGNORECASE)
+_DAYS = re.compile(r"\b(?P<word>today|yesterday)\b", re.IGNORECASE)
+_RECENTLY = re.compile(
+    r"\b(?<!most )(?:recently|lately|of\s+late|in\s+recent\s+(?:days|weeks))\b", re.IGNORECASE
+)
+_NEWEST = re.compile(r"\b(?:latest|newest|most\s+recent(?:ly)?)\b", re.IGNORECASE)  # removed from the text
+_NOW = re.compile(r"\b(?:current(?:ly)?|now|nowadays|these\s+days|at\s+present)\b", re.IGNORECASE)  # kept
+
+
+@dataclass(frozen=True, slots=True)
+class TimeQuery:
+    """What a question says about time, and the question without its relative time words (for retrieval)."""
+
+    text: str
+    window: TimeWindow | None = None  # publication days searched, and no others (relative words, filters)
+    newest_first: bool = False
+    phrases: tuple[str, ...] = ()
+    period: TimeWindow | None = None  # the days its dates name: when things happened, favoured not required
+    plain: str = ""  # without its dates too, for the model (dense search, reader): stories seldom repeat them
+
+
+def parse_day(value: str, name: str = "date") -> date:
+    """An ISO day ``YYYY-MM-DD``; ``QuestionError`` naming ``name`` otherwise."""
+    try:
+        if not re.fullmatch(_ISO, value.strip()):
+            raise ValueError(value)
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise QuestionError(f"{name} must be a date written YYYY-MM-DD, not {value!r}") from None
+
+
+def _month_start(year: int, month: int) -> date:
+    return date(year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
+
+
+def _latest_year(month: int, day: int, as_of: date) -> int:
+    """The year of the latest ``month``/``day`` on or before ``as_of``."""
+    return as_of.year if (month, day) <= (as_of.month, as_of.day) else as_of.year - 1
+
+
+def _point(text: str, as_of: date, year: int | None = None) -> TimeWindow:
+    """The days a date names: a whole year, a whole month or one day; ``year`` fills a missing one."""
+    words = re.sub(r"[,.]", " ", text.lower()).split()
+    words = [w for w in words if w not in ("the", "of", "year")]
+    if len(words) == 1 and re.fullmatch(_ISO, words[0]):
+        day = parse_day(words[0])
+        return TimeWindow(day, day + timedelta(days=1))
+    found_year = next((int(w) for w in words if re.fullmatch(_YEAR, w)), None)
+    month = next((_MONTH_NUMBERS[w] for w in words if w in _MONTH_NUMBERS), None)
+    day_number = next((int(re.sub(r"\D", "", w)) for w in words if re.fullmatch(_DAY, w)), None)
+    if month is None:
+        assert found_year is not None
+        return TimeWindow(date(found_year, 1, 1), date(found_year + 1, 1, 1))
+    chosen = found_year or year or _latest_year(month, day_number or 1, as_of)
+    if day_number is None:
+        return TimeWindow(date(chosen, month, 1), _month_start(chosen, month + 1))
+    try:
+        day = date(chosen, month, day_number)
+    except ValueError:  # "30 February": the whole month
+        return TimeWindow(date(chosen, month, 1), _month_start(chosen, month + 1))
+    return TimeWindow(day, day + timedelta(days=1))
+
+
+def _explicit_year(text: str) -> int | None:
+    match = re.search(rf"\b{_YEAR}\b", text)
+    return int(match.group()) if match else None
+
+
+def _range(match: re.Match[str], as_of: date) -> TimeWindow:
+    first = match.group("a") or match.group("b")
+    end = _point(match.group("end"), as_of)
+    year = _explicit_year(first)
+    if year is None and _explicit_year(match.group("end")) is not None:
+        # "between January and March 2005": the first date takes the second one's year
+        start = _point(first, as_of, end.since.year if end.since else None)
+        if start.since is not None and end.since is not None and start.since > end.since:
+            start = _point(first, as_of, end.since.year - 1)
+    else:
+        start = _point(first, as_of)
+        if year is None and end.since is not None and start.since is not None and end.since < start.since:
+            end = _point(match.group("end"), as_of, start.since.year + 1)  # "between November and February"
+    return TimeWindow(start.since, end.until)
+
+
+def _bound(match: re.Match[str], as_of: date) -> TimeWindow:
+    point = _point(match.group("point"), as_of)
+    word = match.group("word").lower()
+    if word == "since":
+        return TimeWindow(point.since, None)
+    if word == "after":
+        return TimeWindow(point.until, None)
+    if word in ("until", "till"):
+        return TimeWindow(None, point.until)
+    return TimeWindow(None, point.since)  # before, prior to
+
+
+def _rolling(match: re.Match[str], as_of: date) -> TimeWindow:
+    count = match.group("n") or match.group("m") or "1"
+    n = int(count) if count.isdigit() else _NUMBER_WORDS[count.lower()]
+    unit = match.group("unit").lower().rstrip("s")
+    end = as_of + timedelta(days=1)
+    if unit == "day":
+        return TimeWindow(end - timedelta(days=n), end)
+    if unit == "week":
+        return TimeWindow(end - timedelta(weeks=n), end)
+    months = n * 12 if unit == "year" else n
+    back = _month_start(as_of.year, as_of.month - months)
+    return TimeWindow(back.replace(day=min(as_of.day, 28)) + timedelta(days=1), end)
+
+
+def _calendar(match: re.Match[str], as_of: date) -> TimeWindow:
+    unit = match.group("unit").lower()
+    end = as_of + timedelta(days=1)
+    if unit == "week":
+        start = as_of - timedelta(days=as_of.weekday())
+        previous = start - timedelta(weeks=1)
+    elif unit == "month":
+        start = as_of.replace(day=1)
+        previous = _month_start(as_of.year, as_of.month - 1)
+    else:
+        start = date(as_of.year, 1, 1)
+        previous = date(as_of.year - 1, 1, 1)
+    return TimeWindow(start, end) if match.group("which").lower() == "this" else TimeWindow(previous, start)
+
+
+def _days(match: re.Match[str], as_of: date) -> TimeWindow:
+    day = as_of if match.group("word").lower() == "today" else as_of - timedelta(days=1)
+    return TimeWindow(day, day + timedelta(days=1))
+
+
+def _recently(_: re.Match[str], as_of: date) -> TimeWindow:
+    end = as_of + timedelta(days=1)
+    return TimeWindow(end - timedelta(days=RECENT_DAYS), end)
+
+
+_READERS = (  # (pattern, reader, a date: True, or words relative to as_of: False), tried in turn
+    (_RANGE, _range, True),
+    (_BOUND, _bound, True),
+    (_ROLLING, _rolling, False),
+    (_WITHIN, lambda m, as_of: _point(m.group("point"), as_of), True),
+    (_CALENDAR, _calendar, False),
+    (_DAYS, _days, False),
+    (_RECENTLY, _recently, False),
+)
+
+
+def _tidy(text: str) -> str:
+    """Spaces and punctuation left clean after phrases were cut out."""
+    text = re.sub(r"\s+", " ", text)
+    text = re.sub(r"\s+([?.!,;:])", r"\1", text)
+    text = re.sub(r"([,;:])(?=[?.!,;:]|$)", "", text.strip())
+    return re.sub(r"^[,;:]\s*", "", text).strip()
+
+
+def read_time(question: str, as_of: date, archive_end: date | None = None) -> TimeQuery:
+    """The period, window and order a question asks for, and the question without its relative words.
+
+    A date without a year is read against ``archive_end`` (the archive's newest day) when that is
+    before ``as_of``: in an archive of past news "on April 7" is the last April 7 it covers."""
+    dated_as_of = min(as_of, archive_end) if archive_end is not None else as_of
+    scanned = question  # phrases found are blanked out here, keeping every position
+    window: TimeWindow | None = None
+    period: TimeWindow | None = None
+    phrases: list[str] = []
+    cuts: list[tuple[int, int, bool]] = []
+    for pattern, reader, dated in _READERS:
+        while (match := pattern.search(scanned)) is not None:
+            if dated:
+                period = reader(match, dated_as_of).intersect(period)
+            else:
+                window = reader(match, as_of).intersect(window)
+            cuts.append((match.start(), match.end(), dated))
+            phrases.append(match.group().strip())
+            scanned = scanned[: match.start()] + " " * len(match.group()) + scanned[match.end() :]
+    newest = _NEWEST.search(scanned) is not None or _NOW.search(scanned) is not None
+    phrases.extend(m.group() for m in _NEWEST.finditer(scanned))
+    text = _without(question, [(start, end) for start, end, dated in cuts if not dated])
+    bare = _without(question, [(start, end) for start, end, _ in cuts])
+    return TimeQuery(text, window, newest, tuple(phrases), period, bare)
+
+
+def _without(question: str, spans: list[tuple[int, int]]) -> str:
+    """The question without these spans and newest-first words; all of it if only time words are left."""
+    text = question
+    for start, end in sorted(spans, reverse=True):
+        text = text[:start] + " " + text[end:]
+    cleaned = _tidy(_NEWEST.sub(" ", text))
+    return cleaned if re.search(r"\w", cleaned) else question

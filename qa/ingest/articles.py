@@ -1,0 +1,289 @@
+"""Load files into ``Article``s: the seed format, .txt/.md, .html (trafilatura) and .jsonl."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+from qa.errors import DocumentError
+from qa.ingest.dateline import with_place
+from qa.models import Article
+
+logger = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".text", ""})
+HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
+JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES | {".json"}
+
+_TIMESTAMP = re.compile(
+    r"^\s*(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2}(?::\d{2})?))?(?:\.\d+)?\s*(Z|[+-]\d{2}:?\d{2})?\s*$"
+)
+# Trailing scraper debris: error banners, share/subscribe prompts and the like, never article text.
+_DEBRIS = re.compile(
+    r"^\s*(?:(?:error!?\s*)+(?:error\s+occ?ur+e?d!?)?|an error (?:has )?occ?ur+e?d.*|loading\.*|"
+    r"advertisement|read more.*|share (?:this|on).*|follow us.*|subscribe.*|click here.*|"
+    r"all rights reserved.*|©.*|copyright.*)\s*$",
+    re.IGNORECASE,
+)
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
+# A byline opening the body: "By Jane Smith", "By our correspondent | Coastal Wire | 11 March 2005".
+_BYLINE = re.compile(r"^\s*by\s+\S", re.IGNORECASE)
+BYLINE_WORDS = 12
+
+
+def article_id_for(source: str) -> str:
+    """A short, stable id derived from where an article came from."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:12]
+
+
+def content_hash(data: bytes) -> str:
+    """SHA-256 of a file's bytes: unchanged files are not re-embedded."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def text_article_id(text: str) -> str:
+    """The id of an article posted without one: made from its text, so posting it again replaces it."""
+    return content_hash(text.encode("utf-8"))[:16]
+
+
+def upload_name(filename: str | None) -> str:
+    """An uploaded file's name as shown and read: its last part, at most 200 characters."""
+    # Only the suffix matters to the loader; the name never chooses where anything is written.
+    return PurePosixPath((filename or "").replace("\\", "/")).name[-200:] or "upload.txt"
+
+
+def parse_timestamp(value: str) -> str | None:
+    """ISO 8601 (seconds precision, no zone) from a timestamp line or metadata value, else None."""
+    match = _TIMESTAMP.match(value)
+    if not match:
+        return None
+    date, time, _zone = match.groups()
+    try:
+        moment = datetime.fromisoformat(f"{date}T{time or '00:00:00'}")
+    except ValueError:
+        return None
+    return moment.isoformat(timespec="seconds")
+
+
+def decode_text(data: bytes, path: str) -> str:
+    """UTF-8 (BOM tolerated), falling back to Windows-1252/Latin-1 with a warning; binary is refused."""
+    if not data.strip():
+        raise DocumentError(path, "empty file")
+    if b"\x00" in data[:8192]:
+        raise DocumentError(path, "binary file (contains NUL bytes), not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\n\r\t\f")
+    if controls > len(text[:8192]) // 20:
+        raise DocumentError(path, "binary file (not decodable as text)")
+    logger.warning("%s: not valid UTF-8, decoded as Windows-1252/Latin-1", path)
+    return text
+
+
+def decode_lines(data: bytes, source: str) -> str:
+    """JSON Lines decoded line by line, so one line in another encoding spoils no other line."""
+    if not data.strip():
+        raise DocumentError(source, "empty file")
+    lines: list[str] = []
+    fallback: list[int] = []
+    for number, raw in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), start=1):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            fallback.append(number)
+            lines.append(raw.decode("latin-1"))  # never fails; such a line rarely parses anyway
+    if fallback:
+        logger.warning(
+            "%s: %d line(s) not valid UTF-8 (first: line %d), decoded as Latin-1",
+            source,
+            len(fallback),
+            fallback[0],
+        )
+    return "\n".join(lines)
+
+
+def strip_debris(lines: list[str]) -> list[str]:
+    """Drop trailing blank lines and scraper debris lines."""
+    end = len(lines)
+    while end and (not lines[end - 1].strip() or _DEBRIS.match(lines[end - 1])):
+        end -= 1
+    return lines[:end]
+
+
+def without_byline(lines: list[str]) -> list[str]:
+    """The body's lines without a byline on its first non-blank line: one that starts with "By",
+    has at most ``BYLINE_WORDS`` words and ends without sentence punctuation (a first sentence
+    such as "By noon the bridge was open." is kept). Blank lines after it go too."""
+    start = next((n for n, line in enumerate(lines) if line.strip()), len(lines))
+    if start == len(lines):
+        return lines
+    first = lines[start].strip()
+    if not _BYLINE.match(first) or len(first.split()) > BYLINE_WORDS or first[-1] in ".!?;:\"'”’)":
+        return lines
+    rest = lines[start + 1 :]
+    while rest and not rest[0].strip():
+        rest.pop(0)
+    return rest if rest else lines  # a body that is only a byline stays as it is
+
+
+def parse_plain_article(text: str, source: str, suffix: str = ".txt") -> Article:
+    """A text article: optional front matter, title line, optional timestamp and repeated title, body."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    meta: dict[str, str] = {}
+    front = _FRONT_MATTER.match(text)
+    if front:
+        for line in front.group(1).splitlines():
+            key, sep, value = line.partition(":")
+            if sep:
+                meta[key.strip().lower()] = value.strip().strip("\"'")
+        text = text[front.end() :]
+    lines = strip_debris(text.split("\n"))
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    if not lines:
+        raise DocumentError(source, "no text")
+    title = meta.get("title") or ""
+    if not title:
+        title = lines.pop(0).strip()
+        if suffix in {".md", ".markdown"}:
+            title = title.lstrip("#").strip()
+    published = parse_timestamp(meta.get("date", meta.get("published", "")))
+    # Seed format: a timestamp line, then the title repeated; both are metadata, not body.
+    rest = [line for line in lines]
+    while rest and not rest[0].strip():
+        rest.pop(0)
+    if rest and (stamp := parse_timestamp(rest[0])):
+        published = published or stamp
+        rest.pop(0)
+        while rest and not rest[0].strip():
+            rest.pop(0)
+    if rest and rest[0].strip().lstrip("#").strip() == title:
+        rest.pop(0)
+    body = "\n".join(without_byline(rest)).strip()
+    if not body:
+        raise DocumentError(source, "no article text after the title")
+    return Article(
+        id=meta.get("id") or article_id_for(source),
+        title=title,
+        text=body,
+        source=source,
+        published=published,
+        url=meta.get("url"),
+    )
+
+
+def parse_html_article(html: str, source: str) -> Article:
+    """Main text, title, publish date and canonical URL of a news page, via trafilatura."""
+    import trafilatura
+
+    document = trafilatura.bare_extraction(
+        html,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=False,
+        date_extraction_params={
+            "extensive_search": True,
+            "original_date": True,
+            "outputformat": "%Y-%m-%dT%H:%M:%S",
+        },
+    )
+    if document is None:
+        raise DocumentError(source, "no article text found in the HTML page")
+    fields = document.as_dict() if hasattr(document, "as_dict") else dict(document)
+    title = (fields.get("title") or "").strip()
+    paragraphs = [p.strip() for p in (fields.get("text") or "").split("\n") if p.strip()]
+    if paragraphs and title and paragraphs[0] == title:
+        paragraphs.pop(0)
+    paragraphs = strip_debris(without_byline(paragraphs))
+    if not paragraphs:
+        raise DocumentError(source, "no article text found in the HTML page")
+    date = fields.get("date")
+    return Article(
+        id=article_id_for(source),
+        title=title or Path(source).stem,
+        text="\n\n".join(paragraphs),
+        source=source,
+        published=parse_timestamp(date.replace("T", " ")) if isinstance(date, str) else None,
+        url=fields.get("url") or None,
+    )
+
+
+def article_from_record(record: object, source: str, where: str) -> Article:
+    """An article from one JSON object: ``text`` required; ``title``, ``published``, ``url``, ``id``."""
+    if not isinstance(record, dict):
+        raise DocumentError(where, "expected a JSON object")
+    text = record.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise DocumentError(where, "missing or empty 'text'")
+    text = "\n".join(without_byline(text.strip().split("\n")))
+    title = record.get("title")
+    published = record.get("published") or record.get("date")
+    url = record.get("url")
+    raw_id = record.get("id")
+    return Article(
+        id=str(raw_id) if raw_id not in (None, "") else article_id_for(where),
+        title=title.strip() if isinstance(title, str) and title.strip() else text.strip().split("\n")[0][:80],
+        text=text.strip(),
+        source=source,
+        published=parse_timestamp(published.replace("T", " ")) if isinstance(published, str) else None,
+        url=url if isinstance(url, str) and url else None,
+    )
+
+
+def parse_jsonl(text: str, source: str) -> tuple[list[Article], list[tuple[str, str]]]:
+    """Articles from JSON Lines; bad lines are returned as ``(place, reason)`` and skipped."""
+    articles: list[Article] = []
+    problems: list[tuple[str, str]] = []
+    # Only "\n" ends a record: JSON strings may hold U+2028 and other characters splitlines() splits on.
+    for number, line in enumerate(text.split("\n"), start=1):  # a trailing "\r" is JSON whitespace
+        if not line.strip():
+            continue
+        where = f"{source}:{number}"
+        try:
+            articles.append(article_from_record(json.loads(line), source, where))
+        except json.JSONDecodeError as exc:
+            problems.append((where, f"invalid JSON ({exc.msg})"))
+        except DocumentError as exc:
+            problems.append((where, exc.reason))
+    return articles, problems
+
+
+def parse_document(data: bytes, source: str, suffix: str) -> tuple[list[Article], list[tuple[str, str]]]:
+    """Articles in one file's bytes by its suffix (a wire dateline kept as the place), with the
+    problems of skipped parts."""
+    articles, problems = _parse_by_suffix(data, source, suffix.lower())
+    return [with_place(a) for a in articles], problems
+
+
+def _parse_by_suffix(data: bytes, source: str, suffix: str) -> tuple[list[Article], list[tuple[str, str]]]:
+    if suffix in JSONL_SUFFIXES:
+        articles, problems = parse_jsonl(decode_lines(data, source), source)
+        if not articles and problems:
+            raise DocumentError(source, f"no valid article lines ({problems[0][1]})")
+        return articles, problems
+    text = decode_text(data, source)
+    if suffix == ".json":
+        try:
+            payload = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DocumentError(source, f"invalid JSON ({exc.msg})") from None
+        records = payload if isinstance(payload, list) else [payload]
+        return [article_from_record(r, source, f"{source}#{i}") for i, r in enumerate(records)], []
+    if suffix in HTML_SUFFIXES or (
+        suffix == "" and text.lstrip()[:15].lower().startswith(("<!doctype", "<html"))
+    ):
+        return [parse_html_article(text, source)], []
+    if suffix in TEXT_SUFFIXES:
+        return [parse_plain_article(text, source, suffix)], []
+    raise DocumentError(source, f"unsupported file type {suffix!r}")

@@ -1,0 +1,1 @@
+"""The models at run time: the Embedder seam, ONNX Runtime and torch, building the ONNX files, qa doctor."""

@@ -1,0 +1,198 @@
+"""ONNX Runtime: the models of the query path (the one module that imports onnxruntime and tokenizers).
+
+The bundled all-MiniLM-L6-v2 encodes questions and passages (``OnnxEmbedder``) and the trained reader
+scores spans (``OnnxSpanScorer``) from ONNX files made once from the same weights (``qa.runtime.onnx_build``),
+each checked against the SHA-256 recorded when it was made: neither torch nor transformers is
+imported to answer a question.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.answering.reader import Logits, ReaderConfig, Windows, file_sha256, passage_offsets
+from qa.errors import ModelError
+from qa.runtime.embedding import (
+    BUNDLED_MODEL_SHA256,
+    Progress,
+    Vectors,
+    normalize_rows,
+    pool_sentences,
+    verify_model_files,
+)
+from qa.runtime.onnx_build import REBUILD, OnnxFile, build, onnx_file
+
+logger = logging.getLogger(__name__)
+
+TOKENIZER_FILE = "tokenizer.json"
+ENCODER_MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length (sentence_bert_config.json)
+BATCH_SIZE = (
+    8  # texts per forward pass when indexing: 16 took 30% more memory for 4% more speed (docs/bench.md)
+)
+
+
+def runtime_module() -> Any:
+    """``onnxruntime``, or ``ModelError`` in one line when it cannot be loaded on this machine."""
+    try:
+        import onnxruntime
+    except (ImportError, OSError) as exc:
+        raise ModelError(
+            f"ONNX Runtime cannot be loaded ({exc}): reinstall it with `pip install --force-reinstall "
+            "onnxruntime`, or answer on torch with QA_RUNTIME=torch"
+        ) from exc
+    return onnxruntime
+
+
+def ready(file: OnnxFile, base_path: str, reader_weights: Path | None = None) -> Path:
+    """The file's path, built first when it was never made; ``ModelError`` when it no longer matches
+    the SHA-256 recorded when it was made (never a silent rebuild or another model)."""
+    if file.recorded_sha256() is None or not file.path.is_file():
+        build(file, base_path, reader_weights)
+    expected = file.recorded_sha256()
+    if not file.path.is_file():
+        raise ModelError(f"ONNX file missing: {file.path} (rebuild it with `{REBUILD}`)")
+    digest = file_sha256(file.path)
+    if digest != expected:
+        raise ModelError(
+            f"ONNX file {file.path} does not match the SHA-256 recorded when it was built "
+            f"(expected {str(expected)[:12]}…, got {digest[:12]}…): rebuild it with `{REBUILD}`"
+        )
+    return file.path
+
+
+def open_session(path: Path) -> Any:
+    """An ONNX Runtime session on the CPU; ``ModelError`` naming the file when it cannot load."""
+    ort = runtime_module()
+    options = ort.SessionOptions()
+    # Shapes change with every question: a memory plan cached per shape only grows the process.
+    options.enable_mem_pattern = False
+    options.log_severity_level = 3  # errors only: the optimizer's notes are not the user's business
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own types for a bad or truncated file
+        raise ModelError(f"ONNX Runtime cannot load {path}: {exc} (rebuild it with `{REBUILD}`)") from exc
+
+
+def load_tokenizer(base_path: str, verify: bool = True) -> Any:
+    """The base model's word-piece tokenizer, without the padding and truncation its file sets; with
+    ``verify``, checked against its pinned SHA-256 (the only file of the bundled model that answering
+    reads: the weights are in the ONNX files, checked on their own)."""
+    from tokenizers import Tokenizer
+
+    path = Path(base_path) / TOKENIZER_FILE
+    if verify:
+        verify_model_files(Path(base_path), {TOKENIZER_FILE: BUNDLED_MODEL_SHA256[TOKENIZER_FILE]})
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as exc:  # tokenizers raises a plain Exception for a bad file
+        raise ModelError(f"cannot read the tokenizer {path}: {exc}") from exc
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+def encoder_file(onnx_dir: Path) -> OnnxFile:
+    """The cached ONNX file of the bundled encoder."""
+    return onnx_file(onnx_dir, "encoder", BUNDLED_MODEL_SHA256["model.safetensors"], "fp32")
+
+
+def reader_file(onnx_dir: Path, weights_sha256: str, quantize: bool) -> OnnxFile:
+    """The cached ONNX file of a reader's weights, int8 or fp32."""
+    return onnx_file(onnx_dir, "reader", weights_sha256, "int8" if quantize else "fp32")
+
+
+class OnnxEmbedder:
+    """The bundled all-MiniLM-L6-v2 on ONNX Runtime behind the ``Embedder`` protocol: mean of the token
+    vectors, normalized, as sentence-transformers computes it (the same vectors, to 1e-6)."""
+
+    def __init__(
+        self, base_path: str, name: str, onnx_dir: Path, batch_size: int = 0, verify: bool = True
+    ) -> None:
+        self.file = encoder_file(onnx_dir)
+        self._session = open_session(ready(self.file, base_path))
+        self._tokenizer = load_tokenizer(base_path, verify)
+        self._tokenizer.enable_truncation(ENCODER_MAX_TOKENS)
+        self._name = name
+        self._batch_size = batch_size or BATCH_SIZE
+        self._dimension = int(self._session.get_outputs()[0].shape[-1])
+        logger.info("loaded embedding model %s on ONNX Runtime (dimension %d)", name, self._dimension)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def _batches(self, texts: list[str], progress: Progress | None) -> Iterator[tuple[int, Any, Vectors]]:
+        """``(text index, its encoding, its token vectors)`` for every text, longest texts first."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        for begin in range(0, len(order), self._batch_size):
+            batch = order[begin : begin + self._batch_size]
+            encodings = self._tokenizer.encode_batch([texts[i] for i in batch])
+            windows = Windows([e.ids for e in encodings], [e.type_ids for e in encodings], [], [])
+            ids, mask, types = windows.padded()
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            tokens = self._session.run(None, feed)[0]
+            for row, (i, encoding) in enumerate(zip(batch, encodings, strict=True)):
+                yield i, encoding, tokens[row, : len(encoding.ids)].astype(np.float32, copy=False)
+            if progress is not None:
+                progress(min(begin + self._batch_size, len(order)), len(order), "embedding")
+
+    def encode(self, texts: list[str], progress: Progress | None = None) -> Vectors:
+        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        for i, _, tokens in self._batches(texts, progress):
+            out[i] = tokens.mean(axis=0)
+        return normalize_rows(out)
+
+    def encode_passages(
+        self, texts: list[str], sentences: list[list[tuple[int, int]]], progress: Progress | None = None
+    ) -> tuple[Vectors, list[Vectors]]:
+        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        pooled: list[Vectors] = [np.zeros((0, self._dimension), dtype=np.float32)] * len(texts)
+        for i, encoding, tokens in self._batches(texts, progress):
+            out[i] = tokens.mean(axis=0)
+            pooled[i] = pool_sentences(tokens, [tuple(o) for o in encoding.offsets], sentences[i])
+        return normalize_rows(out), pooled
+
+
+class OnnxSpanScorer:
+    """The trained reader on ONNX Runtime (int8 weights unless ``quantize`` is off); thread-safe."""
+
+    def __init__(
+        self,
+        base_path: str,
+        weights: Path,
+        weights_sha256: str,
+        config: ReaderConfig,
+        quantize: bool,
+        onnx_dir: Path,
+        verify: bool = True,
+    ) -> None:
+        self.file = reader_file(onnx_dir, weights_sha256, quantize)
+        self._session = open_session(ready(self.file, base_path, weights))
+        self._tokenizer = load_tokenizer(base_path, verify)
+        self._tokenizer.enable_truncation(config.max_length, stride=config.stride, strategy="only_second")
+
+    def windows(self, question: str, passages: Sequence[str]) -> Windows:
+        ids, types, owners, offsets = [], [], [], []
+        for owner, first in enumerate(self._tokenizer.encode_batch([(question, p) for p in passages])):
+            for encoding in (first, *first.overflowing):
+                ids.append(encoding.ids)
+                types.append(encoding.type_ids)
+                owners.append(owner)
+                offsets.append(passage_offsets(encoding.sequence_ids, encoding.offsets))
+        return Windows(ids, types, owners, offsets)
+
+    def scores(self, windows: Windows) -> tuple[Logits, Logits]:
+        ids, mask, types = windows.padded()
+        start, end = self._session.run(
+            ["start", "end"], {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        )
+        return start.astype(np.float32, copy=False), end.astype(np.float32, copy=False)
