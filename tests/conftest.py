@@ -90,8 +90,14 @@ def serve_in_thread(settings: Settings, engine: Engine) -> Iterator[str]:
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    # The app warms up after it starts listening (/health says 503 "warming up" until then): tests
+    # begin with the app ready, as a client that waits for /health does.
+    while httpx.get(f"{base}/health", timeout=10).status_code != 200:
+        assert thread.is_alive() and time.monotonic() < deadline + 120, "the app did not warm up"
+        time.sleep(0.1)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield base
     finally:
         server.should_exit = True
         thread.join(30)

@@ -173,7 +173,7 @@ class ConversationStore:
 
     def __init__(self, max_conversations: int = 1000, max_idle_seconds: float = 3600.0) -> None:
         self._items: OrderedDict[str, Conversation] = OrderedDict()
-        self._max = max_conversations
+        self.max_conversations = max_conversations
         self._max_idle = max_idle_seconds
 
     def get(self, key: str) -> Conversation:
@@ -184,7 +184,7 @@ class ConversationStore:
             conv = Conversation()
             self._items[key] = conv
         self._items.move_to_end(key)
-        while len(self._items) > self._max:
+        while len(self._items) > self.max_conversations:
             self._items.popitem(last=False)
         return conv
 
