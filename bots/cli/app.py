@@ -106,7 +106,7 @@ def main_options(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
-    """Global options; every one also has an environment variable (see README)."""
+    """Global options; every one also has an environment variable (docs/configuration.md)."""
     options = {"index_dir": index_dir, "model": model, "device": device}
     ctx.obj = {k: v for k, v in options.items() if v is not None}  # the settings of every command
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
