@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.errors import ModelError
+from qa.runtime.embedding import BUNDLED_MODEL_SHA256, bundled_model_path, file_sha256, verify_model_files
 
 progress = logging.getLogger("qa.progress")  # shown on a terminal unless -q, as indexing's
 
@@ -73,8 +74,6 @@ def build(target: OnnxFile, base_path: str, reader_weights: Path | None = None) 
 
     ``ModelError`` with one line naming the file when the export fails."""
     from filelock import FileLock
-
-    from qa.runtime.embedding import BUNDLED_MODEL_SHA256, bundled_model_path, file_sha256, verify_model_files
 
     if Path(base_path) == bundled_model_path():  # made only from pinned weights
         verify_model_files(Path(base_path), BUNDLED_MODEL_SHA256)

@@ -32,9 +32,8 @@ logger = logging.getLogger(__name__)
 
 TOKENIZER_FILE = "tokenizer.json"
 ENCODER_MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length (sentence_bert_config.json)
-BATCH_SIZE = (
-    8  # texts per forward pass when indexing: 16 took 30% more memory for 4% more speed (docs/bench.md)
-)
+# Texts per forward pass when indexing: 16 took 30% more memory for 4% more speed (docs/runtime.md).
+BATCH_SIZE = 8
 
 
 def runtime_module() -> Any:
