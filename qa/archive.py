@@ -9,11 +9,11 @@ import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa.answering.reader import Reader
 from qa.config import DEFAULT_MODEL, Settings
 from qa.errors import DocumentNotFoundError, NoIndexError
-from qa.ingest.indexer import Indexer
 from qa.models import DocumentInfo, Feed
 from qa.runtime.embedding import (
     Embedder,
@@ -24,9 +24,11 @@ from qa.runtime.embedding import (
     resolve_model,
 )
 from qa.store import DocumentOrder, LocalStore, Store, WebState
-from qa.watching.feedback import Feedback
-from qa.web.fetching import Fetcher
-from qa.web.sources import WebSources
+
+if TYPE_CHECKING:  # indexing, the web and the votes are imported when first used: `qa ask` needs none
+    from qa.ingest.indexer import Indexer
+    from qa.watching.feedback import Feedback
+    from qa.web.sources import WebSources
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +132,9 @@ class Archive:
         """Fetching feeds, sitemaps and pages, and the feed registry of this index."""
         with self._lock:
             if self._web is None:
+                from qa.web.fetching import Fetcher
+                from qa.web.sources import WebSources
+
                 store = self.store
                 # The feed registry stays in the index directory, whichever store holds the index.
                 self.settings.index_dir.mkdir(parents=True, exist_ok=True)
@@ -143,6 +148,8 @@ class Archive:
         """The votes cast on answers, kept in the index directory."""
         with self._lock:
             if self._feedback is None:
+                from qa.watching.feedback import Feedback
+
                 self.require_index()
                 self.store.is_empty()  # the index database exists before the votes' tables join it
                 self._feedback = Feedback(self.settings.index_dir)
@@ -160,6 +167,8 @@ class Archive:
 
     def indexer(self) -> Indexer:
         """Writes articles into this archive's index."""
+        from qa.ingest.indexer import Indexer
+
         return Indexer(self)
 
     def web_lock(self, urls: Sequence[str]) -> AbstractContextManager[object]:

@@ -5,18 +5,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa.answering.answerer import Answerer, Day
 from qa.answering.conversation import Conversation
 from qa.answering.reader import Reader
 from qa.archive import Archive
 from qa.config import Settings
-from qa.ingest.indexer import ALL_ARTICLES, load_upload
-from qa.ingest.selection import FileSelection
+from qa.ingest.selection import ALL_ARTICLES, FileSelection
 from qa.models import AnswerSet, Article, DocumentInfo, Feed, IndexReport, Mode, Passage
 from qa.runtime.embedding import Embedder, Progress
 from qa.store import DocumentOrder, Store
-from qa.watching import Feedback, Watching
+
+if TYPE_CHECKING:  # watches are imported when first used: `qa ask` needs none
+    from qa.watching import Feedback, Watching
 
 
 class Engine:
@@ -55,6 +57,8 @@ class Engine:
         """The archive's watches: questions asked again against each new or changed article."""
         with self._lock:
             if self._watching is None:
+                from qa.watching import Watching
+
                 self.archive.require_index()
                 self._watching = Watching(self, self.store)
             return self._watching
@@ -100,6 +104,8 @@ class Engine:
 
     def load_upload(self, filename: str, data: bytes) -> list[Article]:
         """Parse an uploaded file's bytes; its name only picks the format and labels the source."""
+        from qa.ingest.indexer import load_upload
+
         return load_upload(filename, data)
 
     def refresh(self, urls: Sequence[str] | None = None, progress: Progress | None = None) -> IndexReport:

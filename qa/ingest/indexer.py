@@ -21,15 +21,13 @@ from qa.ingest.articles import (
     upload_name,
 )
 from qa.ingest.chunking import embedding_text, split_into_chunks
-from qa.ingest.selection import FileSelection, iter_files
+from qa.ingest.selection import ALL_ARTICLES, FileSelection, iter_files
 from qa.models import Article, Chunk, IndexReport
 from qa.runtime.embedding import Embedder, PassageEmbedder, Progress, Vectors
 from qa.store import LocalStore, Store
 from qa.web.sources import WebSources, skip
 
 logger = logging.getLogger(__name__)
-
-ALL_ARTICLES = FileSelection()
 
 Changed = tuple[str, str, list[Article]]  # (file key, sha256, the file's articles)
 

@@ -47,6 +47,9 @@ class FileSelection:
         return None
 
 
+ALL_ARTICLES = FileSelection()
+
+
 def iter_files(root: Path) -> Iterator[Path]:
     """Files below ``root`` in a stable order, skipping hidden ones and never following symlink loops."""
     if not root.is_dir():
