@@ -7,11 +7,13 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-from filelock import FileLock, Timeout
+from typing import TYPE_CHECKING
 
 from qa.errors import IndexBusyError
 from qa.store import schema
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 
 class ThreadConnections:
@@ -84,13 +86,17 @@ class WriteLock:
         self._index_dir = index_dir
         self._timeout = timeout
         self._threads = threading.Lock()
-        self._file = FileLock(str(index_dir / "write.lock"), thread_local=False)
+        self._file: FileLock | None = None  # made by the first write: a reading process never needs it
 
     @contextmanager
     def held(self) -> Iterator[None]:
         """Hold both locks for the block; ``IndexBusyError`` when another process keeps the file lock
         longer than the timeout."""
+        from filelock import FileLock, Timeout
+
         with self._threads:
+            if self._file is None:
+                self._file = FileLock(str(self._index_dir / "write.lock"), thread_local=False)
             try:
                 self._file.acquire(timeout=self._timeout)
             except Timeout:
