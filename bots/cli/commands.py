@@ -28,7 +28,6 @@ from qa.answering.timephrases import parse_day
 from qa.engine import Engine
 from qa.ingest.selection import FileSelection
 from qa.models import IndexReport
-from qa.web.fetching import is_url
 
 
 @app.command()
@@ -106,6 +105,8 @@ def index(
     (name one directly to index it). Globs match a file's path below the folder or its name.
     Exit status: 0 all indexed, 3 some inputs skipped (each named in a warning), 1 failure.
     """
+    from qa.web.fetching import is_url  # the web stack (httpx): indexing's, not asking's
+
     engine = Engine(settings(ctx))
     urls = [p for p in paths if is_url(p)]
     selection = FileSelection(tuple(include or ()), tuple(exclude or ()))

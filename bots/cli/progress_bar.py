@@ -6,8 +6,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
 from bots.cli.app import err
 from qa.progress import logged_progress, progress_log
 from qa.runtime.embedding import Progress as ProgressCallback
@@ -19,6 +17,8 @@ def progress_bar() -> Iterator[ProgressCallback]:
     if not err.is_terminal:
         yield logged_progress(progress_log)  # shown by default, not only with -v
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

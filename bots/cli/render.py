@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from qa.answering.conversation import NOTHING_NEW
-from qa.eval.evaluate import TYPE_KEYS, Metrics, Report
 from qa.models import Answer, AnswerSet, ArticleMeta, DocumentInfo, Passage
+
+if TYPE_CHECKING:  # `qa eval`'s module is imported by `qa eval` alone
+    from qa.eval.evaluate import Metrics, Report
 
 
 def shown_date(published: str | None) -> str:
@@ -146,6 +150,8 @@ def format_table(metrics: Report) -> str:
 
 def format_by_type(by_type: dict[str, Metrics]) -> str:
     """``TYPE_KEYS`` of each question type as a table: one row a type, "-" where it has no data."""
+    from qa.eval.evaluate import TYPE_KEYS
+
     width = max((len(kind) for kind in by_type), default=4)
     labels = [_LABELS.get(k, k) for k in TYPE_KEYS]
     lines = ["  ".join([f"{'type':<{width}}", *labels])]

@@ -15,7 +15,6 @@ from bots.cli.docs import print_records
 from bots.cli.render import answer_text
 from qa.engine import Engine
 from qa.errors import QAError
-from qa.watching import answers_dict
 
 watch_app = typer.Typer(
     help="Questions asked again whenever articles are added (`qa index`, `qa refresh`, uploads).",
@@ -66,6 +65,8 @@ def watch_remove(ctx: typer.Context, watch_id: WatchId) -> None:
 @watch_app.command("check")
 def watch_check(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Print the answers found since the last `qa watch check` (for cron, after `qa refresh`)."""
+    from qa.watching import answers_dict  # loaded with the watches below; `qa ask` needs neither
+
     found = Engine(settings(ctx)).watching.unshown()
     if as_json:
         sys.stdout.write(json.dumps([answers_dict(w, f) for w, f in found], ensure_ascii=False) + "\n")
