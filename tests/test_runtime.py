@@ -27,6 +27,17 @@ TEXTS = [
     "Rainfall was heavy across the region.",
 ]
 HEAVY = ("torch", "transformers", "sentence_transformers")
+# What only indexing, fetching feeds and pages, watches, `qa eval` and writing need: not asking.
+NOT_FOR_ASKING = (
+    "httpx",
+    "qa.web.fetching",
+    "qa.web.sources",
+    "qa.ingest.indexer",
+    "qa.watching",
+    "qa.eval.evaluate",
+    "filelock",
+    "rich.progress",
+)
 
 
 @pytest.fixture(scope="module")
@@ -85,12 +96,15 @@ def test_onnx_reader_reads_as_the_torch_reader(base: str, onnx_dir: Path) -> Non
         )
 
 
-def heavy_modules_after(argv: list[str], index_dir: Path) -> subprocess.CompletedProcess[str]:
-    """Run the ``qa`` command line in a fresh process; its stdout ends with the heavy modules it loaded."""
+def heavy_modules_after(
+    argv: list[str], index_dir: Path, modules: tuple[str, ...] = HEAVY
+) -> subprocess.CompletedProcess[str]:
+    """Run the ``qa`` command line in a fresh process; its stdout ends with those of ``modules`` (the
+    heavy ones unless given) it loaded."""
     probe = (
         f"import sys\nfrom bots.cli import main\nsys.argv = {['qa', *argv]!r}\n"
         "try:\n    main()\nexcept SystemExit as end:\n    assert not end.code, end.code\n"
-        f"print('HEAVY', sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+        f"print('HEAVY', sorted(m for m in {modules!r} if m in sys.modules))\n"
     )
     return subprocess.run(
         [sys.executable, "-c", probe],
@@ -105,6 +119,15 @@ def heavy_modules_after(argv: list[str], index_dir: Path) -> subprocess.Complete
 def test_asking_imports_neither_torch_nor_transformers(seed_index_dir: Path, onnx_dir: Path) -> None:
     """`qa ask` on a built index answers with ONNX Runtime alone."""
     done = heavy_modules_after(["ask", QUESTION], seed_index_dir)
+    assert done.returncode == 0, done.stderr
+    assert "September 27" in done.stdout
+    assert "HEAVY []" in done.stdout, done.stdout
+
+
+def test_asking_imports_nothing_only_other_commands_need(seed_index_dir: Path, onnx_dir: Path) -> None:
+    """`qa ask` on a built index starts without the web stack, the indexer, the watches, `qa eval` or
+    the write lock: those load with the commands that use them."""
+    done = heavy_modules_after(["ask", QUESTION], seed_index_dir, NOT_FOR_ASKING)
     assert done.returncode == 0, done.stderr
     assert "September 27" in done.stdout
     assert "HEAVY []" in done.stdout, done.stdout
