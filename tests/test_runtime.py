@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,9 @@ import pytest
 from qa.answering.reader import SHIPPED_WEIGHTS_SHA256, Reader
 from qa.config import DEFAULT_MODEL, Settings
 from qa.errors import ModelError
+from qa.runtime.diagnostics import runtime_report
 from qa.runtime.embedding import SentenceTransformerEmbedder, bundled_model_path
-from qa.runtime.onnx_runtime import OnnxEmbedder, encoder_file, reader_file
+from qa.runtime.onnx_runtime import OnnxEmbedder, encoder_file, reader_file, ready
 from tests.conftest import SEEDS
 from tests.test_cli import qa
 
@@ -57,12 +59,20 @@ def onnx_dir(base: str) -> Path:
 
 
 def copied_cache(onnx_dir: Path, target: Path) -> Path:
-    """A private copy of the built ONNX files (and their records), to damage without harming others."""
+    """A private copy of the built ONNX files (and their records), to damage without harming others;
+    the files dated as built a minute ago, so that a load remembers them as verified."""
     target.mkdir()
     for onnx in (encoder_file(onnx_dir), reader_file(onnx_dir, SHIPPED_WEIGHTS_SHA256, True)):
         for path in (onnx.path, onnx.record):
             shutil.copyfile(path, target / path.name)
+        settled(target / onnx.path.name)
     return target
+
+
+def settled(path: Path, seconds_ago: int = 60) -> None:
+    """Date the file's last modification back (a file changed within 2 s is not remembered)."""
+    past = time.time_ns() - seconds_ago * 1_000_000_000
+    os.utime(path, ns=(past, past))
 
 
 def test_question_and_passage_vectors_agree_with_sentence_transformers(base: str, onnx_dir: Path) -> None:
@@ -158,16 +168,21 @@ def test_an_index_built_on_torch_keeps_answering(tmp_path: Path, onnx_dir: Path)
 def test_a_damaged_onnx_file_is_one_line_and_doctor_rebuilds_it(
     seed_index_dir: Path, onnx_dir: Path, tmp_path: Path
 ) -> None:
-    """A changed byte: `qa ask` names the file and the command that rebuilds it (no traceback, no other
-    model); `qa doctor` says which file; `qa doctor --rebuild` makes it again and answers work."""
+    """A changed byte after a load remembered the file as verified: `qa ask` names the file and the
+    command that rebuilds it (no traceback, no other model); `qa doctor` says which file; `qa doctor
+    --rebuild` makes it again, with no memo of the old file left, and answers work."""
     cache = copied_cache(onnx_dir, tmp_path / "onnx")
-    damaged = reader_file(cache, SHIPPED_WEIGHTS_SHA256, True).path
+    env = {"QA_ONNX_DIR": str(cache)}
+    first = qa("ask", QUESTION, index_dir=seed_index_dir, **env)
+    assert first.returncode == 0, first.stderr
+    reader = reader_file(cache, SHIPPED_WEIGHTS_SHA256, True)
+    assert reader.memo.is_file() and encoder_file(cache).memo.is_file()
+    damaged = reader.path
     with damaged.open("r+b") as handle:
         handle.seek(damaged.stat().st_size // 2)
         byte = handle.read(1)
         handle.seek(-1, 1)
         handle.write(bytes([byte[0] ^ 0xFF]))
-    env = {"QA_ONNX_DIR": str(cache)}
     asked = qa("ask", QUESTION, index_dir=seed_index_dir, **env)
     assert asked.returncode == 1
     lines = asked.stderr.strip().splitlines()
@@ -180,6 +195,7 @@ def test_a_damaged_onnx_file_is_one_line_and_doctor_rebuilds_it(
     assert statuses[encoder_file(cache).path.name] == "ok"
     rebuilt = qa("doctor", "--rebuild", index_dir=seed_index_dir, **env)
     assert rebuilt.returncode == 0, rebuilt.stderr
+    assert not reader.memo.exists() and not encoder_file(cache).memo.exists()
     again = qa("ask", QUESTION, index_dir=seed_index_dir, **env)
     assert again.returncode == 0 and "September 27" in again.stdout, again.stderr
 
@@ -187,10 +203,13 @@ def test_a_damaged_onnx_file_is_one_line_and_doctor_rebuilds_it(
 def test_a_file_onnx_runtime_cannot_load_is_one_clear_error(
     base: str, onnx_dir: Path, tmp_path: Path
 ) -> None:
-    """A truncated file whose record matches it (made by a broken build): ONNX Runtime's refusal becomes a
-    ModelError that names the file and the rebuild command."""
+    """A truncated file whose record matches it (made by a broken build), after a load remembered the whole
+    file as verified: ONNX Runtime's refusal becomes a ModelError that names the file and the rebuild
+    command."""
     cache = copied_cache(onnx_dir, tmp_path / "onnx")
+    Reader("default", base, "onnx", quantize=True, onnx_dir=cache)
     broken = reader_file(cache, SHIPPED_WEIGHTS_SHA256, True)
+    assert broken.memo.is_file()
     broken.path.write_bytes(broken.path.read_bytes()[:4096])
     from qa.answering.reader import file_sha256
 
@@ -199,6 +218,46 @@ def test_a_file_onnx_runtime_cannot_load_is_one_clear_error(
     with pytest.raises(ModelError, match="ONNX Runtime cannot load") as caught:
         Reader("default", base, "onnx", quantize=True, onnx_dir=cache)
     assert str(broken.path) in str(caught.value) and "qa doctor --rebuild" in str(caught.value)
+
+
+def test_a_verified_file_is_not_read_again_until_it_changes(
+    base: str, onnx_dir: Path, tmp_path: Path
+) -> None:
+    """A load whose hash matched remembers the file; the next load with the same record digest and the
+    same file identity does not read it (a record and a memo that agree on a wrong digest are believed,
+    which a hash would refute), touching the file makes the next load hash it in full again, and `qa
+    doctor` always hashes in full. A file modified within 2 s is not remembered."""
+    file = encoder_file(copied_cache(onnx_dir, tmp_path / "onnx"))
+    os.utime(file.path)  # just modified
+    assert ready(file, base) == file.path and not file.memo.exists()
+    settled(file.path)
+    assert ready(file, base) == file.path
+    memo = json.loads(file.memo.read_text())
+    assert memo["sha256"] == file.recorded_sha256() and memo["size"] == file.path.stat().st_size
+    wrong = "0" * 64
+    file.record.write_text(json.dumps(json.loads(file.record.read_text()) | {"sha256": wrong}))
+    with pytest.raises(ModelError, match="does not match the SHA-256"):
+        ready(file, base)  # the record's digest is not the one remembered: hashed in full
+    file.memo.write_text(json.dumps(memo | {"sha256": wrong}))
+    assert ready(file, base) == file.path  # remembered as is: not read
+    report = runtime_report(Settings(onnx_dir=file.path.parent))
+    assert {f.path: f.status for f in report.files}[file.path] == "mismatch"
+    settled(file.path, seconds_ago=30)  # the same bytes, another modification time
+    with pytest.raises(ModelError, match="does not match the SHA-256"):
+        ready(file, base)
+
+
+def test_a_memo_that_cannot_be_written_does_not_stop_a_load(
+    base: str, onnx_dir: Path, tmp_path: Path
+) -> None:
+    """Where the memo cannot be written (a folder in its place, as a read-only cache refuses it), every
+    load hashes the file and answers, and leaves no scratch file behind."""
+    cache = copied_cache(onnx_dir, tmp_path / "onnx")
+    file = encoder_file(cache)
+    file.memo.mkdir()
+    assert ready(file, base) == file.path
+    assert ready(file, base) == file.path
+    assert file.memo.is_dir() and not list(cache.glob("*.tmp"))
 
 
 def test_doctor_names_the_runtime_and_every_file(seed_index_dir: Path, onnx_dir: Path) -> None:

@@ -20,7 +20,8 @@ def doctor(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Show the runtime (ONNX Runtime or torch), the model files in use and their SHA-256 checksums."""
+    """Show the runtime (ONNX Runtime or torch), the model files in use and their SHA-256 checksums,
+    each file read and hashed in full."""
     current = settings(ctx)
     report = rebuild(current) if rebuild_files else runtime_report(current)
     if as_json:

@@ -75,7 +75,8 @@ def onnx_files(settings: Settings) -> list[tuple[OnnxFile, Path | None]]:
 
 
 def runtime_report(settings: Settings) -> RuntimeReport:
-    """What ``settings`` answer with; reads and hashes the files, loads no model."""
+    """What ``settings`` answer with; hashes every file in full (never trusts the memo of an earlier
+    load, ``qa.runtime.onnx_runtime.ready``), loads no model."""
     files: list[ModelFile] = []
     if model_identity(settings.model) == DEFAULT_MODEL:
         base = Path(resolve_model(settings.model, verify=False)[0])
@@ -112,5 +113,6 @@ def rebuild(settings: Settings) -> RuntimeReport:
     base, _ = resolve_model("default", settings.verify_model)
     for onnx, weights in onnx_files(settings):
         onnx.record.unlink(missing_ok=True)  # without its record the file counts as never built
+        onnx.memo.unlink(missing_ok=True)  # nor is it remembered as verified
         build(onnx, base, weights)
     return runtime_report(settings)

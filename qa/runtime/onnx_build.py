@@ -53,6 +53,12 @@ class OnnxFile:
         """The JSON file beside it: its SHA-256, its source and how it was made."""
         return self.path.with_name(self.path.name + ".json")
 
+    @property
+    def memo(self) -> Path:
+        """The JSON file beside it that remembers its identity once its SHA-256 matched the record
+        (``qa.runtime.onnx_runtime.ready``); removed before the file is made again."""
+        return self.path.with_name(self.path.name + ".verified")
+
     def recorded_sha256(self) -> str | None:
         """The SHA-256 recorded when the file was built; None when there is no whole record."""
         try:

@@ -4,12 +4,27 @@ The bundled all-MiniLM-L6-v2 encodes questions and passages (``OnnxEmbedder``) a
 scores spans (``OnnxSpanScorer``) from ONNX files made once from the same weights (``qa.runtime.onnx_build``),
 each checked against the SHA-256 recorded when it was made: neither torch nor transformers is
 imported to answer a question.
+
+What every load checks, as git's index does for a file: once a file's SHA-256 has matched its record,
+its identity is remembered beside it (``<file>.verified``: that digest with the file's size, times of
+modification and change in ns, inode and device); a later load that finds the same digest in the
+record and the same identity on disk does not read the file again, and any other load hashes it in
+full (and remembers it again when it matches). Any change made through the filesystem (a rewrite, a
+truncation, a changed byte, another file in its place) changes that identity, so the file is hashed
+in full again. A file modified less than 2 s before it was checked is not remembered: a write within
+the same tick of the filesystem's clock need not change its times. The memo is only ever an
+optimisation: one that cannot be read or written (a read-only cache) means hashing every time, and
+``qa doctor`` always hashes every file in full.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import time
 from collections.abc import Iterator, Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +49,9 @@ TOKENIZER_FILE = "tokenizer.json"
 ENCODER_MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length (sentence_bert_config.json)
 # Texts per forward pass when indexing: 16 took 30% more memory for 4% more speed (docs/runtime.md).
 BATCH_SIZE = 8
+# A file modified this recently is not remembered as verified: a later write in the same tick of the
+# filesystem's clock (coarse: up to 2 s on FAT) could leave its times as they were.
+SETTLED_NS = 2_000_000_000
 
 
 def runtime_module() -> Any:
@@ -50,20 +68,63 @@ def runtime_module() -> Any:
 
 def ready(file: OnnxFile, base_path: str, reader_weights: Path | None = None) -> Path:
     """The file's path, built first when it was never made; ``ModelError`` when it no longer matches
-    the SHA-256 recorded when it was made (never a silent rebuild or another model)."""
+    the SHA-256 recorded when it was made (never a silent rebuild or another model); hashed in full
+    unless remembered as verified and unchanged since (the module's docstring)."""
     expected = file.recorded_sha256()
     if expected is None or not file.path.is_file():
+        with suppress(OSError):  # a memo of a file about to be made again is stale
+            file.memo.unlink(missing_ok=True)
         build(file, base_path, reader_weights)
         expected = file.recorded_sha256()
     if not file.path.is_file():
         raise ModelError(f"ONNX file missing: {file.path} (rebuild it with `{REBUILD}`)")
+    seen = file.path.stat()  # before reading: a write during the hash leaves times other than these
+    if _remembered(file, expected, seen):
+        return file.path
     digest = file_sha256(file.path)
     if digest != expected:
         raise ModelError(
             f"ONNX file {file.path} does not match the SHA-256 recorded when it was built "
             f"(expected {str(expected)[:12]}…, got {digest[:12]}…): rebuild it with `{REBUILD}`"
         )
+    _remember(file, digest, seen)
     return file.path
+
+
+def _identity(digest: str, stat: os.stat_result) -> dict[str, str | int]:
+    """What a memo holds: the recorded digest and everything a change through the filesystem alters."""
+    return {
+        "sha256": digest,
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "ctime_ns": stat.st_ctime_ns,
+        "inode": stat.st_ino,
+        "device": stat.st_dev,
+    }
+
+
+def _remembered(file: OnnxFile, expected: str | None, seen: os.stat_result) -> bool:
+    """True when the memo beside the file holds the record's digest and the file's identity as it is."""
+    if expected is None:
+        return False
+    try:
+        return bool(json.loads(file.memo.read_text(encoding="utf-8")) == _identity(expected, seen))
+    except (OSError, ValueError):  # none yet, unreadable or half-written: hash in full
+        return False
+
+
+def _remember(file: OnnxFile, digest: str, seen: os.stat_result) -> None:
+    """Write the memo atomically; never fails the load (a read-only cache is hashed on every load)."""
+    if time.time_ns() - seen.st_mtime_ns < SETTLED_NS:
+        return
+    scratch = file.memo.with_name(f"{file.memo.name}.{os.getpid()}.tmp")
+    try:
+        scratch.write_text(json.dumps(_identity(digest, seen)) + "\n", encoding="utf-8")
+        os.replace(scratch, file.memo)
+    except OSError as exc:
+        logger.debug("cannot remember that %s was verified: %s", file.path, exc)
+        with suppress(OSError):
+            scratch.unlink(missing_ok=True)
 
 
 def open_session(path: Path) -> Any:
