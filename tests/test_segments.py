@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -231,6 +232,25 @@ def test_segments_merge_threads_leave_no_connection_open(tmp_path: Path) -> None
         store.wait_for_merge()
         counts.append(open_files_under(index_dir))
     assert counts == [counts[0]] * 4, counts
+    store.close()
+    assert open_files_under(index_dir) == 0
+
+
+def test_reading_threads_that_end_leave_no_connection_open(tmp_path: Path) -> None:
+    """A server's worker threads come and go: each reads through a connection of its own, closed once
+    its thread has ended and another opens one, so open files (and the memory each connection maps)
+    stay at one per live thread (and the last ended one) however many threads have come and gone."""
+    index_dir = tmp_path / "index"
+    store = open_store(index_dir)
+    fill(store, 10)
+    counts = []
+    for _ in range(8):  # eight threads, one after another
+        thread = threading.Thread(target=store.stats)
+        thread.start()
+        thread.join()
+        counts.append(open_files_under(index_dir))
+    # the last thread's connection, not every thread's (SQLite keeps the first one's files a while)
+    assert counts[1:] == [counts[1]] * 7, counts
     store.close()
     assert open_files_under(index_dir) == 0
 

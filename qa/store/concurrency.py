@@ -17,12 +17,18 @@ if TYPE_CHECKING:
 
 
 class ThreadConnections:
-    """One connection to a database per thread, all closed together."""
+    """One connection to a database per live thread, all closed together.
+
+    A server's worker threads come and go (a pool lets idle ones end): the connection of a thread
+    that has ended is closed when another thread opens one, so the process holds at most one per live
+    thread. Each maps the database into memory, so one left behind per ended thread grew a busy
+    server by the database's size every few bursts."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
         self._local = threading.local()
-        self._opened: list[sqlite3.Connection] = []  # every thread's connection, for close_all()
+        # every thread's connection with its thread, for close_all() and to close an ended one's
+        self._opened: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._opening = threading.Lock()
 
     def get(self) -> sqlite3.Connection:
@@ -32,7 +38,11 @@ class ThreadConnections:
             conn = schema.connect(self._path)
             self._local.conn = conn
             with self._opening:
-                self._opened.append(conn)
+                ended = [c for thread, c in self._opened if not thread.is_alive()]
+                self._opened = [(t, c) for t, c in self._opened if t.is_alive()]
+                self._opened.append((threading.current_thread(), conn))
+            for old in ended:
+                old.close()
         return conn
 
     def close_all(self) -> None:
@@ -40,7 +50,7 @@ class ThreadConnections:
         with self._opening:
             opened, self._opened = self._opened, []
             self._local = threading.local()
-        for conn in opened:
+        for _, conn in opened:
             conn.close()
 
     def close_this_thread(self) -> None:
@@ -49,8 +59,7 @@ class ThreadConnections:
         if conn is None:
             return
         with self._opening:
-            if conn in self._opened:
-                self._opened.remove(conn)
+            self._opened = [(t, c) for t, c in self._opened if c is not conn]
         self._local.conn = None
         conn.close()
 
