@@ -15,8 +15,11 @@ from qa.answering.reader import Logits, ReaderConfig, Windows, context_offsets, 
 from qa.errors import ModelError
 
 
-def build_model(base_path: str) -> Any:
-    """The base encoder with a fresh span head (two scores per token): training and loading share it."""
+def build_model(base_path: str, attention: str | None = None) -> Any:
+    """The base encoder with a fresh span head (two scores per token): training and loading share it.
+
+    ``attention`` names transformers' attention implementation (``"eager"`` for the ONNX export,
+    whose graph ONNX Runtime fuses; None: transformers' default)."""
     import torch
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
@@ -28,7 +31,9 @@ def build_model(base_path: str) -> Any:
     class SpanReader(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.encoder = AutoModel.from_pretrained(base_path, add_pooling_layer=False)
+            self.encoder = AutoModel.from_pretrained(
+                base_path, add_pooling_layer=False, attn_implementation=attention
+            )
             self.head = torch.nn.Linear(self.encoder.config.hidden_size, 2)
 
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
