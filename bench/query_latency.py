@@ -11,19 +11,29 @@ Usage: ``python -m bench.query_latency [--questions 100] [--clients 8] [--index-
 N]``. The index defaults to SQuAD v1.1 in the benchmark cache (built, or brought up to date, first).
 The floor searches a flat index of the same articles' vectors (cached by ``bench.indexing``) in this
 process, one question at a time and from ``--clients`` threads; the product is timed by an HTTP
-client, so its figures include HTTP, JSON and answer picking.
+client, so its figures include HTTP, JSON and answer picking. With one client, each question is
+asked of the three floors and the product in blocks of 25, in turn (the order rotating), so that a
+change in the machine's speed during the run weighs on every column alike; with ``--clients``,
+each runs its questions in turn.
+
+The server's memory is read after the one-client questions and again after the concurrent ones: its
+resident memory (VmRSS) and its proportional set size (PSS, /proc/PID/smaps_rollup), in which a page
+mapped more than once is counted once. Each thread that reads the index holds its own SQLite
+connection, and each connection maps the index database: RSS counts the database once per
+connection, the kernel holds it once.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
@@ -78,15 +88,27 @@ def start_server(index_dir: Path, port: int, passages: int) -> subprocess.Popen[
     raise SystemExit("qa serve did not become healthy in 300 s")
 
 
-def resident_bytes(pid: int) -> int:
-    """A running process's resident memory (VmRSS), in bytes; 0 where /proc does not tell."""
+def proc_bytes(path: str, key: str) -> int:
+    """A figure in kB from a /proc file (``key:`` at the start of its line), in bytes; 0 where /proc
+    does not tell."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(f"{key}:"):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
     return 0
+
+
+def resident_bytes(pid: int) -> int:
+    """A running process's resident memory (VmRSS), in bytes."""
+    return proc_bytes(f"/proc/{pid}/status", "VmRSS")
+
+
+def proportional_bytes(pid: int) -> int:
+    """A running process's proportional set size (PSS: a page shared by n mappings counted 1/n), in
+    bytes."""
+    return proc_bytes(f"/proc/{pid}/smaps_rollup", "Pss")
 
 
 def timed_calls(call: object, items: list[str], clients: int) -> tuple[list[float], float]:
@@ -107,24 +129,38 @@ def timed_calls(call: object, items: list[str], clients: int) -> tuple[list[floa
     return latencies, time.perf_counter() - start
 
 
-def measure_product(port: int, items: list[str], clients: int) -> tuple[list[float], float, int]:
-    """POST /ask latencies; also how many questions got at least one answer."""
-    answered = 0
-    local = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
-    pools = [httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) for _ in range(clients)]
-    counter = iter(range(10**9))
+class Product:
+    """POST /ask on the running server, from ``clients`` HTTP clients; counts the questions answered."""
 
-    def ask(question: str) -> None:
-        nonlocal answered
-        client = pools[next(counter) % clients] if clients > 1 else local
+    def __init__(self, port: int, clients: int) -> None:
+        url = f"http://127.0.0.1:{port}"
+        self._clients = [httpx.Client(base_url=url, timeout=60) for _ in range(clients)]
+        self._turn = itertools.count()
+        self.answered = 0
+
+    def ask(self, question: str) -> None:
+        client = self._clients[next(self._turn) % len(self._clients)]
         response = client.post("/ask", json={"question": question})
         response.raise_for_status()
-        answered += bool(response.json()["answers"])
+        self.answered += bool(response.json()["answers"])
 
-    latencies, wall = timed_calls(ask, items, clients)
-    for client in [local, *pools]:
-        client.close()
-    return latencies, wall, answered
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+
+
+def interleaved(calls: list[Callable[[str], object]], items: list[str], block: int = 25) -> list[list[float]]:
+    """One client: the questions in blocks of ``block``, each block asked of every call in turn (the
+    order rotating from block to block), so that a change in the machine's speed during the run (a
+    shared machine's neighbours, its clock) weighs on every column alike, while each call still runs
+    warm (blocks, not single questions: one model's threads and caches would slow the next's); the
+    latencies (s) per call."""
+    out: list[list[float]] = [[] for _ in calls]
+    for number, begin in enumerate(range(0, len(items), block)):
+        for turn in range(len(calls)):
+            which = (number + turn) % len(calls)
+            out[which].extend(timed_calls(calls[which], items[begin : begin + block], 1)[0])
+    return out
 
 
 def floor_index(floor: Floor) -> None:
@@ -175,18 +211,6 @@ def squad_texts() -> list[str]:
     return [str(r["text"]) for r in read_jsonl(SQUAD_DOCS)]
 
 
-def measure_floor(
-    floor: Floor, warm: list[str], items: list[str], concurrent: list[str], clients: int
-) -> Any:
-    """One floor's latencies: one client, then ``clients`` threads, and the latter's wall time."""
-    if floor.index is None:  # the reader floor comes with its own
-        floor_index(floor)
-    timed_calls(floor.ask, warm, 1)
-    one, _ = timed_calls(floor.ask, items, 1)
-    many, wall = timed_calls(floor.ask, concurrent, clients)
-    return one, many, wall
-
-
 def main() -> None:
     """Command line."""
     setup_logging()
@@ -206,28 +230,34 @@ def main() -> None:
     warm, rest = spread[::10][:20], [q for n, q in enumerate(spread) if n % 10 or n >= 200]
     items, concurrent = rest[0::2][: args.questions], rest[1::2][: args.questions]
 
-    logger.info("floor: %d questions, 1 and %d clients", len(items), args.clients)
-    floor_one, floor_many, floor_wall = measure_floor(Floor(), warm, items, concurrent, args.clients)
-    logger.info("reader floor: search over the product's chunks, one batched forward over the top ones")
-    reader_one, reader_many, reader_wall = measure_floor(
-        reader_floor(args.index_dir, args.passages, ReaderFloor), warm, items, concurrent, args.clients
-    )
-    logger.info("reader floor on ONNX Runtime: the same with the ONNX encoder and the reader's ONNX file")
-    onnx_one, onnx_many, onnx_wall = measure_floor(
-        reader_floor(args.index_dir, args.passages, OnnxReaderFloor), warm, items, concurrent, args.clients
-    )
-
+    floor = Floor()
+    floor_index(floor)
+    logger.info("reader floors: search over the product's chunks, one batched forward over the top ones")
+    torch_reader = reader_floor(args.index_dir, args.passages, ReaderFloor)
+    onnx_reader = reader_floor(args.index_dir, args.passages, OnnxReaderFloor)
     port = free_port()
     logger.info("product: qa serve on port %d", port)
     server = start_server(args.index_dir, port, args.passages)
+    warming, product, products = Product(port, 1), Product(port, 1), Product(port, args.clients)
+    calls = [floor.ask, torch_reader.ask, onnx_reader.ask, product.ask]
     try:
-        measure_product(port, warm, 1)
-        one, _, answered = measure_product(port, items, 1)
-        many, wall, _ = measure_product(port, concurrent, args.clients)
-        resident = resident_bytes(server.pid)
+        interleaved([floor.ask, torch_reader.ask, onnx_reader.ask, warming.ask], warm)
+        logger.info("one client: %d questions, in blocks asked of each in turn", len(items))
+        one_client = interleaved(calls, items)
+        resident_one = resident_bytes(server.pid)
+        many_clients = []
+        for call in [floor.ask, torch_reader.ask, onnx_reader.ask, products.ask]:
+            logger.info("%d clients: %d questions", args.clients, len(concurrent))
+            many_clients.append(timed_calls(call, concurrent, args.clients))
+        resident, proportional = resident_bytes(server.pid), proportional_bytes(server.pid)
     finally:
+        for clients in (warming, product, products):
+            clients.close()
         server.terminate()
         server.wait(30)
+    floor_one, reader_one, onnx_one, one = one_client
+    (floor_many, floor_wall), (reader_many, reader_wall), (onnx_many, onnx_wall), (many, wall) = many_clients
+    answered = product.answered
 
     rows = []
     for label, floor_lat, reader_lat, onnx_lat, product_lat in (
@@ -241,10 +271,16 @@ def main() -> None:
     rates = (n / floor_wall, n / reader_wall, n / onnx_wall, n / wall)
     rows.append([f"{args.clients} clients: questions/s", *(fmt(r) for r in rates), "", ""])
     rows.append(["questions answered", "-", "-", "-", f"{answered}/{len(items)}", "", ""])
-    asked = len(warm) + len(items) + len(concurrent)
-    rows.append(
-        [f"qa serve resident memory after {asked} questions (MiB)", "", "", "", fmt(resident / 2**20), "", ""]
-    )
+    alone, asked = len(warm) + len(items), len(warm) + len(items) + len(concurrent)
+    for label, size in (
+        (f"qa serve resident memory (RSS) after {alone} questions, one at a time (MiB)", resident_one),
+        (
+            f"qa serve RSS after {asked}, the last {len(concurrent)} from {args.clients} clients (MiB)",
+            resident,
+        ),
+        ("the same, each mapped page counted once (PSS, MiB)", proportional),
+    ):
+        rows.append([label, "", "", "", fmt(size / 2**20), "", ""])
     print_table(
         f"POST /ask latency, {len(items)} + {len(concurrent)} SQuAD questions, {args.passages} passages read "
         f"({machine()})",
