@@ -89,8 +89,7 @@ def start_server(index_dir: Path, port: int, passages: int) -> subprocess.Popen[
 
 
 def proc_bytes(path: str, key: str) -> int:
-    """A figure in kB from a /proc file (``key:`` at the start of its line), in bytes; 0 where /proc
-    does not tell."""
+    """A figure in kB from a /proc file (its line starts ``key:``), in bytes; 0 where /proc does not tell."""
     try:
         for line in Path(path).read_text().splitlines():
             if line.startswith(f"{key}:"):
