@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +105,26 @@ def test_onnx_reader_reads_as_the_torch_reader(base: str, onnx_dir: Path) -> Non
         assert (
             abs(mine.span_logit - other.span_logit) < 1e-3 and abs(mine.null_logit - other.null_logit) < 1e-3
         )
+
+
+def test_the_onnx_files_are_fused_and_the_reader_int8_through_attention(base: str, onnx_dir: Path) -> None:
+    """The files are made as docs/runtime.md says: every layer's attention, layer norms and GELU fused
+    (the optimizer leaves what it does not recognise as it was, so only this would notice a trace it
+    stopped recognising), and the int8 reader quantized through attention's projections."""
+    import onnx
+
+    config = json.loads((Path(base) / "config.json").read_text(encoding="utf-8"))
+    layers = config["num_hidden_layers"]
+    reader = onnx.load(str(reader_file(onnx_dir, SHIPPED_WEIGHTS_SHA256, True).path))
+    encoder = onnx.load(str(encoder_file(onnx_dir).path))
+    reader_ops = Counter(node.op_type for node in reader.graph.node)
+    encoder_ops = Counter(node.op_type for node in encoder.graph.node)
+    assert reader_ops["QAttention"] == layers and reader_ops["MatMulInteger"] >= 3 * layers
+    assert reader_ops["MatMul"] == 0 and reader_ops["Attention"] == 0  # nothing left in fp32
+    assert encoder_ops["Attention"] == layers
+    for ops in (reader_ops, encoder_ops):
+        assert ops["SkipLayerNormalization"] == 2 * layers and ops["BiasGelu"] == layers
+        assert ops["EmbedLayerNormalization"] == 1 and ops["Softmax"] == 0
 
 
 def heavy_modules_after(
