@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -19,7 +20,8 @@ from qa.config import DEFAULT_MODEL, Settings
 from qa.errors import ModelError
 from qa.runtime.diagnostics import runtime_report
 from qa.runtime.embedding import SentenceTransformerEmbedder, bundled_model_path
-from qa.runtime.onnx_runtime import OnnxEmbedder, encoder_file, reader_file, ready
+from qa.runtime.onnx_runtime import OnnxEmbedder, encoder_file, open_session, reader_file, ready
+from qa.runtime.shared_tables import loaded_tables
 from tests.conftest import SEEDS
 from tests.test_cli import qa
 
@@ -125,6 +127,31 @@ def test_the_onnx_files_are_fused_and_the_reader_int8_through_attention(base: st
     for ops in (reader_ops, encoder_ops):
         assert ops["SkipLayerNormalization"] == 2 * layers and ops["BiasGelu"] == layers
         assert ops["EmbedLayerNormalization"] == 1 and ops["Softmax"] == 0
+
+
+def test_the_encoder_and_the_reader_share_one_embedding_table(base: str, onnx_dir: Path) -> None:
+    """Both files hold the base model's word embeddings (the reader never trains them): each record
+    says where, with the same digest, and a process holds the table once; the reader reads exactly
+    as a session with its own copy does."""
+    encoder, reader = encoder_file(onnx_dir), reader_file(onnx_dir, SHIPPED_WEIGHTS_SHA256, True)
+    tables = [encoder.recorded_table(), reader.recorded_table()]
+    assert tables[0] is not None and tables[1] is not None and tables[0]["sha256"] == tables[1]["sha256"]
+    for file, table in zip((encoder, reader), tables, strict=True):
+        assert table is not None
+        with file.path.open("rb") as stream:
+            stream.seek(table["offset"])
+            raw = stream.read(4 * int(np.prod(table["shape"])))
+        assert hashlib.sha256(raw).hexdigest() == table["sha256"]
+    OnnxEmbedder(base, DEFAULT_MODEL, onnx_dir)
+    shared = Reader("default", base, "onnx", quantize=True, onnx_dir=onnx_dir)
+    assert loaded_tables() == 1
+    article = next(SEEDS.glob("*.txt")).read_text(encoding="utf-8")
+    windows = shared._scorer.windows(QUESTION, [article[:3000], article[3000:4500]])
+    ids, mask, types = windows.padded()
+    feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+    own = open_session(reader.path).run(["start", "end"], feed)  # its own copy of the table
+    for ours, theirs in zip(shared._scorer.scores(windows), own, strict=True):
+        assert np.array_equal(ours, theirs)
 
 
 def heavy_modules_after(

@@ -38,7 +38,7 @@ from qa.runtime.embedding import BUNDLED_MODEL_SHA256, bundled_model_path, file_
 progress = logging.getLogger("qa.progress")  # shown on a terminal unless -q, as indexing's
 
 OPSET = 17
-RECIPE = 3  # bump when the export changes: every cached file is then made again
+RECIPE = 4  # bump when the export or the record changes: every cached file is then made again
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 REBUILD = "qa doctor --rebuild"
 
@@ -65,11 +65,26 @@ class OnnxFile:
 
     def recorded_sha256(self) -> str | None:
         """The SHA-256 recorded when the file was built; None when there is no whole record."""
+        data = self._recorded()
+        try:
+            return str(data["sha256"]) if data and data.get("recipe") == RECIPE else None
+        except (KeyError, TypeError):
+            return None
+
+    def recorded_table(self) -> dict[str, Any] | None:
+        """Where the file's word-embedding table lies and its SHA-256 (``qa.runtime.shared_tables``),
+        as recorded when it was built; None when the record names none."""
+        data = self._recorded()
+        table = data.get("word_embeddings") if data and data.get("recipe") == RECIPE else None
+        whole = isinstance(table, dict) and {"name", "offset", "shape", "sha256"} <= set(table)
+        return table if whole else None
+
+    def _recorded(self) -> dict[str, Any] | None:
         try:
             data = json.loads(self.record.read_text(encoding="utf-8"))
-            return str(data["sha256"]) if data.get("recipe") == RECIPE else None
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError):
             return None
+        return data if isinstance(data, dict) else None
 
 
 def onnx_file(folder: Path, kind: str, source_sha256: str, precision: str) -> OnnxFile:
@@ -84,6 +99,8 @@ def build(target: OnnxFile, base_path: str, reader_weights: Path | None = None) 
 
     ``ModelError`` with one line naming the file when the export fails."""
     from filelock import FileLock
+
+    from qa.runtime.shared_tables import locate
 
     if Path(base_path) == bundled_model_path():  # made only from pinned weights
         verify_model_files(Path(base_path), BUNDLED_MODEL_SHA256)
@@ -104,12 +121,13 @@ def build(target: OnnxFile, base_path: str, reader_weights: Path | None = None) 
                         made = Path(scratch) / "int8.onnx"
                         _quantize(fp32, made)
                 digest = file_sha256(made)
+                table = locate(made)
                 os.replace(made, target.path)
         except ModelError:
             raise
         except Exception as exc:  # torch's exporter and onnx raise many types
             raise ModelError(f"cannot build {target.path}: {exc} (retry with `{REBUILD}`)") from exc
-        _write_record(target, digest)
+        _write_record(target, digest, table)
         progress.info("built %s in %.1f s", target.path.name, time.monotonic() - started)
 
 
@@ -133,11 +151,11 @@ def _quiet() -> Iterator[None]:
         root.setLevel(level)
 
 
-def _write_record(target: OnnxFile, digest: str) -> None:
+def _write_record(target: OnnxFile, digest: str, table: dict[str, Any] | None) -> None:
     import onnxruntime
     import torch
 
-    record = {
+    record: dict[str, Any] = {
         "kind": target.kind,
         "sha256": digest,
         "source_sha256": target.source_sha256,
@@ -147,6 +165,8 @@ def _write_record(target: OnnxFile, digest: str) -> None:
         "torch": torch.__version__,
         "onnxruntime": onnxruntime.__version__,
     }
+    if table is not None:
+        record["word_embeddings"] = table
     scratch = target.record.with_name(target.record.name + ".tmp")
     scratch.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     os.replace(scratch, target.record)

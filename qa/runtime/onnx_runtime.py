@@ -42,6 +42,7 @@ from qa.runtime.embedding import (
     verify_model_files,
 )
 from qa.runtime.onnx_build import REBUILD, OnnxFile, build, onnx_file
+from qa.runtime.shared_tables import initializers
 
 logger = logging.getLogger(__name__)
 
@@ -127,10 +128,14 @@ def _remember(file: OnnxFile, digest: str, seen: os.stat_result) -> None:
             scratch.unlink(missing_ok=True)
 
 
-def open_session(path: Path) -> Any:
-    """An ONNX Runtime session on the CPU; ``ModelError`` naming the file when it cannot load."""
+def open_session(path: Path, file: OnnxFile | None = None) -> Any:
+    """An ONNX Runtime session on the CPU, taking the tables it shares with the process's other
+    sessions (``qa.runtime.shared_tables``, when ``file`` is the verified file at ``path``) instead of
+    its own copies; ``ModelError`` naming the file when it cannot load."""
     ort = runtime_module()
     options = ort.SessionOptions()
+    for name, value in (initializers(file, ort) if file is not None else {}).items():
+        options.add_initializer(name, value)
     # Shapes change with every question: a memory plan cached per shape only grows the process.
     options.enable_mem_pattern = False
     options.log_severity_level = 3  # errors only: the optimizer's notes are not the user's business
@@ -176,7 +181,7 @@ class OnnxEmbedder:
         self, base_path: str, name: str, onnx_dir: Path, batch_size: int = 0, verify: bool = True
     ) -> None:
         self.file = encoder_file(onnx_dir)
-        self._session = open_session(ready(self.file, base_path))
+        self._session = open_session(ready(self.file, base_path), self.file)
         self._tokenizer = load_tokenizer(base_path, verify)
         self._tokenizer.enable_truncation(ENCODER_MAX_TOKENS)
         self._name = name
@@ -237,7 +242,7 @@ class OnnxSpanScorer:
         verify: bool = True,
     ) -> None:
         self.file = reader_file(onnx_dir, weights_sha256, quantize)
-        self._session = open_session(ready(self.file, base_path, weights))
+        self._session = open_session(ready(self.file, base_path, weights), self.file)
         self._tokenizer = load_tokenizer(base_path, verify)
         self._tokenizer.enable_truncation(config.max_length, stride=config.stride, strategy="only_second")
 
