@@ -2,11 +2,15 @@
 
 The reader is trained on top of the bundled all-MiniLM-L6-v2 without changing its embeddings, so the
 two ONNX files carry the same 30,522 x 384 table (47 MB). Each ONNX Runtime session would make its
-own copy; instead the table is read once and handed to both (``SessionOptions.add_initializer``).
+own copy; instead the table is mapped once from the file that holds it and handed to both
+(``SessionOptions.add_initializer``): only the rows of the words actually read come into memory,
+as pages of the file that every process answering from it shares. Reading it into memory instead
+cost 100 ms of start-up here. (A file truncated in place under a running process would end it as
+any mapped file does; qa-bot itself only ever replaces a file whole, which leaves a mapping valid.)
 
 Nothing is taken on trust: when a file is made, its record notes where the table's bytes lie in it
 and their SHA-256 (``locate``). A session shares a table only when its own record names one, and
-the bytes are read from the ONNX file that was itself verified before loading, at the offset its
+the bytes are mapped from the ONNX file that was itself verified before loading, at the offset its
 record gives; two files share one copy only when their records give the same digest. A record
 without the note (a file made before it, or a graph whose embeddings the optimizer did not fuse)
 loads as before, with its own copy.
@@ -24,7 +28,7 @@ import numpy as np
 from qa.errors import ModelError
 from qa.runtime.onnx_build import REBUILD, OnnxFile
 
-_tables: dict[str, Any] = {}  # SHA-256 of a table's bytes -> its OrtValue, for the process's life
+_tables: dict[str, Any] = {}  # SHA-256 of a table's bytes -> its OrtValue (and mapping), for life
 _lock = threading.Lock()
 
 
@@ -70,13 +74,14 @@ def initializers(file: OnnxFile, ort: Any) -> dict[str, Any]:
 
 
 def _read(path: Path, entry: dict[str, Any], ort: Any) -> Any:
-    """The table's bytes at the recorded offset, as an ONNX Runtime value over a numpy array."""
+    """The table's bytes at the recorded offset, mapped read-only, as an ONNX Runtime value."""
     shape = tuple(int(d) for d in entry["shape"])
     count = int(np.prod(shape))
-    table = np.fromfile(path, dtype="<f4", count=count, offset=int(entry["offset"]))
-    if table.size != count:  # the file ends before the table its record places in it
+    offset = int(entry["offset"])
+    if path.stat().st_size < offset + 4 * count:  # the file ends before the table its record places in it
         raise ModelError(f"ONNX file {path} is shorter than its record says: rebuild it with `{REBUILD}`")
-    return ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(table.reshape(shape), dtype=np.float32))
+    table = np.memmap(path, dtype="<f4", mode="r", offset=offset, shape=shape)
+    return ort.OrtValue.ortvalue_from_numpy(table)
 
 
 def loaded_tables() -> int:
