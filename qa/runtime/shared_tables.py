@@ -1,4 +1,4 @@
-"""The word-embedding table the encoder and the reader hold in common, loaded once per process.
+"""The word-embedding table the encoder and the reader hold in common, mapped once per process.
 
 The reader is trained on top of the bundled all-MiniLM-L6-v2 without changing its embeddings, so the
 two ONNX files carry the same 30,522 x 384 table (47 MB). Each ONNX Runtime session would make its
