@@ -113,6 +113,5 @@ def rebuild(settings: Settings) -> RuntimeReport:
     base, _ = resolve_model("default", settings.verify_model)
     for onnx, weights in onnx_files(settings):
         onnx.record.unlink(missing_ok=True)  # without its record the file counts as never built
-        onnx.memo.unlink(missing_ok=True)  # nor is it remembered as verified
         build(onnx, base, weights)
     return runtime_report(settings)

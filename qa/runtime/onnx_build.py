@@ -108,6 +108,7 @@ def build(target: OnnxFile, base_path: str, reader_weights: Path | None = None) 
     with FileLock(str(target.path) + ".lock"):
         if target.recorded_sha256() is not None and target.path.is_file():
             return  # another process built it while this one waited
+        target.memo.unlink(missing_ok=True)  # a file made again is not remembered as verified
         started = time.monotonic()
         progress.info("building the ONNX %s once (about 10 s): %s", target.kind, target.path)
         try:

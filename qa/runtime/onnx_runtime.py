@@ -73,8 +73,6 @@ def ready(file: OnnxFile, base_path: str, reader_weights: Path | None = None) ->
     unless remembered as verified and unchanged since (the module's docstring)."""
     expected = file.recorded_sha256()
     if expected is None or not file.path.is_file():
-        with suppress(OSError):  # a memo of a file about to be made again is stale
-            file.memo.unlink(missing_ok=True)
         build(file, base_path, reader_weights)
         expected = file.recorded_sha256()
     if not file.path.is_file():

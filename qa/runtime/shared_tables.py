@@ -38,7 +38,8 @@ def locate(path: Path) -> dict[str, Any] | None:
     embedding operator or the bytes cannot be found exactly once."""
     import onnx
 
-    model = onnx.load(str(path))
+    data = path.read_bytes()
+    model = onnx.load_model_from_string(data)
     embedding = next((n for n in model.graph.node if n.op_type == "EmbedLayerNormalization"), None)
     if embedding is None:
         return None
@@ -47,7 +48,6 @@ def locate(path: Path) -> dict[str, Any] | None:
     if tensor is None or tensor.data_type != onnx.TensorProto.FLOAT or not tensor.raw_data:
         return None
     raw = tensor.raw_data
-    data = path.read_bytes()
     offset = data.find(raw)
     if offset < 0 or data.find(raw, offset + 1) >= 0:
         return None
