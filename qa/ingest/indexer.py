@@ -24,7 +24,7 @@ from qa.ingest.chunking import embedding_text, split_into_chunks
 from qa.ingest.selection import ALL_ARTICLES, FileSelection, iter_files
 from qa.models import Article, Chunk, IndexReport
 from qa.runtime.embedding import Embedder, PassageEmbedder, Progress, Vectors
-from qa.store import LocalStore, Store
+from qa.store import Store
 from qa.web.sources import WebSources, skip
 
 logger = logging.getLogger(__name__)
@@ -106,6 +106,8 @@ class Parts(Protocol):
     @property
     def web(self) -> WebSources: ...
 
+    def nothing_stored(self) -> bool: ...
+
 
 class Indexer:
     """Writes files, URLs' pages and given articles into one archive, embedding only what changed.
@@ -163,7 +165,7 @@ class Indexer:
 
     def index_exists(self) -> bool:
         """False while the local index directory holds no index: a run creates one only to write."""
-        return self.settings.store != "local" or LocalStore.exists(self.settings.index_dir)
+        return not self.parts.nothing_stored()
 
     def _read_paths(
         self, paths: Sequence[Path], progress: Progress | None, selection: FileSelection, report: IndexReport
