@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from qa.answering.answerer import Answerer, Day
 from qa.answering.conversation import Conversation
@@ -107,6 +107,12 @@ class Engine:
         from qa.ingest.indexer import load_upload
 
         return load_upload(filename, data)
+
+    def load_posted(self, record: dict[str, Any]) -> list[Article]:
+        """Parse an article posted as one JSON object (``qa.ingest.indexer.load_posted``)."""
+        from qa.ingest.indexer import load_posted
+
+        return load_posted(record)
 
     def refresh(self, urls: Sequence[str] | None = None, progress: Progress | None = None) -> IndexReport:
         """Poll every registered feed (or those of ``urls``) once: new or changed articles are embedded."""

@@ -21,7 +21,6 @@ from qa.answering.conversation import Conversations, answer_json
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import QAError
-from qa.ingest.indexer import load_posted
 from qa.models import Article
 
 logger = logging.getLogger(__name__)
@@ -198,7 +197,7 @@ async def _articles_from_request(request: Request, engine: Engine, settings: Set
             article = schemas.ArticleIn.model_validate_json(raw)
         except ValidationError as exc:
             raise RequestValidationError(exc.errors(include_url=False)) from None
-        return await run_in_threadpool(load_posted, article.model_dump(exclude_none=True))
+        return await run_in_threadpool(engine.load_posted, article.model_dump(exclude_none=True))
     if content_type == "multipart/form-data":
         limits = {"max_files": 1, "max_fields": 4, "max_part_size": settings.max_upload_bytes}
         async with request.form(**limits) as form:  # closes the spooled upload files

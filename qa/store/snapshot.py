@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -110,16 +111,7 @@ class LocalSnapshot:
             f"WHERE c.id IN ({marks})",
             ids,
         ).fetchall()
-        return {
-            int(r[0]): ChunkRecord(
-                id=int(r[0]),
-                text=r[1],
-                sentences=tuple((int(s[0]), int(s[1])) for s in json.loads(r[2])),
-                article=ArticleMeta(r[3], r[4], r[5], public_source(r[6]), r[7], r[9], r[10]),
-                sentence_vectors=unpack_vectors(r[8], len(json.loads(r[2]))),
-            )
-            for r in rows
-        }
+        return {int(r[0]): _chunk_record(r) for r in rows}
 
     def stored_articles(self) -> Iterator[StoredArticle]:
         """Every article (by id) with its chunks (in order), their vectors and sentence vectors."""
@@ -199,3 +191,15 @@ def _published_in(window: TimeWindow, column: str = "a.published") -> tuple[str,
         clauses.append(f"{column} < ?")
         params.append(window.until.isoformat())
     return " AND ".join(clauses), params
+
+
+def _chunk_record(row: tuple[Any, ...]) -> ChunkRecord:
+    """A chunk row of ``chunk_records``' query: its sentence spans parsed once, for both fields."""
+    sentences = tuple((int(s[0]), int(s[1])) for s in json.loads(row[2]))
+    return ChunkRecord(
+        id=int(row[0]),
+        text=row[1],
+        sentences=sentences,
+        article=ArticleMeta(row[3], row[4], row[5], public_source(row[6]), row[7], row[9], row[10]),
+        sentence_vectors=unpack_vectors(row[8], len(sentences)),
+    )
