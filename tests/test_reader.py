@@ -16,6 +16,7 @@ from qa.answering.answers import (
     read_answers,
     reading_features,
     sentence_around,
+    span_shares,
 )
 from qa.answering.reader import (
     CONFIG_FILE,
@@ -168,6 +169,22 @@ def test_read_answers_add_up_answers_that_agree() -> None:
     assert answers[0].score == pytest.approx(calibrated({"margin": 5.5, "agree": 1.0}, calibration))
     alone = read_answers([passage(), other, passage()], readings, {"margin": 1.0, "bias": -6.0}, 0.0, 10)
     assert alone[0].span_text == "ten million"
+
+
+def test_span_shares_weigh_each_span_against_the_others_found() -> None:
+    """A span's share is a softmax over the best spans of every passage read: the shares sum to one, the
+    strongest span holds the most, and an answer's score weighs its share when the calibration does."""
+    shares = span_shares([8.0, 6.0, 6.0])
+    assert sum(shares) == pytest.approx(1.0)
+    assert shares[0] > shares[1] and shares[1] == pytest.approx(shares[2])
+    assert span_shares([3.0]) == [1.0] and span_shares([]) == []
+    other = passage("In 1932, the bridge opened. It cost ten million dollars.", ((0, 27), (28, 56)))
+    readings = [Reading(0, 21, 25, 8.0, 1.0), Reading(1, 36, 47, 6.0, 1.0)]
+    calibration = {"share": 4.0, "bias": -2.0}
+    answers = read_answers([passage(), other], readings, calibration, 0.0, 10)
+    assert [a.span_text for a in answers] == ["1932", "ten million"]
+    assert answers[0].score == pytest.approx(calibrated({"share": span_shares([8.0, 6.0])[0]}, calibration))
+    assert answers[1].score == pytest.approx(calibrated({"share": span_shares([8.0, 6.0])[1]}, calibration))
 
 
 def test_shipped_weights_match_their_pinned_sha256() -> None:

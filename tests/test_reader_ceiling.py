@@ -7,10 +7,15 @@ import pytest
 
 from bench.calibration import SHIPPED, Asked
 from bench.reader_ceiling import ABSENT, EXTRA, V2, ceiling, held_out, main, with_extra
+from qa.answering.answers import span_shares
 
 
 def asked(setting: str, margins: list[float], right: list[bool], refuse: bool = False) -> Asked:
-    rows = [[m, m + 1.0, -1.0, 1.0 - 0.1 * n, float(n == 0), 0.0, 0.5] for n, m in enumerate(margins)]
+    shares = span_shares([m + 1.0 for m in margins])
+    rows = [
+        [m, m + 1.0, -1.0, 1.0 - 0.1 * n, float(n == 0), 0.0, 0.5, share]
+        for n, (m, share) in enumerate(zip(margins, shares, strict=True))
+    ]
     return Asked(setting, np.array(rows).reshape(-1, len(SHIPPED)), np.array(right, bool), refuse)
 
 

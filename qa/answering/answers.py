@@ -16,7 +16,7 @@ from qa.eval.metrics import normalize_answer
 from qa.models import Answer, Passage
 from qa.text import stem_terms
 
-READER_FEATURES = ("margin", "span", "null", "retrieval", "first", "agree", "cosine", "lexical")
+READER_FEATURES = ("margin", "span", "null", "retrieval", "first", "agree", "cosine", "lexical", "share")
 SENTENCE_FEATURES = ("cosine", "lexical")  # need the question's terms and vector
 
 
@@ -42,12 +42,29 @@ def agreement(passages: Sequence[Passage], readings: Sequence[Reading]) -> list[
     return [counts[key] - 1 if key else 0 for key in keys]
 
 
+def span_shares(span_logits: Sequence[float]) -> list[float]:
+    """Each reading's share of the question's spans: a softmax over the best span of every passage
+    read, so that a span is weighed against the others found for the same question (the shared
+    normalisation of Clark & Gardner 2018, at reading time)."""
+    if not len(span_logits):
+        return []
+    logits = np.asarray(span_logits, dtype=np.float64)
+    weights = np.exp(logits - logits.max())
+    return [float(w) for w in weights / weights.sum()]
+
+
 def reading_features(
-    reading: Reading, passage: Passage, rank: int, terms: QuestionTerms | None = None, agree: int = 0
+    reading: Reading,
+    passage: Passage,
+    rank: int,
+    terms: QuestionTerms | None = None,
+    agree: int = 0,
+    share: float = 1.0,
 ) -> dict[str, float]:
     """What calibrates a reading: the reader's two scores, the passage's retrieval score and rank, how
-    many other passages give the same span, and how close the sentence holding the span is to the
-    question (embedding cosine, share of its terms)."""
+    many other passages give the same span, its span's share of all the spans found for the question
+    (``span_shares``), and how close the sentence holding the span is to the question (embedding
+    cosine, share of its terms)."""
     features = {
         "margin": reading.margin,
         "span": reading.span_logit,
@@ -57,6 +74,7 @@ def reading_features(
         "agree": float(agree),
         "cosine": 0.0,
         "lexical": 0.0,
+        "share": share,
     }
     if terms is None:
         return features
@@ -115,10 +133,11 @@ def read_answers(
     if not any(calibration.get(name) for name in SENTENCE_FEATURES):
         terms = None
     agrees = agreement(passages, readings)
+    shares = span_shares([r.span_logit for r in readings])
     scored = sorted(
         (
-            (calibrated(reading_features(r, passages[r.passage], r.passage, terms, n), calibration), r)
-            for r, n in zip(readings, agrees, strict=True)
+            (calibrated(reading_features(r, passages[r.passage], r.passage, terms, n, s), calibration), r)
+            for r, n, s in zip(readings, agrees, shares, strict=True)
         ),
         key=lambda x: x[0],
         reverse=True,
