@@ -85,7 +85,9 @@ def readings_path(weights_sha256: str, limit: int, seed: int, depth: int = 5) ->
     runtime = settings.model_runtime()
     if runtime == "onnx":
         runtime += "-int8" if settings.quantize else "-fp32"
-    return CACHE / f"calibrate-readings-{weights_sha256[:12]}-{limit}-{seed}{suffix}-{runtime}.pkl"
+    # readings kept before a feature was added lack it: the feature count is part of the name
+    features = f"-f{len(READER_FEATURES)}"
+    return CACHE / f"calibrate-readings-{weights_sha256[:12]}-{limit}-{seed}{suffix}-{runtime}{features}.pkl"
 
 
 def held_out_report(
@@ -143,6 +145,7 @@ FEATURE_SETS = (
     READER_FEATURES[:6],
     READER_FEATURES[:7],
     (*READER_FEATURES[:7], "share"),
+    (*READER_FEATURES[:7], "share", "unseen_name"),
     READER_FEATURES,
 )
 

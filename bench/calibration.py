@@ -13,7 +13,7 @@ from bench.common import fit_logistic
 from qa.answering.answers import READER_FEATURES, span_shares
 
 GRID = np.linspace(0.02, 0.9, 89)
-SHIPPED = (*READER_FEATURES[:7], "share")  # margin span null retrieval first agree cosine share
+SHIPPED = (*READER_FEATURES[:7], "share", "unseen_name")  # margin … cosine, share, unseen_name
 
 
 @dataclass(frozen=True, slots=True)

@@ -199,3 +199,15 @@ def stem_terms(text: str) -> list[str]:
     terms = [w.lower() for w in words(text) if w.lower() not in STOPWORDS]
     stems: list[str] = stemmer().stemWords(terms)
     return list(dict.fromkeys(stems))
+
+
+_POSSESSIVE = re.compile(r"['’]s$", re.IGNORECASE)
+
+
+def name_terms(text: str) -> list[str]:
+    """Stems of the names a question gives: its words written with a capital, other than the first
+    word and single letters, a possessive ``'s`` dropped; none when the whole text is in capitals."""
+    if text.upper() == text:
+        return []
+    tokens = [_POSSESSIVE.sub("", w) for w in words(text)[1:]]
+    return stem_terms(" ".join(w for w in tokens if len(w) > 1 and w[0].isupper()))

@@ -29,10 +29,10 @@ QUESTIONS = 100
 FLOORS = {
     "recall@1": 0.88,  # measured 0.93 (this slice, 100 questions, with the shipped reader)
     "recall@5": 0.95,  # 0.99
-    "answer_hit@1": 0.85,  # 0.91 (the picker's 0.87 never abstained; the reader withholds unsure ones)
-    "answer_hit@3": 0.90,  # 0.96
-    "exact_match": 0.60,  # 0.67 (the 2-epoch reader: 0.65; the 1.2-epoch one: 0.51; the picker: 0.21)
-    "f1": 0.68,  # 0.749 (the 2-epoch reader: 0.716; the 1.2-epoch one: 0.594; the picker: 0.375)
+    "answer_hit@1": 0.85,  # 0.90 (the picker's 0.87 never abstained; the reader withholds unsure ones)
+    "answer_hit@3": 0.90,  # 0.95
+    "exact_match": 0.60,  # 0.66 (the 2-epoch reader: 0.65; the 1.2-epoch one: 0.51; the picker: 0.21)
+    "f1": 0.68,  # 0.739 (the 2-epoch reader: 0.716; the 1.2-epoch one: 0.594; the picker: 0.375)
 }
 MAX_ANSWER_CHARS = 250
 
@@ -93,3 +93,6 @@ def test_seed_questions_answer_or_abstain(tmp_path: Path) -> None:
     assert first.span_text == "September 27"
     for question in ("What is the boiling point of mercury?", "Who won the 2018 World Cup?"):
         assert engine.ask(question).abstained, question
+    # On the article's topic, but about someone it never names: the calibration weighs the unknown
+    # name (without it, the adviser's words about drones were quoted at 0.33).
+    assert engine.ask("What did Vladimir Putin say about the drones?").abstained

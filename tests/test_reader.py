@@ -109,6 +109,20 @@ def test_reading_features_weigh_the_sentence_holding_the_span() -> None:
     assert reading_features(Reading(0, 21, 25, 5.0, 1.0), held, 0)["cosine"] == 0.0  # no terms given
 
 
+def test_a_name_the_archive_never_mentions_weighs_against_every_answer() -> None:
+    """A question giving a name that no passage holds flags each reading; a calibration weighing it
+    withholds what it would otherwise answer."""
+    named = QuestionTerms(stems=["bridg", "vodafon"], idf={}, vector=None, unseen_names=("vodafon",))
+    plain = QuestionTerms(stems=["bridg"], idf={}, vector=None)
+    reading = Reading(0, 21, 25, 5.0, 1.0)
+    assert reading_features(reading, passage(), 0, named)["unseen_name"] == 1.0
+    assert reading_features(reading, passage(), 0, plain)["unseen_name"] == 0.0
+    calibration = {"margin": 1.0, "unseen_name": -8.0, "bias": -2.0}
+    answered = read_answers([passage()], [reading], calibration, 0.5, 10, plain)
+    assert [a.span_text for a in answered] == ["1932"]
+    assert read_answers([passage()], [reading], calibration, 0.5, 10, named) == []
+
+
 @pytest.mark.parametrize(
     ("start", "end", "expected"),
     [(21, 25, (0, 26)), (35, 46, (27, 55)), (21, 40, (0, 55)), (60, 77, (56, 78))],

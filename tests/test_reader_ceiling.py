@@ -13,7 +13,7 @@ from qa.answering.answers import span_shares
 def asked(setting: str, margins: list[float], right: list[bool], refuse: bool = False) -> Asked:
     shares = span_shares([m + 1.0 for m in margins])
     rows = [
-        [m, m + 1.0, -1.0, 1.0 - 0.1 * n, float(n == 0), 0.0, 0.5, share]
+        [m, m + 1.0, -1.0, 1.0 - 0.1 * n, float(n == 0), 0.0, 0.5, share, 0.0]
         for n, (m, share) in enumerate(zip(margins, shares, strict=True))
     ]
     return Asked(setting, np.array(rows).reshape(-1, len(SHIPPED)), np.array(right, bool), refuse)

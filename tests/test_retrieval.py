@@ -9,6 +9,7 @@ import qa.answering.retrieval as retrieval_module
 from qa.answering.retrieval import DEFAULT_WEIGHTS, keyword_scores, keyword_terms, retrieve, stem_terms
 from qa.engine import Engine
 from qa.store.schema import connect
+from qa.text import name_terms
 
 
 def test_keyword_terms_keep_every_content_word_without_frequencies() -> None:
@@ -65,3 +66,23 @@ def test_index_database_is_read_through_a_memory_map(seed_engine: Engine) -> Non
     conn = connect(seed_engine.settings.index_dir / "meta.sqlite")  # how the store opens it
     assert conn.execute("PRAGMA mmap_size").fetchone()[0] > 0
     conn.close()
+
+
+def test_name_terms_are_the_capitalised_words_after_the_first() -> None:
+    """A question's names: capitalised words other than its first, possessives dropped; none in capitals."""
+    assert name_terms("How much did Vodafone offer for Mannesmann's bid in the U.S.?") == [
+        "vodafon",
+        "mannesmann",
+    ]
+    assert name_terms("Who supplies Azerbaijan’s drones?") == ["azerbaijan"]
+    assert name_terms("what did the adviser say?") == []
+    assert name_terms("WHO SUPPLIES THE DRONES?") == []
+
+
+def test_retrieval_names_the_question_names_no_passage_holds(seed_engine: Engine) -> None:
+    """Names the archive never mentions are reported (the calibration weighs them); its own are not."""
+    retriever, store = seed_engine.answerer.retriever, seed_engine.store
+    assert retriever.retrieve(store, "Who supplies Azerbaijan's drones to Israel?", 5).unseen_names == ()
+    found = retriever.retrieve(store, "How much did Vodafone pay for Mannesmann in Azerbaijan?", 5)
+    assert found.unseen_names == ("vodafon", "mannesmann")
+    assert found.passages  # the other words are still searched

@@ -192,7 +192,11 @@ class Answerer:
             raise ConfigError("the reader is off (QA_READER=off)")
         found = self.retriever.retrieve(self.store, question, k, mode, window, keywords)
         readings = reader.read(question, [p.text for p in found.passages[:depth]])
-        return found.passages, readings, QuestionTerms(found.stems, found.idf, found.vector)
+        return (
+            found.passages,
+            readings,
+            QuestionTerms(found.stems, found.idf, found.vector, found.unseen_names),
+        )
 
     def evidence(self, question: str, found: Retrieved, picker: PickerWeights) -> Evidence:
         """What the sentence picker weighs for a question's passages, every vector it needs included."""

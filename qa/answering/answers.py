@@ -16,17 +16,21 @@ from qa.eval.metrics import normalize_answer
 from qa.models import Answer, Passage
 from qa.text import stem_terms
 
-READER_FEATURES = ("margin", "span", "null", "retrieval", "first", "agree", "cosine", "lexical", "share")
-SENTENCE_FEATURES = ("cosine", "lexical")  # need the question's terms and vector
+READER_FEATURES = (
+    "margin", "span", "null", "retrieval", "first", "agree", "cosine", "lexical", "share", "unseen_name"
+)  # fmt: skip
+TERM_FEATURES = ("cosine", "lexical", "unseen_name")  # need the question's terms (and vector)
 
 
 @dataclass(frozen=True, slots=True)
 class QuestionTerms:
-    """The question as retrieval saw it: its stems, their IDF in the archive, and its vector."""
+    """The question as retrieval saw it: its stems, their IDF in the archive, its vector, and the names
+    it gives that no passage of the archive holds."""
 
     stems: Sequence[str]
     idf: dict[str, float]
     vector: npt.NDArray[np.float32] | None
+    unseen_names: Sequence[str] = ()
 
 
 def span_key(passage: Passage, reading: Reading) -> str:
@@ -63,8 +67,9 @@ def reading_features(
 ) -> dict[str, float]:
     """What calibrates a reading: the reader's two scores, the passage's retrieval score and rank, how
     many other passages give the same span, its span's share of all the spans found for the question
-    (``span_shares``), and how close the sentence holding the span is to the question (embedding
-    cosine, share of its terms)."""
+    (``span_shares``), how close the sentence holding the span is to the question (embedding cosine,
+    share of its terms), and whether the question gives a name that the archive never mentions (then
+    nothing in it can be about that name)."""
     features = {
         "margin": reading.margin,
         "span": reading.span_logit,
@@ -75,9 +80,11 @@ def reading_features(
         "cosine": 0.0,
         "lexical": 0.0,
         "share": share,
+        "unseen_name": 0.0,
     }
     if terms is None:
         return features
+    features["unseen_name"] = float(bool(terms.unseen_names))
     number = next((n for n, (a, b) in enumerate(passage.sentences) if a <= reading.start < b), None)
     if number is None:
         return features
@@ -130,7 +137,7 @@ def read_answers(
     Each answer quotes the sentence holding the reader's span (cut at a paragraph break, never quoting
     two paragraphs); its score is the calibrated chance that it is right."""
     # The sentence evidence costs a stemming per reading: only worth it when the calibration weighs it.
-    if not any(calibration.get(name) for name in SENTENCE_FEATURES):
+    if not any(calibration.get(name) for name in TERM_FEATURES):
         terms = None
     agrees = agreement(passages, readings)
     shares = span_shares([r.span_logit for r in readings])

@@ -13,7 +13,7 @@ import numpy as np
 from qa.models import Mode, Passage, TimeWindow
 from qa.runtime.embedding import Embedder
 from qa.store import Ids, Snapshot, Store, Vectors
-from qa.text import STOPWORDS, stem_terms, stemmer, words
+from qa.text import STOPWORDS, name_terms, stem_terms, stemmer, words
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -172,6 +172,7 @@ class Retrieved:
     stems: list[str]
     idf: dict[str, float]
     vector: Vectors
+    unseen_names: tuple[str, ...] = ()  # the question's names (``name_terms``) in no passage of the archive
 
 
 class Retriever:
@@ -215,7 +216,10 @@ class Retriever:
             allowed = snap.chunk_ids_in(window) if window is not None else None
             vector = encoding.result()
             passages = retrieve(snap, question, vector, k, mode, self.weights, frequencies, keyword, allowed)
-        return Retrieved(passages, stems, idf_weights(stems, total, frequencies), vector)
+            names = name_terms(question)
+            _, named = snap.term_frequencies(names) if names else (total, {})
+        unseen = tuple(name for name in names if not named.get(name))
+        return Retrieved(passages, stems, idf_weights(stems, total, frequencies), vector, unseen)
 
     def retrieve_in_turn(
         self,
