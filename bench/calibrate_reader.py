@@ -136,7 +136,9 @@ ABSENT, NEWS = "squad-v1.1 absent 0.5", "reuters-1987"
 # span, the cosine of the span's sentence and the question, and the span's share of all the spans
 # found for the question: on SQuAD alone that cosine added nothing beyond noise, but on news, whose
 # questions are paraphrases, it adds about 0.02 held out; the share adds about 0.02 on news and 0.01
-# to hit@1 everywhere, at a cost of about 0.03 on squad-v2.0's near misses (docs/eval.md). The share
+# to hit@1 everywhere, at a cost of about 0.03 on squad-v2.0's near misses; a name of the question
+# that no passage holds (unseen_name) adds about 0.03 on news, where it marks 70% of the questions
+# that must be refused and none of the answerable ones (docs/eval.md). The share
 # of the question's terms in that sentence gains only on SQuAD, whose questions reuse their
 # sentence's words; with it, right answers to questions asked in other words fell under the
 # threshold, so it is not shipped.

@@ -136,7 +136,8 @@ def read_answers(
 
     Each answer quotes the sentence holding the reader's span (cut at a paragraph break, never quoting
     two paragraphs); its score is the calibrated chance that it is right."""
-    # The sentence evidence costs a stemming per reading: only worth it when the calibration weighs it.
+    # The question's evidence (its sentence's stems cost a stemming per reading, its unknown names) is
+    # only worth passing on when the calibration weighs it.
     if not any(calibration.get(name) for name in TERM_FEATURES):
         terms = None
     agrees = agreement(passages, readings)
