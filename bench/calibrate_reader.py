@@ -29,14 +29,7 @@ import numpy as np
 from bench import calibration as fitting
 from bench.common import CACHE, EVAL, logger, read_jsonl, setup_logging
 from bench.reader_data import dev_questions
-from qa.answering.answers import (
-    READER_FEATURES,
-    agreement,
-    reading_features,
-    sentence_around,
-    span_key,
-    span_shares,
-)
+from qa.answering.answers import READER_FEATURES, question_features, sentence_around, span_key
 from qa.answering.reader import CONFIG_FILE, WEIGHTS_DIR
 from qa.config import READ_PASSAGES, Settings
 from qa.engine import Engine
@@ -53,12 +46,9 @@ def ask_all(
     engine.archive.ensure_index()
     for number, (question, answers, refuse) in enumerate(questions, start=1):
         passages, readings, terms = engine.answerer.read(question, max(10, depth), depth=depth)
-        agrees = agreement(passages, readings)
-        shares = span_shares([r.span_logit for r in readings])
         rows, right = [], []
-        for reading, agree, share in zip(readings, agrees, shares, strict=True):
+        for reading, features in zip(readings, question_features(passages, readings, terms), strict=True):
             passage = passages[reading.passage]
-            features = reading_features(reading, passage, reading.passage, terms, agree, share)
             rows.append([features[name] for name in READER_FEATURES])
             begin, end = sentence_around(passage, reading.start, reading.end)
             right.append(not refuse and contains_answer(passage.text[begin:end], answers))

@@ -30,15 +30,12 @@ class Asked:
 
 def at_depth(data: list[Asked], depth: int) -> list[Asked]:
     """The readings as if only the top ``depth`` passages had been read (their agreement and span
-    shares counted again; readings kept before ``share`` was a feature get its column)."""
+    shares counted again)."""
     agree, span, share = (READER_FEATURES.index(name) for name in ("agree", "span", "share"))
     out = []
     for a in data:
         kept = np.ones(len(a.features), bool) if a.ranks is None else a.ranks < depth
         features = a.features[kept].copy()
-        if features.shape[1] < len(READER_FEATURES):
-            missing = len(READER_FEATURES) - features.shape[1]
-            features = np.hstack([features, np.zeros((len(features), missing))])
         features[:, share] = span_shares(features[:, span].tolist())
         keys = tuple(k for k, keep in zip(a.keys, kept, strict=True) if keep)
         if keys:

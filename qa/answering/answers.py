@@ -95,6 +95,19 @@ def reading_features(
     return features
 
 
+def question_features(
+    passages: Sequence[Passage], readings: Sequence[Reading], terms: QuestionTerms | None = None
+) -> list[dict[str, float]]:
+    """Every reading's features (``reading_features``) for one question, those that weigh it against
+    the question's other readings (agreement, span share) included."""
+    agrees = agreement(passages, readings)
+    shares = span_shares([r.span_logit for r in readings])
+    return [
+        reading_features(r, passages[r.passage], r.passage, terms, agree, share)
+        for r, agree, share in zip(readings, agrees, shares, strict=True)
+    ]
+
+
 def calibrated(features: dict[str, float], calibration: dict[str, float]) -> float:
     """The chance that the answer is right: a logistic fitted on dev by ``bench.calibrate_reader``."""
     z = calibration.get("bias", 0.0) + sum(calibration.get(k, 0.0) * v for k, v in features.items())
@@ -140,12 +153,10 @@ def read_answers(
     # only worth passing on when the calibration weighs it.
     if not any(calibration.get(name) for name in TERM_FEATURES):
         terms = None
-    agrees = agreement(passages, readings)
-    shares = span_shares([r.span_logit for r in readings])
     scored = sorted(
         (
-            (calibrated(reading_features(r, passages[r.passage], r.passage, terms, n, s), calibration), r)
-            for r, n, s in zip(readings, agrees, shares, strict=True)
+            (calibrated(features, calibration), r)
+            for features, r in zip(question_features(passages, readings, terms), readings, strict=True)
         ),
         key=lambda x: x[0],
         reverse=True,

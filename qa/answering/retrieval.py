@@ -209,16 +209,17 @@ class Retriever:
         with store.snapshot() as snap:
             alongside = mode != "dense" and snap.vector_count() >= ENCODE_ALONGSIDE_FROM
             encoding = self._encode_later(question) if alongside else self._encode_now(question)
-            total, frequencies = snap.term_frequencies(stem_terms(searched) if keywords else stems)
+            # one lookup serves keyword search, the IDF and the names the archive never mentions
+            names = name_terms(question)
+            searched_stems = stem_terms(searched) if keywords else stems
+            total, frequencies = snap.term_frequencies(list(dict.fromkeys([*searched_stems, *names])))
             keyword = None
             if mode != "dense":
                 keyword = keyword_scores(snap, searched, k, self.weights, frequencies, window)
             allowed = snap.chunk_ids_in(window) if window is not None else None
             vector = encoding.result()
             passages = retrieve(snap, question, vector, k, mode, self.weights, frequencies, keyword, allowed)
-            names = name_terms(question)
-            _, named = snap.term_frequencies(names) if names else (total, {})
-        unseen = tuple(name for name in names if not named.get(name))
+        unseen = tuple(name for name in names if not frequencies.get(name))
         return Retrieved(passages, stems, idf_weights(stems, total, frequencies), vector, unseen)
 
     def retrieve_in_turn(
