@@ -33,7 +33,7 @@ from qa.answering.answers import READER_FEATURES, question_features, sentence_ar
 from qa.answering.reader import CONFIG_FILE, WEIGHTS_DIR
 from qa.config import READ_PASSAGES, Settings
 from qa.engine import Engine
-from qa.eval.evaluate import article_of, documents_without, is_absent
+from qa.eval.evaluate import article_of, datelines_left_in, documents_without, is_absent
 from qa.eval.metrics import contains_answer
 
 
@@ -186,8 +186,16 @@ def read_all(
         if saved.is_file():
             data.extend(pickle.loads(saved.read_bytes()))
             continue
-        engine = Engine(Settings(index_dir=CACHE / f"calibrate-{name.replace(' ', '-')}", reader=str(reader)))
+        index = CACHE / f"calibrate-{name.replace(' ', '-')}"
+        engine = Engine(Settings(index_dir=index, reader=str(reader)))
         engine.index_paths([docs])
+        stale, checked = datelines_left_in(engine, docs)
+        if stale:  # calibrated on texts that a new index no longer holds
+            engine.close()
+            raise SystemExit(
+                f"{index} was made before datelines were read ({stale} of {checked} "
+                "articles checked keep theirs in the text): delete it and run again"
+            )
         asked = ask_all(engine, questions, name, depth)
         engine.close()
         saved.parent.mkdir(parents=True, exist_ok=True)

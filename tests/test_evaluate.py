@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
+import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -273,3 +275,29 @@ def test_evaluate_dataset_scores_a_news_folder_with_unanswerable_questions(tmp_p
     assert isinstance(by_type, dict) and list(by_type) == ["who", "how many", "unanswerable"]
     assert all(list(m) == list(TYPE_KEYS) for m in by_type.values())
     assert by_type["unanswerable"]["abstain_accuracy"] == 1.0
+
+
+def test_evaluate_dataset_warns_of_an_index_that_kept_its_datelines(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An index made before datelines were read keeps them in its texts until their files change:
+    ``qa eval`` says its figures are not a new index's, and says nothing on a new index."""
+    folder = write_benchmark(tmp_path / "news")
+    settings = Settings(index_dir=tmp_path / "index", seeds_dir=None, reader="off", abstain_threshold=0.99)
+
+    def evaluate() -> list[str]:
+        caplog.clear()
+        engine = Engine(settings, embedder=HashEmbedder())
+        try:
+            with caplog.at_level(logging.WARNING, logger="qa.eval.evaluate"):
+                evaluate_dataset(engine, folder)
+        finally:
+            engine.close()
+        return [r.getMessage() for r in caplog.records if "dateline" in r.getMessage()]
+
+    assert evaluate() == []
+    # what an index written before datelines were read holds: the dateline in the text, no place
+    with sqlite3.connect(tmp_path / "index" / "meta.sqlite") as conn:
+        conn.execute("UPDATE articles SET text = 'LONDON, March 2 - ' || text, place = NULL WHERE id = 'n1'")
+    warnings = evaluate()
+    assert len(warnings) == 1 and warnings[0].startswith("1 of 2 articles checked in ")

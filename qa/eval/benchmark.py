@@ -63,6 +63,18 @@ def documents_without(docs: Path, fraction: float) -> tuple[Path, set[str]]:
     return target, dropped
 
 
+def first_ids(docs: Path, count: int) -> list[str]:
+    """The ids of the first ``count`` documents of ``docs.jsonl``."""
+    ids: list[str] = []
+    with docs.open(encoding="utf-8") as lines:
+        for line in lines:
+            if len(ids) >= count:
+                break
+            if line.strip() and (doc_id := str(json.loads(line).get("id", ""))):
+                ids.append(doc_id)
+    return ids
+
+
 def load_queries(path: Path, split: Split = "dev", limit: int | None = None) -> list[Query]:
     """Questions of one split; ``limit`` keeps that many, evenly spread over the split."""
     queries: list[Query] = []

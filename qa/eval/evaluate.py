@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa.errors import ConfigError, QAError
-from qa.eval.benchmark import Query, Split, article_of, documents_without, is_absent, load_queries
+from qa.eval.benchmark import Query, Split, article_of, documents_without, first_ids, is_absent, load_queries
 from qa.eval.metrics import (
     best_over,
     contains_answer,
@@ -27,6 +27,7 @@ from qa.eval.metrics import (
     percentile,
     recall_at,
 )
+from qa.ingest.dateline import find_dateline
 from qa.models import AnswerSet, Mode
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ __all__ = [
     "Split",
     "Tally",
     "article_of",
+    "datelines_left_in",
     "documents_without",
     "evaluate_dataset",
     "is_absent",
@@ -61,6 +63,7 @@ METRIC_KEYS = (
 )  # fmt: skip
 TYPE_KEYS = ("questions", "answer_hit@1", "answer_hit@3", "abstain_accuracy")  # of each type in "by_type"
 UNANSWERABLE = "unanswerable"  # the type of an unanswerable question that names none
+STALE_SAMPLE = 200  # documents checked for a wire dateline left in their indexed text
 
 
 @dataclass(slots=True)
@@ -182,6 +185,20 @@ class Scoreboard:
         return report
 
 
+def datelines_left_in(engine: Engine, docs: Path) -> tuple[int, int]:
+    """Of the first ``STALE_SAMPLE`` documents of ``docs``, how many the index holds with a wire
+    dateline still opening their text, and how many were checked. ``qa index`` takes datelines off; an
+    index made before it did keeps its texts until their files change, so its figures are not those
+    that a new index gives."""
+    ids = first_ids(docs, STALE_SAMPLE)
+    stale = 0
+    for doc_id in ids:
+        stored = engine.store.document(doc_id)
+        if stored is not None and stored[0].place is None and find_dateline(stored[1]) is not None:
+            stale += 1
+    return stale, len(ids)
+
+
 def evaluate_dataset(
     engine: Engine,
     directory: Path,
@@ -211,6 +228,16 @@ def evaluate_dataset(
     logger.info("indexed %s: %d added, %d unchanged", docs, len(indexed.added), indexed.unchanged)
     if any(engine.store.document(doc_id) is not None for doc_id in dropped):
         raise ConfigError("the index holds articles that --absent leaves out: use an empty index directory")
+    stale, checked = datelines_left_in(engine, docs)
+    if stale:
+        logger.warning(
+            "%d of %d articles checked in %s are indexed with their dateline still in the text (an index "
+            "made before datelines were read): the figures are not a new index's; evaluate into a new "
+            "index directory (QA_INDEX_DIR)",
+            stale,
+            checked,
+            docs,
+        )
     tally = Tally(
         has_answers=any(q.answers for q in queries),
         has_impossible=absent is not None or any(q.impossible is not None for q in queries),
