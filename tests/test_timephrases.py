@@ -149,6 +149,22 @@ def test_read_time_newest_words_order_by_date(question: str, searched: str) -> N
     assert found.text == searched
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How wide was Portugal's current account deficit last year?",
+        "Which bank pays interest on current accounts?",
+        "Who built the first alternating current motor?",
+        "How is a direct current measured?",
+        "What does an electric current do to the wire?",
+    ],
+)
+def test_read_time_current_account_and_electric_current_are_not_now(question: str) -> None:
+    """A balance of payments' or a bank's "current account" and an electric current say nothing about
+    time: their answers keep their order."""
+    assert not read_time(question, AS_OF).newest_first
+
+
 def test_read_time_keeps_a_question_of_time_words_only() -> None:
     """A question that is nothing but a time phrase is still searched with its words."""
     found = read_time("yesterday?", AS_OF)

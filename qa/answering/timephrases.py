@@ -13,7 +13,9 @@ Which words count (anything else, such as "the 2004 election", stays part of the
   starting on Monday; "this ..." runs up to ``as_of``), "in the last/past N days|weeks|months|years"
   (rolling, up to ``as_of``), "recently"/"lately" (the 30 days up to ``as_of``): a ``window`` of
   publication days, and words no story holds, so they leave the searched text;
-- "latest", "newest", "most recent", "current(ly)", "now", "nowadays": newest article first.
+- "latest", "newest", "most recent", "current(ly)", "now", "nowadays": newest article first (not
+  the "current account" of a balance of payments or a bank, nor an alternating, direct or electric
+  current).
 
 A window is ``[since, until)``: ``since`` inclusive, ``until`` exclusive, either may be open.
 """
@@ -72,7 +74,12 @@ _RECENTLY = re.compile(
     r"\b(?<!most )(?:recently|lately|of\s+late|in\s+recent\s+(?:days|weeks))\b", re.IGNORECASE
 )
 _NEWEST = re.compile(r"\b(?:latest|newest|most\s+recent(?:ly)?)\b", re.IGNORECASE)  # removed from the text
-_NOW = re.compile(r"\b(?:current(?:ly)?|now|nowadays|these\s+days|at\s+present)\b", re.IGNORECASE)  # kept
+# "current" is not time in a country's or a bank's "current account" or in an electric current.
+_NOW = re.compile(
+    r"\b(?:(?<!alternating )(?<!direct )(?<!electric )current(?!\s+accounts?\b)|currently|now|nowadays|"
+    r"these\s+days|at\s+present)\b",
+    re.IGNORECASE,
+)  # kept
 
 
 @dataclass(frozen=True, slots=True)
