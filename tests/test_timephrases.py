@@ -31,6 +31,9 @@ def _window(since: str | None, until: str | None) -> TimeWindow:
         ("Who spoke on the 14th of February 2005?", "2005-02-14", "2005-02-15"),
         ("Who spoke on February 14, 2005?", "2005-02-14", "2005-02-15"),
         ("Who spoke on 2005-02-14?", "2005-02-14", "2005-02-15"),
+        # the end of a reporting period, as news gives it
+        ("How much did sales rise in the week ended February 14, 2005?", "2005-02-14", "2005-02-15"),
+        ("What did the bank earn in the quarter ending March 2005?", "2005-03-01", "2005-04-01"),
         # without a year: the latest such month or day that has begun by as_of
         ("What happened in March?", "2005-03-01", "2005-04-01"),
         ("What happened in June?", "2005-06-01", "2005-07-01"),

@@ -6,6 +6,7 @@ Which words count (anything else, such as "the 2004 election", stays part of the
 
 - a date after a preposition: "in 2004", "in March 2005", "during May", "on 14 February 2005",
   "on 2005-02-14", "since", "after", "before", "until" a date, "between X and Y", "from X to Y";
+  or after "ended"/"ending", which close a reporting period ("in the week ended June 8");
   a date without a year is the latest one that has begun by ``as_of`` (or by the archive's newest
   day when that is earlier). Such a date says when things happened: it is the ``period`` of the
   question, and its words stay in the searched text (the stories name their month and day);
@@ -62,7 +63,9 @@ _RANGE = re.compile(
 _BOUND = re.compile(
     rf"\b(?P<word>since|after|before|until|till|prior\s+to)\s+(?P<point>{_POINT})(?![\w-])", re.IGNORECASE
 )
-_WITHIN = re.compile(rf"\b(?:in|on|during|throughout)\s+(?P<point>{_POINT})(?![\w-])", re.IGNORECASE)
+_WITHIN = re.compile(
+    rf"\b(?:in|on|during|throughout|ended|ending)\s+(?P<point>{_POINT})(?![\w-])", re.IGNORECASE
+)  # "ended": "the week ended June 8", "the quarter ending March 31"
 _ROLLING = re.compile(
     rf"\b(?:(?:in|over|during|within)\s+)?(?:the\s+(?:last|past)\s+(?:(?P<n>{_COUNT})\s+)?"
     rf"|(?:last|past)\s+(?P<m>{_COUNT})\s+)(?P<unit>{_UNIT})\b",
