@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import ensurepip
 import json
 import subprocess
 import sys
 import tomllib
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,35 @@ def declared() -> list[Requirement]:
     """The project's runtime requirements, as pyproject.toml declares them."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     return [Requirement(r) for r in project["dependencies"]]
+
+
+def test_every_package_the_code_imports_is_declared() -> None:
+    """Each third-party module that qa/ and bots/ import comes from a package that pyproject.toml names
+    (a dependency or an extra's), not only from one installed under another's."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = [Requirement(r) for group in project["optional-dependencies"].values() for r in group]
+    named = {canonicalize_name(r.name) for r in [*declared(), *extras]}
+    imported: dict[str, Path] = {}
+    for path in sorted([*(REPO / "qa").rglob("*.py"), *(REPO / "bots").rglob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                imported.setdefault(module.split(".")[0], path.relative_to(REPO))
+    distributions = packages_distributions()
+    third_party = {
+        m: p for m, p in imported.items() if m not in sys.stdlib_module_names and m not in {"qa", "bots"}
+    }
+    undeclared = {
+        module: str(path)
+        for module, path in third_party.items()
+        if not {canonicalize_name(d) for d in distributions.get(module, [])} & named
+    }
+    assert third_party and not undeclared
 
 
 def bundled_pip() -> Path:

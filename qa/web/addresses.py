@@ -108,7 +108,12 @@ def guarded_transport(backend: httpcore.NetworkBackend | None = None) -> httpx.H
     """An httpx transport whose every connection goes through ``backend`` (a ``GuardedBackend``)."""
     transport = httpx.HTTPTransport(trust_env=False)
     # httpx builds its httpcore pool without a way to pass the network backend: the pool is
-    # rebuilt with the same defaults and the backend.
+    # rebuilt with the same defaults and the backend. Without the attribute (another httpx) the
+    # guard would be silently bypassed: that is an error, never an unguarded client.
+    if not isinstance(getattr(transport, "_pool", None), httpcore.ConnectionPool):
+        raise RuntimeError(
+            f"httpx {httpx.__version__} keeps no httpcore pool: the address guard needs httpx<1"
+        )
     transport._pool = httpcore.ConnectionPool(
         ssl_context=httpx.create_ssl_context(trust_env=False),
         max_connections=100,
