@@ -52,6 +52,7 @@ from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import QAError
 from qa.progress import logged_progress
+from qa.runtime.memory import hand_back_large_blocks
 from qa.watching.webhooks import WebhookSender
 from qa.web.refresher import Refresher
 
@@ -270,6 +271,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
 def serve(settings: Settings) -> None:
     """Run the HTTP service on ``settings.host:settings.port`` until interrupted."""
+    hand_back_large_blocks()  # before the models load: memory of concurrent passes goes back after them
     engine = Engine(settings)
     engine.archive.require_index()  # a chosen folder without an index stops here, before the port opens
     app = create_app(settings, engine)

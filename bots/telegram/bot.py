@@ -16,6 +16,7 @@ from bots.telegram.limits import RetryingRateLimiter
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import ConfigError
+from qa.runtime.memory import hand_back_large_blocks
 from qa.web.refresher import Refresher
 
 logger = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ def run_bot(settings: Settings) -> None:
     validate_token(settings.telegram_token)
     # httpx logs every request URL at INFO, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    hand_back_large_blocks()  # before the models load: memory of concurrent passes goes back after them
     engine = Engine(settings)
     engine.archive.require_index()  # a chosen folder without an index stops here, before polling starts
     # A loop of our own: PTB closes it on exit, and asyncio.get_event_loop() is deprecated.

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
@@ -243,6 +244,14 @@ class OnnxSpanScorer:
         self._session = open_session(ready(self.file, base_path, weights), self.file)
         self._tokenizer = load_tokenizer(base_path, verify)
         self._tokenizer.enable_truncation(config.max_length, stride=config.stride, strategy="only_second")
+        # A pass that runs beside others hands the arena's unused blocks back when it ends, so a burst
+        # of concurrent questions does not leave the server holding the memory of its busiest moment
+        # (qa/runtime/memory.py); a pass alone keeps them, for the next question's pass to reuse.
+        self._shrink = runtime_module().RunOptions()
+        self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        self._passes = 0  # passes running now
+        self._passes_lock = threading.Lock()
+        self.passes_beside_others = 0  # passes that shrank the arena when they ended, since loading
 
     def windows(self, question: str, passages: Sequence[str]) -> Windows:
         ids, types, owners, offsets = [], [], [], []
@@ -256,7 +265,17 @@ class OnnxSpanScorer:
 
     def scores(self, windows: Windows) -> tuple[Logits, Logits]:
         ids, mask, types = windows.padded()
-        start, end = self._session.run(
-            ["start", "end"], {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        )
+        with self._passes_lock:
+            self._passes += 1
+            beside_others = self._passes > 1
+            self.passes_beside_others += beside_others
+        try:
+            start, end = self._session.run(
+                ["start", "end"],
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": types},
+                self._shrink if beside_others else None,
+            )
+        finally:
+            with self._passes_lock:
+                self._passes -= 1
         return start.astype(np.float32, copy=False), end.astype(np.float32, copy=False)
