@@ -1,7 +1,7 @@
 """What a long-running server gives back to the system after a burst of concurrent questions.
 
 Two things keep the working memory of concurrent forward passes in the process once they have ended
-(``bench.query_latency`` measured 580 MB of RSS after 8 clients against 340 MB after one): ONNX
+(``bench.query_latency`` measured 580 MiB of RSS after 8 clients against 340 MiB after one): ONNX
 Runtime's arena keeps every block it ever needed (``qa.runtime.onnx_runtime.OnnxSpanScorer`` shrinks
 it after a pass that ran beside others), and glibc's malloc keeps what the arena frees, since it
 raises the size above which a block gets a mapping of its own (and goes back to the system when
