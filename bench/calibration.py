@@ -4,13 +4,12 @@ their features, the abstention threshold, and the measures ``bench.calibrate_rea
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
 from bench.common import fit_logistic
-from qa.answering.answers import READER_FEATURES, span_shares
+from qa.answering.answers import READER_FEATURES, key_agreement, span_shares
 
 GRID = np.linspace(0.02, 0.9, 89)
 SHIPPED = (*READER_FEATURES[:7], "share", "unseen_name")  # margin … cosine, share, unseen_name
@@ -39,8 +38,7 @@ def at_depth(data: list[Asked], depth: int) -> list[Asked]:
         features[:, share] = span_shares(features[:, span].tolist())
         keys = tuple(k for k, keep in zip(a.keys, kept, strict=True) if keep)
         if keys:
-            counts = Counter(k for k in keys if k)
-            features[:, agree] = [counts[k] - 1 if k else 0 for k in keys]
+            features[:, agree] = key_agreement(keys)
         ranks = None if a.ranks is None else a.ranks[kept]
         out.append(Asked(a.setting, features, a.right[kept], a.must_abstain, ranks, keys))
     return out

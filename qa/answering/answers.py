@@ -41,7 +41,12 @@ def span_key(passage: Passage, reading: Reading) -> str:
 def agreement(passages: Sequence[Passage], readings: Sequence[Reading]) -> list[int]:
     """For each reading, how many of the other passages read give the same (normalised) span: copies
     of one story and a fact repeated in follow-ups support one answer instead of competing."""
-    keys = [span_key(passages[r.passage], r) for r in readings]
+    return key_agreement([span_key(passages[r.passage], r) for r in readings])
+
+
+def key_agreement(keys: Sequence[str]) -> list[int]:
+    """For each normalised span (``span_key``), how many of the others are the same one (an empty key,
+    a span of nothing but punctuation and articles, agrees with none)."""
     counts = Counter(key for key in keys if key)
     return [counts[key] - 1 if key else 0 for key in keys]
 
