@@ -165,6 +165,10 @@ WIRE = (  # invented wire stories of 1987 (id, published, text): a month's figur
      "May hard wheat futures at the Kansas City Board of Trade, traders said."),
     ("wheat-aug", "1987-08-07T15:30:00", "KANSAS CITY, Aug 7 - Harvest Mills Inc sold two mln bushels of "
      "September hard wheat futures at the Kansas City Board of Trade, traders said."),
+    ("steel-mar28", "1987-04-04T10:00:00", "WASHINGTON, April 4 - U.S. raw steel mills produced 1,840,000 "
+     "tonnes of steel in the week ended March 28, the American Iron and Steel Institute said."),
+    ("steel-apr4", "1987-04-10T10:00:00", "WASHINGTON, April 10 - Raw steel production by U.S. mills was "
+     "1,795,000 tonnes in the week ended April 4, up 1.2 pct from a year earlier, the institute reported."),
 )  # fmt: skip
 
 
@@ -191,6 +195,16 @@ def test_a_date_without_a_year_falls_in_the_archive(wire_engine: Engine) -> None
     assert result.window is not None and result.window.since == date(1987, 4, 6)
     assert result.answers and result.answers[0].article.id == "wheat-apr"
     assert "Prairie Grain" in result.answers[0].text
+
+
+def test_an_answer_naming_the_asked_period_comes_before_one_naming_another(wire_engine: Engine) -> None:
+    """Two weekly reports read alike; the one whose sentence names the asked week answers first."""
+    result = answering_everything(wire_engine).ask(
+        "How much raw steel did U.S. mills produce in the week ending April 4?"
+    )
+    ids = [a.article.id for a in result.answers + result.more_answers]
+    assert ids[0] == "steel-apr4" and "steel-mar28" in ids  # both read; the other week's report after
+    assert "1,795,000" in result.answers[0].text
 
 
 def test_since_and_until_still_exclude_what_a_date_favours(wire_engine: Engine) -> None:

@@ -8,7 +8,7 @@ import threading
 from datetime import date
 from typing import TYPE_CHECKING
 
-from qa.answering import timefilter
+from qa.answering import periods, timefilter
 from qa.answering.answers import QuestionTerms, read_answers
 from qa.answering.conversation import Conversation
 from qa.answering.picker import DEFAULT_PICKER, Evidence, PickerWeights, pick_answers, unstored_sentences
@@ -136,6 +136,8 @@ class Answerer:
             if answers:
                 break
         answers = copies.one_per_story(self.store, answers)
+        if timed.period is not None:
+            answers = periods.named_period_first(answers, timed.period)
         if timed.newest_first:
             answers = timefilter.newest_first(answers, passages)
         repeats: list[Answer] = []

@@ -43,15 +43,26 @@ _NUMBER_WORDS = {
     "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
 }  # fmt: skip
 
-_MONTH = r"(?:" + "|".join(sorted(_MONTH_NUMBERS, key=len, reverse=True)) + r")\.?"
-_YEAR = r"(?:1[6-9]\d\d|2\d\d\d)"
-_DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
+YEAR = r"(?:1[6-9]\d\d|2\d\d\d)"
+DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
 _ISO = r"\d{4}-\d{2}-\d{2}"
-# A date of any extent: a day, a month or a year (tried longest first).
-_POINT = (
-    rf"(?:{_ISO}|(?:the\s+)?{_DAY}\s+(?:of\s+)?{_MONTH}(?:,?\s+{_YEAR})?"
-    rf"|{_MONTH}\s+{_DAY}(?:,?\s+{_YEAR})?(?![\d-])|{_MONTH},?\s+{_YEAR}|{_MONTH}|(?:the\s+year\s+)?{_YEAR})"
-)
+
+
+def month_pattern(titled: bool = False) -> str:
+    """A month's name or abbreviation; ``titled``: capitalised only ("May", not the verb "may")."""
+    names = sorted((n.title() if titled else n for n in _MONTH_NUMBERS), key=len, reverse=True)
+    return r"(?:" + "|".join(names) + r")\.?"
+
+
+def date_pattern(month: str) -> str:
+    """A date of any extent: a day, a month or a year (tried longest first), months written ``month``."""
+    return (
+        rf"(?:{_ISO}|(?:the\s+)?{DAY}\s+(?:of\s+)?{month}(?:,?\s+{YEAR})?"
+        rf"|{month}\s+{DAY}(?:,?\s+{YEAR})?(?![\d-])|{month},?\s+{YEAR}|{month}|(?:the\s+year\s+)?{YEAR})"
+    )
+
+
+_POINT = date_pattern(month_pattern())
 _COUNT = r"(?:\d{1,3}|" + "|".join(_NUMBER_WORDS) + r")"
 _UNIT = r"(?:day|week|month|year)s?"
 
@@ -116,16 +127,17 @@ def _latest_year(month: int, day: int, as_of: date) -> int:
     return as_of.year if (month, day) <= (as_of.month, as_of.day) else as_of.year - 1
 
 
-def _point(text: str, as_of: date, year: int | None = None) -> TimeWindow:
-    """The days a date names: a whole year, a whole month or one day; ``year`` fills a missing one."""
+def named_days(text: str, as_of: date, year: int | None = None) -> TimeWindow:
+    """The days a date (``date_pattern``) names: a whole year, a whole month or one day; ``year``
+    fills a missing one, else the latest such day that has begun by ``as_of``."""
     words = re.sub(r"[,.]", " ", text.lower()).split()
     words = [w for w in words if w not in ("the", "of", "year")]
     if len(words) == 1 and re.fullmatch(_ISO, words[0]):
         day = parse_day(words[0])
         return TimeWindow(day, day + timedelta(days=1))
-    found_year = next((int(w) for w in words if re.fullmatch(_YEAR, w)), None)
+    found_year = next((int(w) for w in words if re.fullmatch(YEAR, w)), None)
     month = next((_MONTH_NUMBERS[w] for w in words if w in _MONTH_NUMBERS), None)
-    day_number = next((int(re.sub(r"\D", "", w)) for w in words if re.fullmatch(_DAY, w)), None)
+    day_number = next((int(re.sub(r"\D", "", w)) for w in words if re.fullmatch(DAY, w)), None)
     if month is None:
         assert found_year is not None
         return TimeWindow(date(found_year, 1, 1), date(found_year + 1, 1, 1))
@@ -140,28 +152,29 @@ def _point(text: str, as_of: date, year: int | None = None) -> TimeWindow:
 
 
 def _explicit_year(text: str) -> int | None:
-    match = re.search(rf"\b{_YEAR}\b", text)
+    match = re.search(rf"\b{YEAR}\b", text)
     return int(match.group()) if match else None
 
 
 def _range(match: re.Match[str], as_of: date) -> TimeWindow:
     first = match.group("a") or match.group("b")
-    end = _point(match.group("end"), as_of)
+    end = named_days(match.group("end"), as_of)
     year = _explicit_year(first)
     if year is None and _explicit_year(match.group("end")) is not None:
         # "between January and March 2005": the first date takes the second one's year
-        start = _point(first, as_of, end.since.year if end.since else None)
+        start = named_days(first, as_of, end.since.year if end.since else None)
         if start.since is not None and end.since is not None and start.since > end.since:
-            start = _point(first, as_of, end.since.year - 1)
+            start = named_days(first, as_of, end.since.year - 1)
     else:
-        start = _point(first, as_of)
+        start = named_days(first, as_of)
         if year is None and end.since is not None and start.since is not None and end.since < start.since:
-            end = _point(match.group("end"), as_of, start.since.year + 1)  # "between November and February"
+            # "between November and February"
+            end = named_days(match.group("end"), as_of, start.since.year + 1)
     return TimeWindow(start.since, end.until)
 
 
 def _bound(match: re.Match[str], as_of: date) -> TimeWindow:
-    point = _point(match.group("point"), as_of)
+    point = named_days(match.group("point"), as_of)
     word = match.group("word").lower()
     if word == "since":
         return TimeWindow(point.since, None)
@@ -215,7 +228,7 @@ _READERS = (  # (pattern, reader, a date: True, or words relative to as_of: Fals
     (_RANGE, _range, True),
     (_BOUND, _bound, True),
     (_ROLLING, _rolling, False),
-    (_WITHIN, lambda m, as_of: _point(m.group("point"), as_of), True),
+    (_WITHIN, lambda m, as_of: named_days(m.group("point"), as_of), True),
     (_CALENDAR, _calendar, False),
     (_DAYS, _days, False),
     (_RECENTLY, _recently, False),
