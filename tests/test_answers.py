@@ -27,6 +27,7 @@ from tests.conftest import answering_everything
             "60%",
         ),
         ("Which TV channel interviewed Aliyev?", "So, that’s our position", None),
+        ("Which country sells weapons to Azerbaijan?", "Israeli regime’s state media", "Israel"),  # README
     ],
 )
 def test_answers_quote_the_right_sentence(
