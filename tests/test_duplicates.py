@@ -9,7 +9,7 @@ import pytest
 
 from qa.engine import Engine
 from qa.ingest import copies as duplicates
-from qa.models import Article
+from qa.models import Answer, Article, ArticleMeta
 from tests.conftest import answering_everything
 from tests.news import BRIDGE_OPENED
 
@@ -123,3 +123,62 @@ def test_one_per_copy_drops_edited_repeats_within_a_story_only() -> None:
         ("a2", "About 12,000 cars will cross it."),
         ("a2", "About 12,500 cars will cross it."),
     ]
+
+
+WEEK_2 = "There were 287,700 tonnes of corn shipped in the week ended April 2, the department said."
+WEEK_1 = "There were 106,200 tonnes of corn shipped in the week ended March 26, the department said."
+
+
+def _meta(article_id: str) -> ArticleMeta:
+    return ArticleMeta(id=article_id, title=article_id, published=None, source=article_id, url=None)
+
+
+def test_also_in_lists_only_the_copies_that_state_the_answer() -> None:
+    """Two issues of a templated report found as one story: each answer cites only the copy that states
+    its figures; a re-sent copy with the same sentence is listed, and repeats are still dropped."""
+    texts = {
+        "week2": f"Grain report. {WEEK_2} Shipments go on.",
+        "week2-again": f"Grain report (repeated). {WEEK_2} Shipments go on.",
+        "week1": f"Grain report. {WEEK_1} Shipments go on.",
+    }
+    answers = [
+        Answer(text=WEEK_2, span=None, score=0.6, passage=texts["week2"], article=_meta("week2")),
+        Answer(text=WEEK_1, span=None, score=0.5, passage=texts["week1"], article=_meta("week1")),
+        Answer(text=WEEK_2, span=None, score=0.4, passage=texts["week2-again"], article=_meta("week2-again")),
+    ]
+    roots = dict.fromkeys(texts, "week1")
+    stories = {"week1": [_meta(i) for i in texts]}
+    cited = duplicates.with_copies(answers, roots, stories, texts.__getitem__)
+    assert [(a.article.id, [c.id for c in a.also_in]) for a in cited] == [
+        ("week2", ["week2-again"]),
+        ("week1", []),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "text", "states"),
+    [
+        (WEEK_2, f"Report. {WEEK_2}", True),
+        (WEEK_2, f"Report. {WEEK_2.replace('the department said', 'it said')}", True),  # a light edit
+        (WEEK_2, f"Report. {WEEK_1}", False),  # the same words, other figures
+        (WEEK_2, "Corn shipments rose.", False),
+    ],
+)
+def test_a_copy_states_a_sentence_with_its_figures(sentence: str, text: str, states: bool) -> None:
+    """A copy states an answer when it holds every figure of the sentence and nearly all its words."""
+    assert duplicates.states(sentence, text) is states
+
+
+def test_figures_written_with_or_without_separators_are_one_figure() -> None:
+    """ "before the year 2,000" and "before the year 2000" in two copies are one answer."""
+    a = Answer(
+        text="Not before the year 2,000, officials said.",
+        span=None,
+        score=0.6,
+        passage="",
+        article=_meta("a"),
+    )
+    b = Answer(
+        text="Not before the year 2000, officials said.", span=None, score=0.5, passage="", article=_meta("b")
+    )
+    assert duplicates.one_per_copy([a, b], {"a": "a", "b": "a"}) == [a]

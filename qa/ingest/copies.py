@@ -4,7 +4,7 @@ Each article's signature (datasketch ``MinHash``) and its LSH band keys live in 
 (``qa.store.signatures``), written in the same transaction as the article. An article whose
 estimated Jaccard similarity to an earlier one is at least ``THRESHOLD`` records that article's
 original as ``duplicate_of``; the first copy indexed is the original. Answers then cite one copy
-and list the others (``also_in``).
+and list the others that state the same sentence, figures included (``also_in``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
@@ -37,6 +37,8 @@ SAME_SENTENCE = 0.8  # word-set Jaccard from which two answer sentences of one s
 SEED = 13
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_FIGURE = re.compile(r"\d+(?:[.,]\d+)*")
+_FIGURE_OR_WORD = re.compile(r"\d+(?:[.,]\d+)*|\w+", re.UNICODE)
 Signature = npt.NDArray[np.uint32]
 Item = TypeVar("Item", Answer, Passage)
 
@@ -73,45 +75,72 @@ def band_keys(sig: Signature) -> list[int]:
 
 
 def _words(text: str) -> frozenset[str]:
-    return frozenset(_WORD.findall(text.lower()))
+    """A sentence's words, lower-cased, and its figures whole ("287,700" one word, as "287700")."""
+    return frozenset(w.replace(",", "") for w in _FIGURE_OR_WORD.findall(text.lower()))
+
+
+def _figures(text: str) -> frozenset[str]:
+    """The numbers a text gives, written without thousands separators ("2,000" and "2000" alike)."""
+    return frozenset(m.group().replace(",", "") for m in _FIGURE.finditer(text))
 
 
 def _same(a: frozenset[str], b: frozenset[str]) -> bool:
     return a == b or len(a & b) >= SAME_SENTENCE * len(a | b)
 
 
+def states(sentence: str, text: str) -> bool:
+    """``text`` states ``sentence``: every figure of it and nearly all of its words."""
+    said = _words(sentence)
+    return _figures(sentence) <= _figures(text) and len(said & _words(text)) >= SAME_SENTENCE * len(said)
+
+
 def one_per_copy(items: Sequence[Item], roots: dict[str, str]) -> list[Item]:
     """Items (answers or passages) without the later ones that repeat an earlier one from another
     copy of the same story (the same text give or take a few words); one article's own similar
-    sentences all stay."""
+    sentences all stay. Sentences with other figures are not repeats (a weekly report's "287,700
+    tonnes in the week ended April 2" is not last week's "106,200 tonnes ... March 26")."""
     kept: list[Item] = []
-    seen: list[tuple[str, str, frozenset[str]]] = []
+    seen: list[tuple[str, str, frozenset[str], frozenset[str]]] = []
     for item in items:
         article = item.article.id
         root = roots.get(article, article)
-        words = _words(item.text)
-        if any(root == r and article != a and _same(words, w) for r, a, w in seen):
+        words, figures = _words(item.text), _figures(item.text)
+        if any(root == r and article != a and figures == f and _same(words, w) for r, a, w, f in seen):
             continue
-        seen.append((root, article, words))
+        seen.append((root, article, words, figures))
         kept.append(item)
     return kept
 
 
 def with_copies(
-    answers: Sequence[Answer], roots: dict[str, str], stories: dict[str, list[ArticleMeta]]
+    answers: Sequence[Answer],
+    roots: dict[str, str],
+    stories: dict[str, list[ArticleMeta]],
+    text_of: Callable[[str], str],
 ) -> list[Answer]:
-    """Answers, one per sentence of a story, each listing the story's other copies as ``also_in``."""
+    """Answers, one per sentence of a story, each listing as ``also_in`` the story's other copies that
+    state its sentence (``text_of``: an article's text). Copies are found over whole articles, so
+    two issues of a templated report (the same words, other figures) can be one story; the one that
+    does not state the answer's figures is not cited for them."""
     out = []
     for answer in one_per_copy(answers, roots):
         story = stories.get(roots.get(answer.article.id, answer.article.id), [])
-        others = tuple(a for a in story if a.id != answer.article.id)
+        others = tuple(a for a in story if a.id != answer.article.id and states(answer.text, text_of(a.id)))
         out.append(replace(answer, also_in=others) if others else answer)
     return out
 
 
 def one_per_story(store: Store, answers: list[Answer]) -> list[Answer]:
-    """Answers without repeats from copies of one story, each naming the other copies."""
+    """Answers without repeats from copies of one story, each naming the other copies that state it."""
     with store.snapshot() as snap:
         roots = snap.originals([a.article.id for a in answers])
         stories = snap.copies(list(roots.values()))
-    return with_copies(answers, roots, stories)
+    texts: dict[str, str] = {}
+
+    def text_of(article_id: str) -> str:
+        if article_id not in texts:
+            found = store.document(article_id)
+            texts[article_id] = "" if found is None else found[1]
+        return texts[article_id]
+
+    return with_copies(answers, roots, stories, text_of)
