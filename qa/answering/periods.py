@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from qa.answering.timephrases import DAY, YEAR, date_pattern, month_pattern, named_days
+from qa.answering.timephrases import DAY, YEAR, date_pattern, month_pattern, month_start, named_days
 from qa.ingest.dateline import find_dateline
 from qa.models import Answer, TimeWindow
 
@@ -39,10 +39,6 @@ _RELATIVE = re.compile(
 _STEPS = {"this": 0, "last": -1, "next": 1, "today": 0, "yesterday": -1, "tomorrow": 1}
 
 
-def _month_start(year: int, month: int) -> date:
-    return date(year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
-
-
 def _unit(unit: str, day: date, step: int) -> TimeWindow:
     """The day, calendar week (from Monday), month or year holding ``day``, ``step`` units on."""
     if unit == "day":
@@ -51,8 +47,8 @@ def _unit(unit: str, day: date, step: int) -> TimeWindow:
         start = day - timedelta(days=day.weekday()) + timedelta(weeks=step)
         return TimeWindow(start, start + timedelta(weeks=1))
     if unit == "month":
-        start = _month_start(day.year, day.month + step)
-        return TimeWindow(start, _month_start(start.year, start.month + 1))
+        start = month_start(day.year, day.month + step)
+        return TimeWindow(start, month_start(start.year, start.month + 1))
     return TimeWindow(date(day.year + step, 1, 1), date(day.year + step + 1, 1, 1))
 
 

@@ -118,7 +118,8 @@ def parse_day(value: str, name: str = "date") -> date:
         raise QuestionError(f"{name} must be a date written YYYY-MM-DD, not {value!r}") from None
 
 
-def _month_start(year: int, month: int) -> date:
+def month_start(year: int, month: int) -> date:
+    """The first day of a month; ``month`` may run past 12 or below 1 (into the next or earlier years)."""
     return date(year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
 
 
@@ -143,11 +144,11 @@ def named_days(text: str, as_of: date, year: int | None = None) -> TimeWindow:
         return TimeWindow(date(found_year, 1, 1), date(found_year + 1, 1, 1))
     chosen = found_year or year or _latest_year(month, day_number or 1, as_of)
     if day_number is None:
-        return TimeWindow(date(chosen, month, 1), _month_start(chosen, month + 1))
+        return TimeWindow(date(chosen, month, 1), month_start(chosen, month + 1))
     try:
         day = date(chosen, month, day_number)
     except ValueError:  # "30 February": the whole month
-        return TimeWindow(date(chosen, month, 1), _month_start(chosen, month + 1))
+        return TimeWindow(date(chosen, month, 1), month_start(chosen, month + 1))
     return TimeWindow(day, day + timedelta(days=1))
 
 
@@ -195,7 +196,7 @@ def _rolling(match: re.Match[str], as_of: date) -> TimeWindow:
     if unit == "week":
         return TimeWindow(end - timedelta(weeks=n), end)
     months = n * 12 if unit == "year" else n
-    back = _month_start(as_of.year, as_of.month - months)
+    back = month_start(as_of.year, as_of.month - months)
     return TimeWindow(back.replace(day=min(as_of.day, 28)) + timedelta(days=1), end)
 
 
@@ -207,7 +208,7 @@ def _calendar(match: re.Match[str], as_of: date) -> TimeWindow:
         previous = start - timedelta(weeks=1)
     elif unit == "month":
         start = as_of.replace(day=1)
-        previous = _month_start(as_of.year, as_of.month - 1)
+        previous = month_start(as_of.year, as_of.month - 1)
     else:
         start = date(as_of.year, 1, 1)
         previous = date(as_of.year - 1, 1, 1)
