@@ -55,7 +55,7 @@ def span_shares(span_logits: Sequence[float]) -> list[float]:
     """Each reading's share of the question's spans: a softmax over the best span of every passage
     read, so that a span is weighed against the others found for the same question (the shared
     normalisation of Clark & Gardner 2018, at reading time)."""
-    if not len(span_logits):
+    if not span_logits:
         return []
     logits = np.asarray(span_logits, dtype=np.float64)
     weights = np.exp(logits - logits.max())

@@ -18,9 +18,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 
-from qa.answering.timephrases import DAY, YEAR, date_pattern, month_pattern, month_start, named_days
+from qa.answering.timephrases import (
+    DAY,
+    YEAR,
+    calendar_unit,
+    date_pattern,
+    explicit_year,
+    month_pattern,
+    named_days,
+)
 from qa.ingest.dateline import find_dateline
 from qa.models import Answer, TimeWindow
 
@@ -39,22 +47,9 @@ _RELATIVE = re.compile(
 _STEPS = {"this": 0, "last": -1, "next": 1, "today": 0, "yesterday": -1, "tomorrow": 1}
 
 
-def _unit(unit: str, day: date, step: int) -> TimeWindow:
-    """The day, calendar week (from Monday), month or year holding ``day``, ``step`` units on."""
-    if unit == "day":
-        return TimeWindow(day + timedelta(days=step), day + timedelta(days=step + 1))
-    if unit == "week":
-        start = day - timedelta(days=day.weekday()) + timedelta(weeks=step)
-        return TimeWindow(start, start + timedelta(weeks=1))
-    if unit == "month":
-        start = month_start(day.year, day.month + step)
-        return TimeWindow(start, month_start(start.year, start.month + 1))
-    return TimeWindow(date(day.year + step, 1, 1), date(day.year + step + 1, 1, 1))
-
-
 def _nearest(text: str, published: date) -> TimeWindow:
     """The days a date names, a missing year taken to put them nearest ``published``."""
-    if re.search(rf"\b{YEAR}\b", text):
+    if explicit_year(text) is not None:
         return named_days(text, published)
 
     def distance(window: TimeWindow) -> int:
@@ -84,12 +79,12 @@ def sentence_periods(sentence: str, published: str | None) -> list[TimeWindow]:
             text = match.group("date")
             if day is not None:
                 found.append(_nearest(text, day))
-            elif re.search(rf"\b{YEAR}\b", text):
+            elif explicit_year(text) is not None:
                 found.append(named_days(text, date.today()))
     if day is not None:
         for match in _RELATIVE.finditer(sentence):
             step = _STEPS[(match.group("word") or match.group("which")).lower()]
-            found.append(_unit(match.group("unit").lower() if match.group("unit") else "day", day, step))
+            found.append(calendar_unit((match.group("unit") or "day").lower(), day, step))
     return found
 
 
@@ -101,8 +96,9 @@ def named_period_first(answers: Sequence[Answer], period: TimeWindow) -> list[An
     """``answers`` with those whose sentence names only periods outside ``period`` after the others,
     when some answer's sentence names a day inside it; in their order otherwise."""
     named = [sentence_periods(a.text, a.article.published) for a in answers]
-    if not any(_overlaps(p, period) for periods in named for p in periods):
+    inside = [any(_overlaps(p, period) for p in periods) for periods in named]
+    if not any(inside):
         return list(answers)
-    elsewhere = [bool(periods) and not any(_overlaps(p, period) for p in periods) for periods in named]
+    elsewhere = [bool(periods) and not hit for periods, hit in zip(named, inside, strict=True)]
     paired = list(zip(answers, elsewhere, strict=True))
     return [a for a, off in paired if not off] + [a for a, off in paired if off]

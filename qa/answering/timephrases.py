@@ -152,7 +152,8 @@ def named_days(text: str, as_of: date, year: int | None = None) -> TimeWindow:
     return TimeWindow(day, day + timedelta(days=1))
 
 
-def _explicit_year(text: str) -> int | None:
+def explicit_year(text: str) -> int | None:
+    """The year a date gives in its own words, None when it gives none ("March 5")."""
     match = re.search(rf"\b{YEAR}\b", text)
     return int(match.group()) if match else None
 
@@ -160,8 +161,8 @@ def _explicit_year(text: str) -> int | None:
 def _range(match: re.Match[str], as_of: date) -> TimeWindow:
     first = match.group("a") or match.group("b")
     end = named_days(match.group("end"), as_of)
-    year = _explicit_year(first)
-    if year is None and _explicit_year(match.group("end")) is not None:
+    year = explicit_year(first)
+    if year is None and explicit_year(match.group("end")) is not None:
         # "between January and March 2005": the first date takes the second one's year
         start = named_days(first, as_of, end.since.year if end.since else None)
         if start.since is not None and end.since is not None and start.since > end.since:
@@ -200,24 +201,28 @@ def _rolling(match: re.Match[str], as_of: date) -> TimeWindow:
     return TimeWindow(back.replace(day=min(as_of.day, 28)) + timedelta(days=1), end)
 
 
+def calendar_unit(unit: str, day: date, step: int = 0) -> TimeWindow:
+    """The whole day, calendar week (from Monday), month or year holding ``day``, ``step`` units on."""
+    if unit == "day":
+        return TimeWindow(day + timedelta(days=step), day + timedelta(days=step + 1))
+    if unit == "week":
+        start = day - timedelta(days=day.weekday()) + timedelta(weeks=step)
+        return TimeWindow(start, start + timedelta(weeks=1))
+    if unit == "month":
+        start = month_start(day.year, day.month + step)
+        return TimeWindow(start, month_start(start.year, start.month + 1))
+    return TimeWindow(date(day.year + step, 1, 1), date(day.year + step + 1, 1, 1))
+
+
 def _calendar(match: re.Match[str], as_of: date) -> TimeWindow:
     unit = match.group("unit").lower()
-    end = as_of + timedelta(days=1)
-    if unit == "week":
-        start = as_of - timedelta(days=as_of.weekday())
-        previous = start - timedelta(weeks=1)
-    elif unit == "month":
-        start = as_of.replace(day=1)
-        previous = month_start(as_of.year, as_of.month - 1)
-    else:
-        start = date(as_of.year, 1, 1)
-        previous = date(as_of.year - 1, 1, 1)
-    return TimeWindow(start, end) if match.group("which").lower() == "this" else TimeWindow(previous, start)
+    if match.group("which").lower() == "this":  # up to as_of: nothing later is published yet
+        return TimeWindow(calendar_unit(unit, as_of).since, as_of + timedelta(days=1))
+    return calendar_unit(unit, as_of, -1)
 
 
 def _days(match: re.Match[str], as_of: date) -> TimeWindow:
-    day = as_of if match.group("word").lower() == "today" else as_of - timedelta(days=1)
-    return TimeWindow(day, day + timedelta(days=1))
+    return calendar_unit("day", as_of, 0 if match.group("word").lower() == "today" else -1)
 
 
 def _recently(_: re.Match[str], as_of: date) -> TimeWindow:

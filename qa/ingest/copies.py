@@ -88,10 +88,21 @@ def _same(a: frozenset[str], b: frozenset[str]) -> bool:
     return a == b or len(a & b) >= SAME_SENTENCE * len(a | b)
 
 
+Said = tuple[frozenset[str], frozenset[str]]  # a text's words (``_words``) and figures (``_figures``)
+
+
+def _said(text: str) -> Said:
+    return _words(text), _figures(text)
+
+
+def _states(sentence: Said, text: Said) -> bool:
+    (words, figures), (text_words, text_figures) = sentence, text
+    return figures <= text_figures and len(words & text_words) >= SAME_SENTENCE * len(words)
+
+
 def states(sentence: str, text: str) -> bool:
     """``text`` states ``sentence``: every figure of it and nearly all of its words."""
-    said = _words(sentence)
-    return _figures(sentence) <= _figures(text) and len(said & _words(text)) >= SAME_SENTENCE * len(said)
+    return _states(_said(sentence), _said(text))
 
 
 def one_per_copy(items: Sequence[Item], roots: dict[str, str]) -> list[Item]:
@@ -104,7 +115,7 @@ def one_per_copy(items: Sequence[Item], roots: dict[str, str]) -> list[Item]:
     for item in items:
         article = item.article.id
         root = roots.get(article, article)
-        words, figures = _words(item.text), _figures(item.text)
+        words, figures = _said(item.text)
         if any(root == r and article != a and figures == f and _same(words, w) for r, a, w, f in seen):
             continue
         seen.append((root, article, words, figures))
@@ -119,13 +130,21 @@ def with_copies(
     text_of: Callable[[str], str],
 ) -> list[Answer]:
     """Answers, one per sentence of a story, each listing as ``also_in`` the story's other copies that
-    state its sentence (``text_of``: an article's text). Copies are found over whole articles, so
-    two issues of a templated report (the same words, other figures) can be one story; the one that
-    does not state the answer's figures is not cited for them."""
+    state its sentence (``text_of``: an article's text, asked once per copy). Copies are found over
+    whole articles, so two issues of a templated report (the same words, other figures) can be one
+    story; the one that does not state the answer's figures is not cited for them."""
+    copies: dict[str, Said] = {}  # each copy's text read into words and figures once, for every answer
+
+    def copy_said(article_id: str) -> Said:
+        if article_id not in copies:
+            copies[article_id] = _said(text_of(article_id))
+        return copies[article_id]
+
     out = []
     for answer in one_per_copy(answers, roots):
         story = stories.get(roots.get(answer.article.id, answer.article.id), [])
-        others = tuple(a for a in story if a.id != answer.article.id and states(answer.text, text_of(a.id)))
+        said = _said(answer.text)
+        others = tuple(a for a in story if a.id != answer.article.id and _states(said, copy_said(a.id)))
         out.append(replace(answer, also_in=others) if others else answer)
     return out
 
@@ -135,12 +154,9 @@ def one_per_story(store: Store, answers: list[Answer]) -> list[Answer]:
     with store.snapshot() as snap:
         roots = snap.originals([a.article.id for a in answers])
         stories = snap.copies(list(roots.values()))
-    texts: dict[str, str] = {}
 
     def text_of(article_id: str) -> str:
-        if article_id not in texts:
-            found = store.document(article_id)
-            texts[article_id] = "" if found is None else found[1]
-        return texts[article_id]
+        found = store.document(article_id)
+        return "" if found is None else found[1]
 
     return with_copies(answers, roots, stories, text_of)
