@@ -207,7 +207,7 @@ class AnswerSet:
 
     question: str
     answers: tuple[Answer, ...]
-    passages: tuple[Passage, ...] = field(default=())
+    passages: tuple[Passage, ...] = field(default=())  # those the answers quote first, then retrieval's order
     more_answers: tuple[Answer, ...] = field(default=())  # further answers, for "more"
     rewritten_question: str | None = None  # the self-contained question used for retrieval
     window: TimeWindow | None = None  # the publication dates searched (from the question or filters)

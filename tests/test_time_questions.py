@@ -205,6 +205,8 @@ def test_an_answer_naming_the_asked_period_comes_before_one_naming_another(wire_
     ids = [a.article.id for a in result.answers + result.more_answers]
     assert ids[0] == "steel-apr4" and "steel-mar28" in ids  # both read; the other week's report after
     assert "1,795,000" in result.answers[0].text
+    # the sources line up with the answers: the passage quoted first is listed first
+    assert result.passages[0].article.id == "steel-apr4"
 
 
 def test_since_and_until_still_exclude_what_a_date_favours(wire_engine: Engine) -> None:

@@ -9,7 +9,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from qa.answering import periods, timefilter
-from qa.answering.answers import QuestionTerms, read_answers
+from qa.answering.answers import QuestionTerms, quoted_first, read_answers
 from qa.answering.conversation import Conversation
 from qa.answering.picker import DEFAULT_PICKER, Evidence, PickerWeights, pick_answers, unstored_sentences
 from qa.answering.reader import Reading
@@ -140,6 +140,7 @@ class Answerer:
             answers = periods.named_period_first(answers, timed.period)
         if timed.newest_first:
             answers = timefilter.newest_first(answers, passages)
+        passages = quoted_first(passages, answers)
         repeats: list[Answer] = []
         if conversation is not None and searched != question:  # a follow-up: say only what is new
             answers, repeats = conversation.withhold_repeats(answers)

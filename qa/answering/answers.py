@@ -142,6 +142,18 @@ def within_one_paragraph(passage: Passage, start: int, end: int) -> tuple[int, i
     return start, start + len(kept) if kept else cut
 
 
+def quoted_first(passages: Sequence[Passage], answers: Sequence[Answer]) -> list[Passage]:
+    """The passages that the answers quote first, in the answers' order, then the others in retrieval
+    order: the sources a user is shown line up with the answers (the reader, not retrieval alone,
+    judged which passage answers)."""
+    order: dict[tuple[str, str], int] = {}
+    for answer in answers:
+        order.setdefault((answer.article.id, answer.passage), len(order))
+    last = len(order)
+    ranked = sorted(enumerate(passages), key=lambda p: (order.get((p[1].article.id, p[1].text), last), p[0]))
+    return [passage for _, passage in ranked]
+
+
 def read_answers(
     passages: Sequence[Passage],
     readings: Sequence[Reading],
