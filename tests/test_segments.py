@@ -436,5 +436,6 @@ def test_segments_survive_sigkill_during_small_writes(tmp_path: Path) -> None:
         assert len(files - listed) <= 2 + MAX_DELTAS, files - listed  # and those a commit had unlisted
         number = max(int(a[1:]) for a in expected | {"a1000"}) + 1
     write(store, [number])
+    store.wait_for_merge()  # a merge this write started writes its own file (and .tmp) meanwhile
     assert set(segment_files(index_dir)) == listed_files(index_dir)[1]
     assert_exact(store)
