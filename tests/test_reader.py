@@ -13,6 +13,7 @@ from qa.answering.answers import (
     QuestionTerms,
     agreement,
     calibrated,
+    quoted_first,
     read_answers,
     reading_features,
     sentence_around,
@@ -34,7 +35,7 @@ from qa.answering.reader import (
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import ModelError
-from qa.models import ArticleMeta, Passage
+from qa.models import Answer, ArticleMeta, Passage
 from qa.runtime.embedding import bundled_model_path
 from tests.conftest import SEEDS
 
@@ -248,3 +249,20 @@ def test_reader_off_falls_back_to_the_sentence_picker(tmp_path: Path) -> None:
     result = engine.ask("When did the war start?")
     assert engine.reader is None
     assert result.answers and result.answers[0].text in result.answers[0].passage
+
+
+def test_the_passages_quoted_come_first_in_the_answers_order() -> None:
+    """``ask``'s passages: those its answers quote, in the answers' order, then the others as retrieved;
+    a copy's passage (same text, another article) is the copy's own, not the quoted one's."""
+    other = ArticleMeta(id="a2", title="T", published=None, source="t.txt", url=None)
+    first, second, third = (
+        passage(text, score=0.9 - n / 10) for n, text in enumerate(("One.", "Two.", "Three."))
+    )
+    copy = Passage(chunk_id=9, text="Three.", score=0.1, article=other, sentences=((0, 6),))
+    answers = [
+        Answer(text=p.text, span=(0, 3), score=s, passage=p.text, article=p.article)
+        for p, s in ((third, 0.8), (second, 0.6))
+    ]
+    ordered = quoted_first([first, second, third, copy], answers)
+    assert ordered == [third, second, first, copy]
+    assert quoted_first([first, second], []) == [first, second]
