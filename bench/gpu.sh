@@ -18,8 +18,8 @@ OUT=${QA_BENCH_CACHE}/reader-gpu
 "$PYTHON" -m bench.train_reader --device cuda --out "$OUT" ${READER_EPOCHS:+--epochs "$READER_EPOCHS"}
 "$PYTHON" -m bench.calibrate_reader --reader "$OUT" --limit 1000
 # The passage-group recipe from the base model (docs/eval.md: fine-tuning the shipped weights on
-# groups did not beat them; the whole recipe on groups is about 2.5 hours on a 2-core CPU, minutes
-# here): READER_NEGATIVES=3 bench/gpu.sh trains it beside the shipped recipe and calibrates it too.
+# groups did not beat them, nor did the whole recipe on groups with one negative, 60 minutes on a
+# 2-core CPU; minutes here, with more negatives): READER_NEGATIVES=3 bench/gpu.sh trains it beside the shipped recipe and calibrates it too.
 if [ -n "${READER_NEGATIVES:-}" ]; then
   "$PYTHON" -m bench.train_reader --device cuda --out "$OUT-groups" --negatives "$READER_NEGATIVES" \
     ${READER_EPOCHS:+--epochs "$READER_EPOCHS"}

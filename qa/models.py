@@ -16,6 +16,16 @@ Confidence = Literal["sure", "likely", "unsure"]
 NOT_FOUND = "I couldn't find that in the archive."
 
 
+def iso_day(published: str | None) -> date | None:
+    """The day of an ISO date or timestamp ("2020-10-04T17:37:06"), None when undated or unreadable."""
+    if not published:
+        return None
+    try:
+        return date.fromisoformat(published[:10])
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class TimeWindow:
     """Publication dates from ``since`` (inclusive) to ``until`` (exclusive); None is open."""

@@ -149,9 +149,8 @@ def quoted_first(passages: Sequence[Passage], answers: Sequence[Answer]) -> list
     order: dict[tuple[str, str], int] = {}
     for answer in answers:
         order.setdefault((answer.article.id, answer.passage), len(order))
-    last = len(order)
-    ranked = sorted(enumerate(passages), key=lambda p: (order.get((p[1].article.id, p[1].text), last), p[0]))
-    return [passage for _, passage in ranked]
+    last = len(order)  # the passages no answer quotes keep their order: the sort is stable
+    return sorted(passages, key=lambda p: order.get((p.article.id, p.text), last))
 
 
 def read_answers(

@@ -30,7 +30,7 @@ from qa.answering.timephrases import (
     named_days,
 )
 from qa.ingest.dateline import find_dateline
-from qa.models import Answer, TimeWindow
+from qa.models import Answer, TimeWindow, iso_day
 
 _MONTH = month_pattern(titled=True)
 _AFTER_WORD = re.compile(
@@ -69,10 +69,7 @@ def sentence_periods(sentence: str, published: str | None) -> list[TimeWindow]:
     dateline = find_dateline(sentence)
     if dateline is not None:
         sentence = sentence[dateline.end :]
-    try:
-        day = date.fromisoformat(published[:10]) if published else None
-    except ValueError:
-        day = None
+    day = iso_day(published)
     found: list[TimeWindow] = []
     for pattern in (_AFTER_WORD, _BARE):
         for match in pattern.finditer(sentence):

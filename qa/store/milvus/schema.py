@@ -21,12 +21,11 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Sequence
-from datetime import date
 from typing import Any
 
 import numpy as np
 
-from qa.models import TimeWindow
+from qa.models import TimeWindow, iso_day
 from qa.store.milvus.client import create_collection
 from qa.store.packing import pack_vectors, unpack_vectors
 from qa.store.vectors import Vectors
@@ -59,12 +58,8 @@ def day(published: str | None) -> int:
 
     Comparing day numbers with a window's ``since`` and ``until`` days matches the local backend's
     ISO string comparison for every date that starts with ``YYYY-MM-DD``."""
-    if not published:
-        return -1
-    try:
-        return date.fromisoformat(published[:10]).toordinal()
-    except ValueError:
-        return -1
+    found = iso_day(published)
+    return -1 if found is None else found.toordinal()
 
 
 def window_filter(window: TimeWindow | None) -> str:
