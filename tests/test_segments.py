@@ -16,6 +16,7 @@ import pytest
 
 from qa.models import Article, Chunk
 from qa.store import LocalStore
+from qa.store.concurrency import READING_CONNECTIONS
 from qa.store.segments import MAX_DELTAS, MERGE_RATIO
 from qa.store.sizing import IndexType
 from qa.store.vectors import VectorIndex
@@ -59,6 +60,13 @@ def write(store: LocalStore, numbers: range | list[int], chunks: int = 5, editio
         for number in numbers:
             found, parts, vectors = article(number, chunks, edition)
             writer.add_article(found, parts, vectors, None)
+
+
+def connections_to(index_dir: Path) -> int:
+    """How many SQLite connections of this process have the index database open (one descriptor each;
+    they share the WAL index)."""
+    database = index_dir / "meta.sqlite"
+    return sum(Path(fd).resolve() == database for fd in Path("/proc/self/fd").iterdir() if os.path.exists(fd))
 
 
 def fill(store: LocalStore, count: int) -> None:
@@ -237,9 +245,9 @@ def test_segments_merge_threads_leave_no_connection_open(tmp_path: Path) -> None
 
 
 def test_reading_threads_that_end_leave_no_connection_open(tmp_path: Path) -> None:
-    """A server's worker threads come and go: each reads through a connection of its own, closed once
-    its thread has ended and another opens one, so open files (and the memory each connection maps)
-    stay at one per live thread (and the last ended one) however many threads have come and gone."""
+    """A server's worker threads come and go: each borrows a connection of the store's pool for a read
+    and gives it back, so open files (and the memory each connection maps) do not grow however many
+    threads have come and gone, and ``close`` closes them all."""
     index_dir = tmp_path / "index"
     store = open_store(index_dir)
     fill(store, 10)
@@ -249,8 +257,46 @@ def test_reading_threads_that_end_leave_no_connection_open(tmp_path: Path) -> No
         thread.start()
         thread.join()
         counts.append(open_files_under(index_dir))
-    # the last thread's connection, not every thread's (SQLite keeps the first one's files a while)
     assert counts[1:] == [counts[1]] * 7, counts
+    store.close()
+    assert open_files_under(index_dir) == 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_readers_share_a_few_connections_and_a_writer_never_waits_for_them(tmp_path: Path) -> None:
+    """Each connection maps the index (RSS counts a mapped page once per connection): however many
+    threads read at once, the store opens at most ``READING_CONNECTIONS``, a reader beyond them
+    waits for one to come back, and a write goes ahead while every one of them is lent."""
+    index_dir = tmp_path / "index"
+    store = open_store(index_dir)
+    fill(store, 10)
+    store.close()
+    release, holding = threading.Event(), threading.Semaphore(0)
+    counted: list[int] = []
+
+    def hold() -> None:
+        with store.snapshot() as snap:
+            counted.append(snap.vector_count())
+            holding.release()
+            release.wait()
+
+    holders = [threading.Thread(target=hold) for _ in range(READING_CONNECTIONS)]
+    for thread in holders:
+        thread.start()
+    for _ in holders:
+        assert holding.acquire(timeout=30)
+    waiter = threading.Thread(target=hold)
+    waiter.start()
+    time.sleep(0.2)  # room for the waiter to open a connection of its own, were the pool to let it
+    assert connections_to(index_dir) == READING_CONNECTIONS
+    assert len(counted) == READING_CONNECTIONS
+    write(store, [10])  # every reading connection is lent: the writer opens one of its own
+    store.wait_for_merge()
+    release.set()
+    for thread in [*holders, waiter]:
+        thread.join(timeout=30)
+    # the waiter read once a holder gave its connection back: after the write
+    assert counted[:-1] == [counted[0]] * READING_CONNECTIONS and counted[-1] > counted[0], counted
     store.close()
     assert open_files_under(index_dir) == 0
 

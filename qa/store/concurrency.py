@@ -1,13 +1,14 @@
-"""A local store's concurrency: a connection per thread, one writer at a time, one background merge."""
+"""A local store's concurrency: a pool of connections, one writer at a time, one background merge."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from qa.errors import IndexBusyError
 from qa.store import schema
@@ -15,53 +16,102 @@ from qa.store import schema
 if TYPE_CHECKING:
     from filelock import FileLock
 
+P = ParamSpec("P")
+T = TypeVar("T")
 
-class ThreadConnections:
-    """One connection to a database per live thread, all closed together.
+# Connections reading a database at once. Each maps it (RSS counts its pages once per connection),
+# and reading is CPU-bound: one a core, never one a waiting question.
+READING_CONNECTIONS = max(2, min(os.cpu_count() or 2, 8))
 
-    A server's worker threads come and go (a pool lets idle ones end): the connection of a thread
-    that has ended is closed when another thread opens one, so the process holds at most one per live
-    thread. Each maps the database into memory, so one left behind per ended thread grew a busy
-    server by the database's size every few bursts."""
 
-    def __init__(self, path: Path) -> None:
+class ConnectionPool:
+    """Connections to one database, each lent to one thread at a time and shared by all of them.
+
+    Each connection maps the database into memory, and resident memory (RSS) counts a mapped page
+    once per connection that maps it: a connection per thread grew a server answering eight
+    questions at once by eight maps of the index. The pool opens at most ``size`` connections; a
+    thread that asks while all are lent waits for one to come back. A thread that already holds
+    one gets the same one again, so nested blocks never wait on themselves and see one transaction."""
+
+    def __init__(self, path: Path, size: int = READING_CONNECTIONS) -> None:
         self._path = path
-        self._local = threading.local()
-        # every thread's connection with its thread, for close_all() and to close an ended one's
-        self._opened: list[tuple[threading.Thread, sqlite3.Connection]] = []
-        self._opening = threading.Lock()
+        self._size = max(1, size)
+        self._idle: list[sqlite3.Connection] = []
+        self._lent: dict[int, sqlite3.Connection] = {}  # by the ident of the thread holding it
+        self._opened = 0  # idle, lent and being opened
+        self._closed: set[int] = set()  # ids of lent connections that close_all() closes on return
+        self._changed = threading.Condition()
 
-    def get(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = schema.connect(self._path)
-            self._local.conn = conn
-            with self._opening:
-                ended = [c for thread, c in self._opened if not thread.is_alive()]
-                self._opened = [(t, c) for t, c in self._opened if t.is_alive()]
-                self._opened.append((threading.current_thread(), conn))
-            for old in ended:
-                old.close()
-        return conn
+    @contextmanager
+    def connection(self, writing: bool = False) -> Iterator[sqlite3.Connection]:
+        """A connection for the block: this thread's own if it holds one already. A writer (one at
+        a time, under the write lock) never waits for readers: it may open one beyond ``size``,
+        closed when it comes back."""
+        holder = threading.get_ident()
+        with self._changed:
+            held = self._lent.get(holder)
+        if held is not None:
+            yield held
+            return
+        conn = self._take(writing)
+        with self._changed:
+            self._lent[holder] = conn
+        try:
+            yield conn
+        finally:
+            self._give_back(holder, conn)
+
+    def read(
+        self, read: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """``read(conn, *args, **kwargs)`` with a connection of the pool."""
+        with self.connection() as conn:
+            return read(conn, *args, **kwargs)
+
+    def _take(self, writing: bool) -> sqlite3.Connection:
+        with self._changed:
+            while not writing and not self._idle and self._opened >= self._size:
+                self._changed.wait()
+            if self._idle:
+                return self._idle.pop()
+            self._opened += 1
+        try:
+            return schema.connect(self._path)
+        except BaseException:
+            with self._changed:
+                self._opened -= 1
+                self._changed.notify()
+            raise
+
+    def _give_back(self, holder: int, conn: sqlite3.Connection) -> None:
+        # a block that ended inside a transaction must not pin its read snapshot for the next one
+        usable = True
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                usable = False
+        with self._changed:
+            del self._lent[holder]
+            closed = id(conn) in self._closed
+            self._closed.discard(id(conn))
+            if closed or not usable or self._opened > self._size:
+                self._opened -= 1
+                conn.close()
+            else:
+                self._idle.append(conn)
+            self._changed.notify()
 
     def close_all(self) -> None:
-        """Close every thread's connection; a later ``get`` opens a new one."""
-        with self._opening:
-            opened, self._opened = self._opened, []
-            self._local = threading.local()
-        for _, conn in opened:
+        """Close every idle connection now and each lent one when it comes back; the pool opens new
+        ones when asked afterwards."""
+        with self._changed:
+            idle, self._idle = self._idle, []
+            self._opened -= len(idle)
+            self._closed.update(id(conn) for conn in self._lent.values())
+            self._changed.notify_all()
+        for conn in idle:
             conn.close()
-
-    def close_this_thread(self) -> None:
-        """Close this thread's connection (a thread that ends must not leave one behind)."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            return
-        with self._opening:
-            self._opened = [(t, c) for t, c in self._opened if c is not conn]
-        self._local.conn = None
-        conn.close()
 
 
 class BackgroundRun:

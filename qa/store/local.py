@@ -34,7 +34,7 @@ import numpy as np
 from qa.errors import IndexCorruptError, QAError
 from qa.models import DocumentInfo
 from qa.store import listing, manifest, schema, signatures, sizing
-from qa.store.concurrency import BackgroundRun, ThreadConnections, WriteLock
+from qa.store.concurrency import BackgroundRun, ConnectionPool, WriteLock
 from qa.store.protocol import DocumentOrder
 from qa.store.segments import Merge, Segment, SegmentKind, SegmentSet, SegmentWrite, segment_file
 from qa.store.snapshot import LocalSnapshot
@@ -62,12 +62,12 @@ class LocalStore:
         self.dimension = dimension
         self.model_name = model_name
         index_dir.mkdir(parents=True, exist_ok=True)
-        self._connections = ThreadConnections(index_dir / schema.DATABASE)
+        self._connections = ConnectionPool(index_dir / schema.DATABASE)
         self._swap = threading.Lock()
         self._write_lock = WriteLock(index_dir, lock_timeout)
         self._merger = BackgroundRun(self._merge_when_due, "qa-segment-merge")
-        conn = self._connections.get()
-        schema.initialise(conn, index_dir, model_name, dimension)
+        with self._connections.connection() as conn:
+            schema.initialise(conn, index_dir, model_name, dimension)
         # The vectors are read by the first snapshot or write: listing articles never loads them.
         self._vectors = SegmentSet.empty(dimension)
         self._vectors_version = -1
@@ -109,64 +109,64 @@ class LocalStore:
     @contextmanager
     def snapshot(self) -> Iterator[LocalSnapshot]:
         """Pin a consistent view for one query (loads the segments another process committed)."""
-        conn = self._connections.get()
-        for attempt in range(5):
-            with self._swap:
-                conn.execute("BEGIN")
-                version = schema.committed_version(conn)  # pins the read snapshot
+        with self._connections.connection() as conn:
+            for attempt in range(5):
+                with self._swap:
+                    conn.execute("BEGIN")
+                    version = schema.committed_version(conn)  # pins the read snapshot
+                    try:
+                        self._load_vectors(conn, version)
+                    except IndexCorruptError:
+                        conn.execute("ROLLBACK")
+                        if attempt == 4 or schema.committed_version(conn) == version:
+                            raise
+                        time.sleep(0.05)  # a newer commit removed a file of that version: read again
+                        continue
+                    vectors = self._vectors
                 try:
-                    self._load_vectors(conn, version)
-                except IndexCorruptError:
+                    yield LocalSnapshot(version, vectors, conn)
+                finally:
                     conn.execute("ROLLBACK")
-                    if attempt == 4 or schema.committed_version(conn) == version:
-                        raise
-                    time.sleep(0.05)  # a newer commit removed a file of that version: read again
-                    continue
-                vectors = self._vectors
-            try:
-                yield LocalSnapshot(version, vectors, conn)
-            finally:
-                conn.execute("ROLLBACK")
-            return
+                return
 
     # -- listing ---------------------------------------------------------------------------------
     def stats(self) -> dict[str, int]:
         """Numbers of articles and chunks."""
-        return listing.stats(self._connections.get())
+        return self._connections.read(listing.stats)
 
     def is_empty(self) -> bool:
         """True before anything was indexed."""
-        return listing.is_empty(self._connections.get())
+        return self._connections.read(listing.is_empty)
 
     def documents(
         self, offset: int = 0, limit: int | None = None, search: str = "", order: DocumentOrder = "added"
     ) -> tuple[list[DocumentInfo], int]:
         """A page of indexed articles (``search``: in title or source) and how many match in all."""
-        return listing.documents(self._connections.get(), offset, limit, search, order)
+        return self._connections.read(listing.documents, offset, limit, search, order)
 
     def document(self, doc_id: str) -> tuple[DocumentInfo, str] | None:
         """One article's info and full text, or None."""
-        return listing.document(self._connections.get(), doc_id)
+        return self._connections.read(listing.document, doc_id)
 
     def article_ids_from(self, source: str) -> list[str]:
         """Ids of the articles read from a file, named by its source or its full path."""
-        return listing.article_ids_from(self._connections.get(), source)
+        return self._connections.read(listing.article_ids_from, source)
 
     def file_hash(self, path: str) -> str | None:
         """The content hash recorded for a file, or None if never indexed."""
-        return listing.file_hash(self._connections.get(), path)
+        return self._connections.read(listing.file_hash, path)
 
     def files_under(self, folder: str) -> list[str]:
         """Indexed files inside a folder (recursively)."""
-        return listing.files_under(self._connections.get(), folder)
+        return self._connections.read(listing.files_under, folder)
 
     # -- writing -------------------------------------------------------------------------------
     @contextmanager
     def _exclusive(self) -> Iterator[sqlite3.Connection]:
         """This thread and this process alone write (``IndexBusyError`` after ``lock_timeout``)."""
-        with self._write_lock.held():
-            self._remove_stale_files()
-            yield self._connections.get()
+        with self._write_lock.held(), self._connections.connection(writing=True) as conn:
+            self._remove_stale_files(conn)
+            yield conn
 
     @contextmanager
     def writer(self) -> Iterator[LocalWriter]:
@@ -243,7 +243,7 @@ class LocalStore:
         with self._swap:
             conn.execute("COMMIT")
             self._vectors, self._vectors_version = vectors, version
-        self._remove_stale_files()
+        self._remove_stale_files(conn)
 
     def wait_for_merge(self) -> None:
         """Return once no background merge is running."""
@@ -258,8 +258,6 @@ class LocalStore:
                 self._merge(conn, None)
         except (OSError, QAError):
             logger.warning("merging the vector segments failed; the next write tries again", exc_info=True)
-        finally:
-            self._connections.close_this_thread()  # the thread ends here: its connection must not linger
 
     def _merge(self, conn: sqlite3.Connection, what: Merge | None) -> None:
         """Fold every segment into a new base, or the deltas into one delta, as a commit of its own;
@@ -290,10 +288,9 @@ class LocalStore:
             time.perf_counter() - started,
         )
 
-    def _remove_stale_files(self) -> None:
+    def _remove_stale_files(self, conn: sqlite3.Connection) -> None:
         """Delete vectors files that neither the current nor the previous version lists (kept for
         readers): temporaries and files of writes that died before their commit."""
-        conn = self._connections.get()
         keep = manifest.kept_files(conn, schema.committed_version(conn))
         for path in self.index_dir.glob("vectors-*"):
             if path.name not in keep:
