@@ -306,15 +306,15 @@ def test_engine_indexes_a_folder_incrementally_and_answers(backend: Backend, tmp
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
 def test_engine_close_releases_every_threads_index_connection(tmp_path: Path) -> None:
-    """`Engine.close()` (a server shutting down) closes the SQLite connections that every thread
-    opened, and the engine opens the index again when asked afterwards."""
+    """`Engine.close()` (a server shutting down) closes every SQLite connection that the threads
+    reading the index opened, and the engine opens the index again when asked afterwards."""
     folder = tmp_path / "news"
     folder.mkdir()
     (folder / "a.txt").write_text("Power plant\n\nThe power plant employs 300 workers.\n", encoding="utf-8")
     index = tmp_path / "index"
     engine = Engine(Settings(index_dir=index, reader="off", abstain_threshold=0.0), embedder=HashEmbedder())
     engine.index_paths([folder])
-    with ThreadPoolExecutor(3) as pool:  # each thread reads through a connection of its own
+    with ThreadPoolExecutor(3) as pool:  # three threads read at once, through the store's pool
         list(pool.map(lambda _: engine.ask("How many workers?"), range(6)))
     assert open_files_under(index) > 0
     engine.close()
