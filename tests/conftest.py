@@ -103,15 +103,20 @@ def serve_in_thread(settings: Settings, engine: Engine) -> Iterator[str]:
         thread.join(30)
 
 
-def open_files_under(folder: Path) -> int:
-    """How many of this process's file descriptors point into ``folder``."""
-    count = 0
+def open_paths() -> list[Path]:
+    """What each of this process's file descriptors points to."""
+    found = []
     for fd in Path("/proc/self/fd").iterdir():
         try:
-            count += Path(fd.readlink()).is_relative_to(folder)
+            found.append(Path(fd.readlink()))
         except OSError:  # closed meanwhile (the listing's own descriptor)
             continue
-    return count
+    return found
+
+
+def open_files_under(folder: Path) -> int:
+    """How many of this process's file descriptors point into ``folder``."""
+    return sum(path.is_relative_to(folder) for path in open_paths())
 
 
 @pytest.fixture(scope="session")

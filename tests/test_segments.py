@@ -20,7 +20,7 @@ from qa.store.concurrency import READING_CONNECTIONS
 from qa.store.segments import MAX_DELTAS, MERGE_RATIO
 from qa.store.sizing import IndexType
 from qa.store.vectors import VectorIndex
-from tests.conftest import open_files_under
+from tests.conftest import open_files_under, open_paths
 
 REPO = Path(__file__).resolve().parent.parent
 DIM = 16
@@ -65,8 +65,7 @@ def write(store: LocalStore, numbers: range | list[int], chunks: int = 5, editio
 def connections_to(index_dir: Path) -> int:
     """How many SQLite connections of this process have the index database open (one descriptor each;
     they share the WAL index)."""
-    database = index_dir / "meta.sqlite"
-    return sum(Path(fd).resolve() == database for fd in Path("/proc/self/fd").iterdir() if os.path.exists(fd))
+    return open_paths().count(index_dir / "meta.sqlite")
 
 
 def fill(store: LocalStore, count: int) -> None:

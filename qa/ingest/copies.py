@@ -38,7 +38,7 @@ SEED = 13
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _FIGURE = re.compile(r"\d+(?:[.,]\d+)*")
-_FIGURE_OR_WORD = re.compile(r"\d+(?:[.,]\d+)*|\w+", re.UNICODE)
+_FIGURE_OR_WORD = re.compile(rf"{_FIGURE.pattern}|\w+", re.UNICODE)
 Signature = npt.NDArray[np.uint32]
 Item = TypeVar("Item", Answer, Passage)
 

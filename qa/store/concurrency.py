@@ -53,9 +53,7 @@ class ConnectionPool:
         if held is not None:
             yield held
             return
-        conn = self._take(writing)
-        with self._changed:
-            self._lent[holder] = conn
+        conn = self._take(holder, writing)
         try:
             yield conn
         finally:
@@ -68,20 +66,25 @@ class ConnectionPool:
         with self.connection() as conn:
             return read(conn, *args, **kwargs)
 
-    def _take(self, writing: bool) -> sqlite3.Connection:
+    def _take(self, holder: int, writing: bool) -> sqlite3.Connection:
+        """An idle connection, or a new one while fewer than ``size`` are open, lent to ``holder``."""
         with self._changed:
             while not writing and not self._idle and self._opened >= self._size:
                 self._changed.wait()
             if self._idle:
-                return self._idle.pop()
+                self._lent[holder] = self._idle.pop()
+                return self._lent[holder]
             self._opened += 1
         try:
-            return schema.connect(self._path)
+            conn = schema.connect(self._path)
         except BaseException:
             with self._changed:
                 self._opened -= 1
                 self._changed.notify()
             raise
+        with self._changed:
+            self._lent[holder] = conn
+        return conn
 
     def _give_back(self, holder: int, conn: sqlite3.Connection) -> None:
         # a block that ended inside a transaction must not pin its read snapshot for the next one
