@@ -191,6 +191,25 @@ def test_help_is_complete() -> None:
         assert "--refresh" in qa(command, "--help", index_dir=Path("/nonexistent")).stdout
 
 
+def test_help_flows_as_paragraphs_at_any_width() -> None:
+    """A command's help is wrapped to the terminal, not to its docstring's lines: on a wide terminal a
+    paragraph is one line (Typer alone keeps the docstring's line breaks), on a narrow one no line
+    runs past the terminal, and paragraphs stay apart."""
+    wide = [
+        line.strip()
+        for line in qa("index", "--help", index_dir=Path("/nonexistent"), COLUMNS="300").stdout.splitlines()
+    ]
+    urls = next(n for n, line in enumerate(wide) if line.startswith("URLs are fetched"))
+    assert "host). In folders, hidden files" in wide[urls] and wide[urls].endswith(
+        "below the folder or its name."
+    )
+    assert wide[urls + 1] == "" and wide[urls + 2].startswith("Exit status: 0 all indexed")
+    narrow = qa("ask", "--help", index_dir=Path("/nonexistent"), COLUMNS="60").stdout
+    assert all(len(line) <= 60 for line in narrow.splitlines())
+    prose = " ".join(narrow.split("╭")[0].split())
+    assert '"between January and March") puts the articles' in prose
+
+
 def test_index_docs_remove_and_exit_codes(tmp_path: Path) -> None:
     """`qa index` logs its progress without a terminal and exits 3 on partial success naming the bad file;
     `qa docs remove` removes an article."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 from pathlib import Path
@@ -62,6 +63,18 @@ def settings(ctx: typer.Context, serving: bool = False, **options: Any) -> Setti
     except ValueError as exc:
         err.print(f"qa: error: invalid setting: {exc}")
         raise typer.Exit(EXIT_ERROR) from None
+
+
+def reflow_help(typer_app: typer.Typer) -> None:
+    """Each command's help as paragraphs, not as its docstring's lines: Typer keeps the line breaks of
+    every paragraph after the first, so a terminal narrower or wider than the source wrapped them at
+    the source's width and again at its own (ragged lines). A blank line in the docstring stays one."""
+    for command in typer_app.registered_commands:
+        text = inspect.cleandoc(command.help or (command.callback.__doc__ if command.callback else "") or "")
+        command.help = "\n\n".join(" ".join(paragraph.split()) for paragraph in text.split("\n\n"))
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            reflow_help(group.typer_instance)
 
 
 def run() -> None:

@@ -103,6 +103,7 @@ def index(
     URLs are fetched politely (robots.txt, QA_FETCH_DELAY between requests to a host).
     In folders, hidden files and README, LICENSE, COPYING, CHANGELOG and NOTICE files are left out
     (name one directly to index it). Globs match a file's path below the folder or its name.
+
     Exit status: 0 all indexed, 3 some inputs skipped (each named in a warning), 1 failure.
     """
     from qa.web.fetching import is_url  # the web stack (httpx): indexing's, not asking's
