@@ -84,6 +84,30 @@ def test_jsonl_valid_lines_and_named_bad_lines() -> None:
     assert [p[0] for p in problems] == ["feed.jsonl:2", "feed.jsonl:3"]
 
 
+def test_a_given_date_is_read_or_named_as_unreadable() -> None:
+    """`published` / `date` in ISO 8601 or RFC 2822 become the article's date; one that cannot be read
+    skips its line (or file) with a reason naming it, never an article silently left undated."""
+    lines = [
+        {"text": "Day only.", "published": "2005-03-14"},
+        {"text": "Feed style.", "date": "Mon, 14 Mar 2005 09:30:00 GMT"},
+        {"text": "Relative.", "published": "yesterday"},
+        {"text": "No such day.", "published": "2005-02-30"},
+        {"text": "A number.", "published": 2005},
+        {"text": "None given.", "published": None},
+    ]
+    data = "\n".join(json.dumps(line) for line in lines).encode()
+    articles, problems = parse_document(data, "feed.jsonl", ".jsonl")
+    assert [a.published for a in articles] == ["2005-03-14T00:00:00", "2005-03-14T09:30:00", None]
+    assert [where for where, _ in problems] == ["feed.jsonl:3", "feed.jsonl:4", "feed.jsonl:5"]
+    assert all("unreadable date" in reason for _, reason in problems)
+    assert "'yesterday'" in problems[0][1] and "'2005-02-30'" in problems[1][1]
+    front = b"---\ntitle: Ferry\ndate: not a date\n---\nThe ferry resumed on Friday.\n"
+    with pytest.raises(DocumentError, match="unreadable date 'not a date'"):
+        parse_document(front, "ferry.md", ".md")
+    dated = front.replace(b"not a date", b"2005-03-11")
+    assert load_one(dated, ".md").published == "2005-03-11T00:00:00"  # type: ignore[attr-defined]
+
+
 BYLINED = "By Anna Berg | Coastal Wire | 11 March 2005\n\nThe new bridge was opened by the mayor on Thursday."
 
 

@@ -304,6 +304,28 @@ def test_engine_indexes_a_folder_incrementally_and_answers(backend: Backend, tmp
         engine.close()
 
 
+def test_a_removed_article_comes_back_when_its_file_is_reindexed(backend: Backend, tmp_path: Path) -> None:
+    """`qa docs remove` then `qa index` of its folder (or the file itself) brings the article back: the
+    file is read again, not found unchanged; the folder's other files stay unchanged."""
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Power plant\n\nThe power plant employs 300 workers.\n", encoding="utf-8")
+    (folder / "b.txt").write_text("Bridge\n\nThe old bridge closed for repairs.\n", encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "index", reader="off", **backend.settings)
+    engine = Engine(settings, embedder=HashEmbedder())
+    try:
+        first = engine.index_paths([folder]).added
+        engine.remove_document(first[0])
+        again = engine.index_paths([folder])
+        assert again.added == [first[0]] and again.unchanged == 1
+        engine.remove_document(first[1])
+        assert engine.index_paths([folder / "b.txt"]).added == [first[1]]
+        assert engine.stats() == {"articles": 2, "chunks": 2}
+        assert engine.index_paths([folder]).unchanged == 2
+    finally:
+        engine.close()
+
+
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
 def test_engine_close_releases_every_threads_index_connection(tmp_path: Path) -> None:
     """`Engine.close()` (a server shutting down) closes every SQLite connection that the threads

@@ -7,6 +7,7 @@ import json
 import logging
 import re
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path, PurePosixPath
 
 from qa.errors import DocumentError
@@ -68,6 +69,33 @@ def parse_timestamp(value: str) -> str | None:
     except ValueError:
         return None
     return moment.isoformat(timespec="seconds")
+
+
+def iso_date(value: str | None) -> str | None:
+    """ISO 8601 (seconds, wall-clock time as written) from an RFC 2822 date (as feeds write them) or
+    an ISO 8601 / W3C one, else None."""
+    if not value or not value.strip():
+        return None
+    try:
+        moment = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return parse_timestamp(value)
+    return moment.replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def given_date(value: object, where: str) -> str | None:
+    """The date an article's metadata gives (``published``, ``date``), read by ``iso_date``; None when
+    none is given, ``DocumentError`` naming the value when one is given that cannot be read: an
+    article indexed without the date it was given would silently drop out of every question about
+    its time."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    found = iso_date(value) if isinstance(value, str) else None
+    if found is None:
+        raise DocumentError(
+            where, f"unreadable date {value!r} (write 2005-03-14, 2005-03-14T09:30:00 or an RFC 2822 date)"
+        )
+    return found
 
 
 def decode_text(data: bytes, path: str) -> str:
@@ -158,7 +186,7 @@ def parse_plain_article(text: str, source: str, suffix: str = ".txt") -> Article
         title = lines.pop(0).strip()
         if suffix in {".md", ".markdown"}:
             title = title.lstrip("#").strip()
-    published = parse_timestamp(meta.get("date", meta.get("published", "")))
+    published = given_date(meta.get("date", meta.get("published")), source)
     # Seed format: a timestamp line, then the title repeated; both are metadata, not body.
     rest = [line for line in lines]
     while rest and not rest[0].strip():
@@ -236,7 +264,7 @@ def article_from_record(record: object, source: str, where: str) -> Article:
         title=title.strip() if isinstance(title, str) and title.strip() else text.strip().split("\n")[0][:80],
         text=text.strip(),
         source=source,
-        published=parse_timestamp(published.replace("T", " ")) if isinstance(published, str) else None,
+        published=given_date(published, where),
         url=url if isinstance(url, str) and url else None,
     )
 

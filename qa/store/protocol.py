@@ -104,7 +104,8 @@ class Writer(Protocol):
         ...
 
     def remove_article(self, article_id: str) -> bool:
-        """Remove an article with its chunks; False if it was not stored."""
+        """Remove an article with its chunks, and the hash recorded for its file (indexing the file
+        again then reads it); False if it was not stored."""
         ...
 
     def articles_of_file(self, path: str) -> list[str]:

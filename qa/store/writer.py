@@ -62,9 +62,13 @@ class LocalWriter:
         self._chunks = 0
 
     def remove_article(self, article_id: str) -> bool:
-        """Remove an article, its chunks and vectors; False if it was not indexed."""
+        """Remove an article, its chunks and vectors; False if it was not indexed. The hash recorded
+        for its file goes too: the index no longer holds all that the file holds, so indexing the file
+        again reads it (and brings the article back) instead of finding it unchanged."""
         conn = self._conn
         ids = [int(r[0]) for r in conn.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))]
+        forget = "DELETE FROM files WHERE path IN (SELECT file FROM articles WHERE id = ?)"
+        conn.execute(forget, (article_id,))
         deleted = conn.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount
         signatures.forget(conn, article_id)
         if ids:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import re
 import zlib
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ import defusedxml.ElementTree as SafeTree
 from defusedxml import DefusedXmlException
 
 from qa.errors import DocumentError
-from qa.ingest.articles import parse_timestamp
+from qa.ingest.articles import iso_date
 
 ListingKind = Literal["rss", "atom", "sitemap", "sitemap-index"]
 LISTING_ROOTS: dict[str, ListingKind] = {
@@ -95,17 +94,6 @@ def parse_listing(data: bytes, base_url: str) -> Listing:
     for link in links:
         unique.setdefault(link.url, link)  # the first mention of a page wins
     return Listing(kind, title, tuple(unique.values()))
-
-
-def iso_date(value: str | None) -> str | None:
-    """ISO 8601 (seconds, wall-clock time as written) from an RFC 822 or W3C date, else None."""
-    if not value or not value.strip():
-        return None
-    try:
-        moment = email.utils.parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError):
-        return parse_timestamp(value)
-    return moment.replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 def _local(element: Element) -> str:

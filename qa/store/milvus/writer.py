@@ -157,11 +157,14 @@ class MilvusWriter:
         self._upsert("articles", [{f: row[f] for f in fields} for row in heirs])
 
     def remove_article(self, article_id: str) -> bool:
-        """Remove an article with its chunks and text; False if it was not stored."""
+        """Remove an article with its chunks and text; False if it was not stored. The hash recorded
+        for its file goes too, as in the local store: indexing the file again reads it."""
         where = f"article_id == {lit(article_id)}"
-        existed = bool(
-            self._client.query(self._names["articles"], filter=where, output_fields=["article_id"])
-        )
+        fields = ["article_id", "file"]
+        found = self._client.query(self._names["articles"], filter=where, output_fields=fields)
+        for file in {row["file"] for row in found if row["file"]}:
+            self._client.delete(self._names["files"], filter=f"path == {lit(file)}")
+        existed = bool(found)
         self._forget_story(article_id)
         self._client.delete(self._names["chunks"], filter=where)
         self._client.delete(self._names["texts"], filter=where)
