@@ -13,7 +13,7 @@ from qa.answering.reader import Reader
 from qa.archive import Archive
 from qa.config import Settings
 from qa.ingest.selection import ALL_ARTICLES, FileSelection
-from qa.models import AnswerSet, Article, DocumentInfo, Feed, IndexReport, Mode, Passage
+from qa.models import AnswerSet, Article, DocumentInfo, Feed, IndexReport, Mode, Passage, Skipped
 from qa.runtime.embedding import Embedder, Progress
 from qa.store import DocumentOrder, Store
 
@@ -102,13 +102,14 @@ class Engine:
         self.watching.check(report.added)
         return report
 
-    def load_upload(self, filename: str, data: bytes) -> list[Article]:
-        """Parse an uploaded file's bytes; its name only picks the format and labels the source."""
+    def load_upload(self, filename: str, data: bytes) -> tuple[list[Article], list[Skipped]]:
+        """Parse an uploaded file's bytes: its articles and the parts skipped (a .jsonl file's bad
+        lines), each named as the sender knows it; its name only picks the format and labels the source."""
         from qa.ingest.indexer import load_upload
 
         return load_upload(filename, data)
 
-    def load_posted(self, record: dict[str, Any]) -> list[Article]:
+    def load_posted(self, record: dict[str, Any]) -> tuple[list[Article], list[Skipped]]:
         """Parse an article posted as one JSON object (``qa.ingest.indexer.load_posted``)."""
         from qa.ingest.indexer import load_posted
 

@@ -289,6 +289,9 @@ class Feed:
         return asdict(self)
 
 
+Skipped = tuple[str, str]  # what was left out, where ("notes.jsonl:3", "notes.json, item 2"), and why
+
+
 @dataclass(slots=True)
 class IndexReport:
     """What one indexing run did."""
@@ -296,7 +299,7 @@ class IndexReport:
     added: list[str] = field(default_factory=list)  # article ids added or replaced
     unchanged: int = 0  # files skipped because their content hash matched
     removed: list[str] = field(default_factory=list)  # article ids removed (files gone)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    skipped: list[Skipped] = field(default_factory=list)  # (path, reason)
     left_out: list[tuple[str, str]] = field(default_factory=list)  # (path, why): not articles, --exclude
     chunks_embedded: int = 0
 

@@ -103,7 +103,7 @@ def serving(tmp_path: Path, **overrides: Any) -> Iterator[tuple[FastAPI, TestCli
     }
     settings = Settings(**(chosen | overrides))
     engine = Engine(settings, embedder=HashEmbedder())
-    engine.add_articles(engine.load_upload("rain.json", json.dumps(RAIN).encode()))
+    engine.add_articles(engine.load_upload("rain.json", json.dumps(RAIN).encode())[0])
     app = create_app(settings, engine)
     with TestClient(app, headers=AUTH) as client:
         assert app.state.loader.wait(60)
@@ -152,6 +152,29 @@ def test_bad_watches_are_refused(tmp_path: Path, body: dict[str, Any], code: str
     with serving(tmp_path) as (_, client, _):
         response = client.post("/watches", json=body)
         assert response.status_code == 422 and response.json()["error"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    "webhook",
+    [
+        "http://127.0.0.1:8767/hook",
+        "http://localhost:8767/hook",
+        "http://[::1]:8767/hook",
+        "https://10.0.0.7/hook",
+        "http://169.254.169.254/latest",
+    ],
+)
+def test_webhook_inside_the_network_is_refused_at_creation(tmp_path: Path, webhook: str) -> None:
+    """A webhook whose address delivery would refuse is refused when the watch is made, as
+    ``POST /feeds`` refuses it: 422 ``address_refused`` naming the URL; no watch is kept."""
+    with serving(tmp_path, fetch_allow_private=False) as (_, client, _):
+        response = client.post("/watches", json={"question": QUESTION, "webhook": webhook})
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert set(response.json()) == {"error"} and error["code"] == "address_refused"
+        assert error["message"].startswith(f"{webhook}: refused: ")
+        assert error["message"].endswith("(QA_FETCH_ALLOW_PRIVATE=1 allows such addresses)")
+        assert client.get("/watches").json() == {"watches": []}
 
 
 def test_watch_changes_need_the_key(tmp_path: Path) -> None:

@@ -106,7 +106,7 @@ def test_failed_write_leaves_the_previous_index_whole(tmp_path: Path) -> None:
     engine = Engine(settings, embedder=HashEmbedder())
     engine.index_paths([SEEDS])
     before = engine.stats()
-    article = engine.load_upload("extra.txt", b"Extra\n\nAn extra article about ships.")[0]
+    article = engine.load_upload("extra.txt", b"Extra\n\nAn extra article about ships.")[0][0]
     with pytest.raises(RuntimeError), engine.store.writer() as writer:
         writer.remove_article(engine.documents()[0].id)
         writer.add_article(article, [], HashEmbedder().encode([]), None)
@@ -131,7 +131,7 @@ def test_crash_between_vector_file_and_commit_keeps_old_version(tmp_path: Path) 
     reopened = Engine(settings, embedder=HashEmbedder())
     assert reopened.stats()["articles"] == 1
     assert reopened.search("war", k=1)
-    reopened.add_articles(reopened.load_upload("n.txt", b"New\n\nA new article about ports."))
+    reopened.add_articles(reopened.load_upload("n.txt", b"New\n\nA new article about ports.")[0])
     names = sorted(p.name for p in index_dir.glob("vectors-*"))
     assert names == [f"vectors-{version}.faiss", f"vectors-{version + 1}.faiss"]
     assert isinstance(reopened.store, LocalStore) and reopened.stats()["articles"] == 2
@@ -139,8 +139,8 @@ def test_crash_between_vector_file_and_commit_keeps_old_version(tmp_path: Path) 
 
 def test_uploads_without_ids_never_collide(hash_engine: Engine) -> None:
     """Two uploads of the same name without ids get ids from their content and both stay indexed."""
-    first = hash_engine.load_upload("../../etc/notes.json", b'[{"text": "One story about roads."}]')
-    second = hash_engine.load_upload("notes.json", b'[{"text": "Another story about rails."}]')
+    first, _ = hash_engine.load_upload("../../etc/notes.json", b'[{"text": "One story about roads."}]')
+    second, _ = hash_engine.load_upload("notes.json", b'[{"text": "Another story about rails."}]')
     assert first[0].id != second[0].id
     assert first[0].source == second[0].source == "upload:notes.json"
     hash_engine.add_articles(first + second)
@@ -178,13 +178,13 @@ def test_passages_without_sentence_vectors_still_answer(tmp_path: Path) -> None:
     before = embedder_of(old).encoded
     assert [a.text for a in old.ask(question).answers] == expected
     assert embedder_of(old).encoded > before + 1  # sentences encoded on demand
-    old.add_articles(old.load_upload("n.txt", b"New\n\nA new article about ports. Ships dock there."))
+    old.add_articles(old.load_upload("n.txt", b"New\n\nA new article about ports. Ships dock there.")[0])
     assert old.search("ports ships dock", k=1)[0].sentence_vectors is not None
 
 
 def test_index_from_before_sentence_vectors_is_refused(hash_engine: Engine) -> None:
     """An index of the unreleased schema without the sentence-vector column asks to be built again."""
-    hash_engine.add_articles(hash_engine.load_upload("n.txt", b"Ports\n\nShips dock at the port."))
+    hash_engine.add_articles(hash_engine.load_upload("n.txt", b"Ports\n\nShips dock at the port.")[0])
     hash_engine.close()
     with sqlite3.connect(hash_engine.settings.index_dir / "meta.sqlite") as conn:
         conn.execute("ALTER TABLE chunks DROP COLUMN sentence_vectors")
@@ -231,7 +231,7 @@ def test_an_index_without_term_counts_gets_them_on_next_write(hash_engine: Engin
         conn.execute("DELETE FROM terms")
     stems = ["alpha", "plant", "ship"]
     assert kept_counts(hash_engine, stems) == vocab_counts(hash_engine, stems)  # counted by FTS5
-    hash_engine.add_articles(hash_engine.load_upload("s.txt", b"Ships\n\nShips dock at the plant."))
+    hash_engine.add_articles(hash_engine.load_upload("s.txt", b"Ships\n\nShips dock at the plant.")[0])
     assert kept_counts(hash_engine, stems) == vocab_counts(hash_engine, stems)
     with sqlite3.connect(hash_engine.settings.index_dir / "meta.sqlite") as conn:
         assert conn.execute("SELECT value FROM meta WHERE key = 'chunks'").fetchone() == ("2",)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,6 +63,7 @@ _HTTP_CODES = {
     429: "rate_limited",
     503: "unavailable",
 }
+_PLAIN_WORD = re.compile(r"[a-z]+ ")  # "no feed ...", never "http://...", "notes.jsonl:3" or "index_dir"
 
 
 class APIError(Exception):
@@ -119,8 +121,18 @@ async def _qa_error_handler(request: Request, exc: Exception) -> JSONResponse:
     status, code = qa_error_status(exc)
     logger.info("%s %s -> %d %s: %s", request.method, request.url.path, status, code, exc)
     headers = {"Retry-After": "5"} if status == 503 else None
+    return error_response(status, code, qa_error_message(exc), headers)
+
+
+def qa_error_message(exc: QAError) -> str:
+    """A core error's line for an API client: a plain first word capitalised, a URL, file name or
+    identifier left as it is, and the API's way to look, not the CLI's."""
+    if isinstance(exc, FeedNotFoundError):
+        return f"No feed {exc.url!r} is registered (see GET /feeds)."
     message = str(exc)
-    return error_response(status, code, message[:1].upper() + message[1:], headers)
+    if isinstance(exc, DocumentError):  # it starts with the file or URL it names
+        return message
+    return message[:1].upper() + message[1:] if _PLAIN_WORD.match(message) else message
 
 
 async def _api_error_handler(request: Request, exc: Exception) -> JSONResponse:

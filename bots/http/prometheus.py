@@ -46,12 +46,17 @@ def route_label(routes: Sequence[BaseRoute], scope: Scope) -> str:
     """The route template a request belongs to (bounded label values, never the raw path)."""
     route = scope.get("route")
     if route is not None and hasattr(route, "path"):
-        return str(route.path)
+        return _template(route)
     for candidate in routes:
         match, _ = candidate.matches(scope)
         if match is not Match.NONE and hasattr(candidate, "path"):
-            return str(candidate.path)
+            return _template(candidate)
     return UNMATCHED
+
+
+def _template(route: BaseRoute) -> str:
+    """The route's path as OpenAPI lists it: ``/documents/{doc_id}``, not ``{doc_id:path}``."""
+    return str(getattr(route, "path_format", None) or getattr(route, "path", ""))
 
 
 class MetricsMiddleware:

@@ -21,11 +21,12 @@ from qa.answering.conversation import Conversations, answer_json
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import QAError
-from qa.models import Article
+from qa.models import Article, Skipped
 
 logger = logging.getLogger(__name__)
 
-DocId = Annotated[str, Path(min_length=1, max_length=200)]
+# Ids are the articles' own (a .jsonl line's "id" may hold "/"): routes take the rest of the path.
+DocId = Annotated[str, Path(min_length=1, max_length=200, description="The id, percent-encoded.")]
 ConversationId = Annotated[str, Path(pattern=schemas.CONVERSATION_ID_PATTERN)]
 
 
@@ -38,7 +39,7 @@ def build_api_router(
     require_write_access = write_access(settings)
 
     class AskRequest(schemas.AskRequest):
-        question: str = Field(
+        question: Annotated[str, schemas.NOT_BLANK] = Field(
             min_length=1,
             max_length=settings.max_question_chars,
             description="The question, in plain words.",
@@ -73,7 +74,7 @@ def build_api_router(
 
     @router.get("/search", response_model=schemas.SearchResponse, tags=["answers"])
     def search(
-        q: Annotated[str, Query(min_length=1, max_length=settings.max_question_chars)],
+        q: Annotated[str, Query(min_length=1, max_length=settings.max_question_chars), schemas.NOT_BLANK],
         k: Annotated[int, Query(ge=1, le=50)] = 10,
         since: Annotated[date | None, Query(description="Published on or after (YYYY-MM-DD).")] = None,
         until: Annotated[date | None, Query(description="Published on or before (YYYY-MM-DD).")] = None,
@@ -93,7 +94,7 @@ def build_api_router(
     @router.get("/documents", response_model=schemas.DocumentPage, tags=["documents"])
     def list_documents(
         offset: Annotated[int, Query(ge=0)] = 0,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        limit: Annotated[int, Query(ge=1, le=500, description="Articles per page, 1 to 500.")] = 50,
     ) -> dict[str, Any]:
         """One page of the indexed articles, in index order."""
         documents = engine.documents(offset=offset, limit=limit)
@@ -105,7 +106,7 @@ def build_api_router(
             "total": total,
         }
 
-    @router.get("/documents/{doc_id}", response_model=schemas.DocumentDetail, tags=["documents"])
+    @router.get("/documents/{doc_id:path}", response_model=schemas.DocumentDetail, tags=["documents"])
     def get_document(doc_id: DocId) -> dict[str, Any]:
         """One indexed article with its full text."""
         info, text = engine.document(doc_id)
@@ -121,17 +122,17 @@ def build_api_router(
     )
     async def add_documents(request: Request) -> dict[str, Any]:
         """Add or replace articles: a JSON article, or a file upload (field ``file``)."""
-        articles = await _articles_from_request(request, engine, settings)
+        articles, skipped = await _articles_from_request(request, engine, settings)
         report = await run_in_threadpool(engine.add_articles, articles)
         added()
         return {
             "added": report.added,
             "chunks_embedded": report.chunks_embedded,
-            "skipped": [{"place": p, "reason": r} for p, r in report.skipped],
+            "skipped": [{"place": p, "reason": r} for p, r in skipped + report.skipped],
         }
 
     @router.delete(
-        "/documents/{doc_id}",
+        "/documents/{doc_id:path}",
         status_code=204,
         dependencies=[Depends(require_write_access)],
         tags=["documents"],
@@ -188,8 +189,11 @@ def _first_poll(engine: Engine, url: str) -> None:
         logger.warning("reading the new feed %s failed: %s", url, exc)
 
 
-async def _articles_from_request(request: Request, engine: Engine, settings: Settings) -> list[Article]:
-    """Parse the body of ``POST /documents`` (JSON article or multipart upload) with the core."""
+async def _articles_from_request(
+    request: Request, engine: Engine, settings: Settings
+) -> tuple[list[Article], list[Skipped]]:
+    """Parse the body of ``POST /documents`` (JSON article or multipart upload) with the core: the
+    articles, and the parts of an upload skipped (a .jsonl file's bad lines)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
         raw = await request.body()

@@ -6,11 +6,22 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticKnownError
 
 CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+def _not_blank(value: str) -> str:
+    """``value``, unless it is only whitespace: that is refused as an empty string is."""
+    if not value.strip():
+        raise PydanticKnownError("string_too_short", {"min_length": 1})
+    return value
+
+
+NOT_BLANK = AfterValidator(_not_blank)
 
 
 class ErrorDetail(BaseModel):
@@ -31,7 +42,7 @@ class AskRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(min_length=1, description="The question, in plain words.")
+    question: Annotated[str, NOT_BLANK] = Field(min_length=1, description="The question, in plain words.")
     top_k: int | None = Field(None, ge=1, le=50, description="Answers wanted (default QA_TOP_K).")
     conversation_id: str | None = Field(
         None,
@@ -160,7 +171,7 @@ class ArticleIn(BaseModel):
 
     id: str | None = Field(None, min_length=1, max_length=200, description="Replaces that article.")
     title: str | None = Field(None, max_length=1000)
-    text: str = Field(min_length=1, description="The article body.")
+    text: Annotated[str, NOT_BLANK] = Field(min_length=1, description="The article body.")
     published: str | None = Field(None, description="ISO 8601 date, e.g. 2020-10-04T17:37:06.")
     url: str | None = Field(None, max_length=2000)
 
@@ -228,7 +239,7 @@ class WatchIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(min_length=1, description="The question, in plain words.")
+    question: Annotated[str, NOT_BLANK] = Field(min_length=1, description="The question, in plain words.")
     webhook: str | None = Field(
         None, min_length=1, max_length=2000, description="POST each new answer here (http or https)."
     )

@@ -11,7 +11,10 @@ from bots.http.security import bearer_scheme, write_access
 from qa.answering.conversation import Conversations
 from qa.config import Settings
 from qa.engine import Engine
+from qa.errors import FetchError, WatchError
 from qa.watching import answers_dict, shown_answer
+from qa.web.addresses import refuse_inside_url
+from qa.web.fetching import normalize_url
 
 WatchId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # SQLite's largest integer
 
@@ -26,7 +29,8 @@ def build_watch_router(settings: Settings, engine: Engine, conversations: Conver
     )
     def add_watch(body: schemas.WatchIn) -> dict[str, Any]:
         """Ask a question again whenever articles are added; new answers go to ``webhook``, if any."""
-        return engine.watching.add(body.question, webhook=body.webhook).to_dict()
+        webhook = None if body.webhook is None else checked_webhook(body.webhook, settings)
+        return engine.watching.add(body.question, webhook=webhook).to_dict()
 
     @router.get("/watches", response_model=schemas.WatchList, tags=["watches"])
     def list_watches() -> dict[str, Any]:
@@ -55,3 +59,16 @@ def build_watch_router(settings: Settings, engine: Engine, conversations: Conver
         return cast.to_dict()
 
     return router
+
+
+def checked_webhook(url: str, settings: Settings) -> str:
+    """``url`` as a watch keeps it, refused now where posting to it would be: ``WatchError`` unless
+    it is an http(s) URL, ``AddressRefusedError`` for a host at an address inside the server's
+    network (unless QA_FETCH_ALLOW_PRIVATE); the host is resolved, never contacted."""
+    try:
+        webhook = normalize_url(url)
+    except FetchError as exc:
+        raise WatchError(f"the webhook {url} is refused: {exc.reason}") from None
+    if not settings.fetch_allow_private:
+        refuse_inside_url(webhook)
+    return webhook

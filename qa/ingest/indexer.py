@@ -22,7 +22,7 @@ from qa.ingest.articles import (
 )
 from qa.ingest.chunking import embedding_text, split_into_chunks
 from qa.ingest.selection import ALL_ARTICLES, FileSelection, iter_files
-from qa.models import Article, Chunk, IndexReport
+from qa.models import Article, Chunk, IndexReport, Skipped
 from qa.runtime.embedding import Embedder, PassageEmbedder, Progress, Vectors
 from qa.store import Store
 from qa.web.sources import WebSources, skip
@@ -71,25 +71,41 @@ def select_files(root: Path, selection: FileSelection, report: IndexReport) -> l
     return files
 
 
-def load_upload(filename: str, data: bytes) -> list[Article]:
-    """Parse an uploaded file's bytes; its name only picks the format and labels the source."""
+def load_upload(filename: str, data: bytes) -> tuple[list[Article], list[Skipped]]:
+    """An uploaded file's articles and its skipped parts; its name only picks the format and
+    labels the source. ``DocumentError`` (naming the file) when nothing in it is an article."""
     name = upload_name(filename)
     # Ids made without an explicit "id" come from the content, so two uploads never collide.
     keyed = f"upload:{name}@{content_hash(data)[:16]}"
-    articles, problems = parse_document(data, keyed, Path(name).suffix)
-    for where, reason in problems:
-        logger.warning("%s: skipped, %s", where.replace(keyed, f"upload:{name}"), reason)
+    try:
+        articles, problems = parse_document(data, keyed, Path(name).suffix)
+    except DocumentError as exc:
+        raise DocumentError(shown_place(exc.path, keyed, name), exc.reason) from None
+    skipped = [(shown_place(where, keyed, name), reason) for where, reason in problems]
+    for where, reason in skipped:
+        logger.info("upload:%s: skipped, %s", where, reason)
     if not articles:
         raise DocumentError(name, "no article found")
-    return [dataclasses.replace(a, source=f"upload:{name}") for a in articles]
+    return [dataclasses.replace(a, source=f"upload:{name}") for a in articles], skipped
 
 
-def load_posted(record: dict[str, Any]) -> list[Article]:
-    """An article posted as one JSON object (``text``; ``title``, ``published``, ``url``, ``id``): one
-    without an id is named by its text, so posting it again replaces it."""
+def load_posted(record: dict[str, Any]) -> tuple[list[Article], list[Skipped]]:
+    """An article posted as one JSON object (named ``article.json``); one without an id is named by
+    its text, so posting it again replaces it."""
     if record.get("id") is None:
         record = {**record, "id": text_article_id(str(record.get("text", "")))}
     return load_upload("article.json", json.dumps(record).encode("utf-8"))
+
+
+def shown_place(where: str, keyed: str, name: str) -> str:
+    """A place the parser named after ``keyed`` (``keyed:3``, ``keyed#1``) as the client knows it:
+    ``name:3`` (a line) or ``name, item 2`` (a JSON array's item, counted from 1)."""
+    if not where.startswith(keyed):
+        return where
+    rest = where[len(keyed) :]
+    if rest.startswith("#") and rest[1:].isdigit():
+        return f"{name}, item {int(rest[1:]) + 1}"
+    return name + rest
 
 
 class Parts(Protocol):

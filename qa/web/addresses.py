@@ -14,6 +14,7 @@ import ipaddress
 import socket
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -54,6 +55,33 @@ def resolve(host: str, port: int) -> list[Address]:
     return list(dict.fromkeys(found))
 
 
+def refuse_inside(host: str, addresses: Iterable[Address], classifier: Classifier = refused_kind) -> None:
+    """``AddressRefusedError`` when any of ``host``'s addresses is not public."""
+    for address in addresses:
+        kind = classifier(address)
+        if kind is not None:
+            raise AddressRefusedError(
+                host,
+                f"refused: {host} is at {address}, a {kind} address "
+                "(QA_FETCH_ALLOW_PRIVATE=1 allows such addresses)",
+            )
+
+
+def refuse_inside_url(url: str, resolver: Resolver = resolve) -> None:
+    """``AddressRefusedError`` naming ``url`` when a guarded connection to its host would be refused.
+
+    The host is resolved and classified, never connected to; one that does not resolve passes, as
+    sending to it would fail later anyway (and be refused then if it came to resolve inside)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        refuse_inside(host, resolver(host, parts.port or (443 if parts.scheme == "https" else 80)))
+    except httpcore.ConnectError:
+        return
+    except AddressRefusedError as exc:
+        raise AddressRefusedError(url, exc.reason) from None
+
+
 class GuardedBackend(httpcore.NetworkBackend):
     """httpcore's network backend that connects only to public addresses (see the module)."""
 
@@ -77,14 +105,7 @@ class GuardedBackend(httpcore.NetworkBackend):
     ) -> httpcore.NetworkStream:
         """Connect to the first reachable address of ``host`` once all of them are checked."""
         addresses = self._resolve(host, port)
-        for address in addresses:
-            kind = self._classify(address)
-            if kind is not None:
-                raise AddressRefusedError(
-                    host,
-                    f"refused: {host} is at {address}, a {kind} address "
-                    "(QA_FETCH_ALLOW_PRIVATE=1 allows such addresses)",
-                )
+        refuse_inside(host, addresses, self._classify)
         failure: Exception = httpcore.ConnectError(f"{host} has no address")
         for address in addresses:
             try:
