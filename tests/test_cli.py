@@ -322,7 +322,7 @@ def test_docs_pages_searches_and_shows_by_source(seed_index_dir: Path) -> None:
     assert listed.returncode == 0, listed.stderr
     assert "seeds/000_30a3e569ce88eb0e.txt" in listed.stdout and "1-1 of 1 articles" in listed.stdout
     narrow = qa("docs", index_dir=seed_index_dir, COLUMNS="70").stdout
-    assert "…ce88eb0e.txt" in narrow  # cut at the start, never the end
+    assert re.search(r" …\w*eb0e\.txt ", narrow), narrow  # cut at the start, never the end
     found = qa("docs", "--search", "NAGORNO", index_dir=seed_index_dir, COLUMNS="200")
     assert "Nagorno-Karabakh" in found.stdout and "matching 'NAGORNO'" in found.stdout
     assert "holds 'no such words'" in qa("docs", "--search", "no such words", index_dir=seed_index_dir).stdout

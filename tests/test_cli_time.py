@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
+from qa.config import Settings
 from qa.engine import Engine
+from tests.conftest import SEEDS
 from tests.test_cli import qa
 
 
@@ -82,3 +86,19 @@ def test_docs_marks_duplicates(news_engine: Engine, monkeypatch: pytest.MonkeyPa
     assert rows["bridge-opened-wire"][-1] == "bridge-opened" and rows["bridge-opened"][-1] == "1"
     marks = {d["id"]: d["duplicate_of"] for d in json.loads(qa("docs", "--json", index_dir=index).stdout)}
     assert marks["bridge-opened-wire"] == "bridge-opened" and marks["council-plan"] is None
+
+
+def test_docs_keeps_the_title_width_beside_duplicates(seed_engine: Engine, tmp_path: Path) -> None:
+    """At 80 columns `qa docs` still holds 20 characters of a title a line with its "duplicate of" column."""
+    for folder in ("first", "second"):  # one story twice: the second copy is marked
+        shutil.copytree(SEEDS, tmp_path / folder)
+    index = tmp_path / "index"
+    engine = Engine(Settings(index_dir=index, seeds_dir=None), embedder=seed_engine.embedder)
+    engine.index_paths([tmp_path / "first", tmp_path / "second"])
+    engine.close()
+    listed = qa("docs", index_dir=index, COLUMNS="80")
+    assert listed.returncode == 0, listed.stderr
+    header, *rows = listed.stdout.splitlines()[:-1]
+    assert header.split() == ["id", "title", "date", "source", "passages", "duplicate", "of"], listed.stdout
+    assert [line[14:34] for line in rows if line[:12].strip()] == ["Israeli regime pours"] * 2, listed.stdout
+    assert max(len(line) for line in rows) <= 80

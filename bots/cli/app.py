@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import AliasChoices, ValidationError
+from pydantic_core import ErrorDetails
 from rich.console import Console
+from typer.core import TyperOption
 
 from qa import __version__
 from qa.config import Settings
@@ -60,9 +63,54 @@ def settings(ctx: typer.Context, serving: bool = False, **options: Any) -> Setti
     given = {k: v for k, v in options.items() if v is not None}
     try:
         return Settings(**(operator | (ctx.obj or {}) | given))
-    except ValueError as exc:
-        err.print(f"qa: error: invalid setting: {exc}")
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else ""
+            named = f" {field} ({_setting_names(ctx, field)})" if field in Settings.model_fields else "s"
+            err.print(f"qa: error: invalid setting{named}: {_requirement(error)}", markup=False)
         raise typer.Exit(EXIT_ERROR) from None
+    except ValueError as exc:  # one pydantic-settings could not even read (an unparsable .env value)
+        err.print(f"qa: error: invalid settings: {exc}", markup=False)
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+# What a value must be, by pydantic's error type, for the settings' kinds of fields
+_REQUIREMENTS = {
+    "less_than_equal": "must be at most {le}",
+    "less_than": "must be less than {lt}",
+    "greater_than_equal": "must be at least {ge}",
+    "greater_than": "must be more than {gt}",
+    "literal_error": "must be {expected}",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_parsing": "must be a number",
+    "bool_parsing": "must be true or false (1 or 0)",
+}
+
+
+def _requirement(error: ErrorDetails) -> str:
+    """What the setting must be, in words: ``must be at most 65535``."""
+    shape = _REQUIREMENTS.get(error["type"])
+    if shape is None:  # a validator's own message, or pydantic's "Input should be ..."
+        message = error["msg"].removeprefix("Value error, ")
+        return "must be" + message.removeprefix("Input should be") if message.startswith("Input") else message
+    limits = {k: f"{v:g}" if isinstance(v, float) else v for k, v in error.get("ctx", {}).items()}
+    return shape.format(**limits)
+
+
+def _setting_names(ctx: typer.Context, field: str) -> str:
+    """``--port / QA_PORT``: the command's or the global option and the environment variables that
+    set ``field``."""
+    commands = (ctx.command, ctx.find_root().command)  # the global options are the root's
+    options = [
+        o.opts[0] for c in commands for o in c.params if isinstance(o, TyperOption) and o.name == field
+    ]
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        variables = [str(name) for name in alias.choices if name != field]
+    else:
+        variables = [f"{Settings.model_config.get('env_prefix', '')}{field}".upper()]
+    return " / ".join(dict.fromkeys([*options, *variables]))
 
 
 def reflow_help(typer_app: typer.Typer) -> None:

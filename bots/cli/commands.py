@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -25,7 +27,9 @@ from bots.cli.app import (
 from bots.cli.progress_bar import progress_bar
 from bots.cli.render import format_by_type, format_table, print_result
 from qa.answering.timephrases import parse_day
+from qa.config import default_index_dir
 from qa.engine import Engine
+from qa.errors import ConfigError
 from qa.ingest.selection import FileSelection
 from qa.models import IndexReport
 
@@ -154,7 +158,8 @@ def chat(ctx: typer.Context) -> None:
     engine = Engine(current)
     with progress_bar() as progress:
         engine.archive.ensure_index(progress)
-    run_chat(engine, out, current.index_dir.parent / "chat_history")
+    # the user's data folder, wherever the index is: ~/.local/share/qa-bot/ holds the default index
+    run_chat(engine, out, default_index_dir().parent / "chat_history")
 
 
 @app.command()
@@ -167,7 +172,34 @@ def serve(
     """Run the HTTP API and web chat page (uvicorn)."""
     from bots.http import serve as serve_http  # imported here: `qa ask` need not load FastAPI
 
-    serve_http(settings(ctx, serving=True, host=host, port=port, refresh=refresh))
+    config = settings(ctx, serving=True, host=host, port=port, refresh=refresh)
+    require_free_address(config.host, config.port)  # said at once, not after the index has loaded
+    try:
+        serve_http(config)
+    except SystemExit as exc:
+        if exc.code == 3:  # uvicorn's "could not start" (its log line says why); qa's 3 is "partly done"
+            raise typer.Exit(EXIT_ERROR) from None
+        raise
+
+
+def require_free_address(host: str, port: int) -> None:
+    """Raise ``ConfigError`` naming ``host:port`` when a server cannot listen there (in use, not an
+    address of this machine, a port it may not open), trying to bind it the way uvicorn does."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        for family, kind, protocol, _, address in found:
+            with socket.socket(family, kind, protocol) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                probe.bind(address)
+    except OSError as exc:
+        shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"address {shown} is already in use: choose another --port (QA_PORT)") from None
+        raise ConfigError(
+            f"cannot listen on {shown}: {exc.strerror} (--host / QA_HOST, --port / QA_PORT)"
+        ) from None
 
 
 @app.command()

@@ -42,15 +42,24 @@ def documents_table(documents: list[DocumentInfo], width: int) -> Table:
     """Indexed articles as a table; every field is shown as text, never read as markup.
 
     Every column keeps its width but the title's, which wraps on a narrow screen (at least 20
-    characters a line where the screen allows), and the source's, cut at its start.
+    characters a line where the screen allows), and the source's, cut at its start (to 13
+    characters). Before the title gets fewer than 20, the date's time goes under its day and the
+    source is cut down to 8.
     """
     dated = any(d.published for d in documents)
     copies = any(d.duplicate_of for d in documents)
-    others = max(len(d.id) for d in documents) + (19 if dated else 0) + len("passages")
-    others += 12 + 2 if copies else 0
-    room = width - others - 2 * (4 if dated else 3)  # what the title and source share (with padding)
+    others = max(len(d.id) for d in documents) + len("passages")
+    if copies:
+        others += max(len("duplicate of"), *(len(d.duplicate_of or "") for d in documents))
+    gaps = 2 * (3 + dated + copies)  # two spaces between each two of the 4 to 6 columns
+    room = width - others - gaps - (19 if dated else 0)  # what the title and source share
     longest = max(len(d.url or d.source) for d in documents)
     source_width = max(13, min(longest, room - max(20, room // 3)))
+    split_date = dated and room - source_width < 20
+    if split_date:
+        room += 9  # "2020-10-04 17:37:06" as "2020-10-04" over "17:37:06"
+        source_width = max(13, min(longest, room - max(20, room // 3)))
+    source_width = max(8, min(source_width, room - 20))
     sources = [keep_end(d.url or d.source, source_width) for d in documents]
     title_width = max(8, room - max(len(s) for s in sources))
     table = Table(box=None, pad_edge=False)
@@ -59,6 +68,8 @@ def documents_table(documents: list[DocumentInfo], width: int) -> Table:
         table.add_column(name, no_wrap=True, justify="right" if name == "passages" else "left")
     title = table.columns[1]
     title.no_wrap, title.max_width, title.overflow = False, title_width, "fold"
+    if split_date:
+        table.columns[2].no_wrap, table.columns[2].width = False, 10  # a fixed width is never squeezed
     for d, source in zip(documents, sources, strict=True):
         cells = [Text(d.id), Text(d.title)]
         if dated:

@@ -1,0 +1,62 @@
+"""How `qa` says that a setting is invalid and that `qa serve` cannot listen, through real subprocesses."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli import qa
+
+
+@pytest.mark.parametrize(
+    ("command", "env", "lines"),
+    [
+        (
+            ["serve", "--port", "99999"], {},
+            ["invalid setting port (--port / QA_PORT): must be at most 65535"],
+        ),
+        (
+            ["serve"], {"QA_REFRESH": "soon", "QA_RATE_LIMIT": "-1"},
+            [
+                "invalid setting refresh (--refresh / QA_REFRESH): "
+                "not a duration: 'soon' (use e.g. 30s, 15m, 1h)",
+                "invalid setting rate_limit (QA_RATE_LIMIT): must be at least 0",
+            ],
+        ),
+        (
+            ["ask", "When did the war start?"], {"QA_RUNTIME": "gpu", "QA_TOP_K": "many"},
+            [
+                "invalid setting top_k (--top-k / QA_TOP_K): must be a whole number",
+                "invalid setting runtime (QA_RUNTIME): must be 'auto', 'onnx' or 'torch'",
+            ],
+        ),
+        (
+            ["docs"], {"QA_QUANTIZE": "maybe", "QA_FETCH_TIMEOUT": "0"},
+            [
+                "invalid setting quantize (QA_QUANTIZE): must be true or false (1 or 0)",
+                "invalid setting fetch_timeout (QA_FETCH_TIMEOUT): must be more than 0",
+            ],
+        ),
+    ],
+)  # fmt: skip
+def test_invalid_settings_are_one_line_each(
+    tmp_path: Path, command: list[str], env: dict[str, str], lines: list[str]
+) -> None:
+    """Each invalid setting is one line naming it, its option and variable, and what it must be."""
+    done = qa(*command, index_dir=tmp_path / "index", **env)
+    assert done.returncode == 1 and done.stdout == ""
+    assert sorted(done.stderr.splitlines()) == sorted(f"qa: error: {line}" for line in lines)
+
+
+def test_serve_on_a_port_in_use_is_one_error_line(seed_index_dir: Path) -> None:
+    """`qa serve` on a port another program listens on exits 1 with one line naming the address."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = qa("serve", "--port", str(port), index_dir=seed_index_dir, timeout=120)
+    assert done.returncode == 1, done.stderr
+    expected = f"qa: error: address 127.0.0.1:{port} is already in use: choose another --port (QA_PORT)"
+    assert done.stderr.strip() == expected
