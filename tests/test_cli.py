@@ -197,11 +197,11 @@ def test_help_flows_as_paragraphs_at_any_width() -> None:
     runs past the terminal, and paragraphs stay apart."""
     wide = [
         line.strip()
-        for line in qa("index", "--help", index_dir=Path("/nonexistent"), COLUMNS="300").stdout.splitlines()
+        for line in qa("index", "--help", index_dir=Path("/nonexistent"), COLUMNS="600").stdout.splitlines()
     ]
     urls = next(n for n, line in enumerate(wide) if line.startswith("URLs are fetched"))
     assert "host). In folders, hidden files" in wide[urls] and wide[urls].endswith(
-        "below the folder or its name."
+        "(the index holds the folder as chosen)."
     )
     assert wide[urls + 1] == "" and wide[urls + 2].startswith("Exit status: 0 all indexed")
     narrow = qa("ask", "--help", index_dir=Path("/nonexistent"), COLUMNS="60").stdout

@@ -106,7 +106,9 @@ def index(
 
     URLs are fetched politely (robots.txt, QA_FETCH_DELAY between requests to a host).
     In folders, hidden files and README, LICENSE, COPYING, CHANGELOG and NOTICE files are left out
-    (name one directly to index it). Globs match a file's path below the folder or its name.
+    (name one directly to index it). Globs match a file's path below the folder or its name; the
+    articles of files an earlier run indexed and the globs now leave out are removed, as a deleted
+    file's are (the index holds the folder as chosen).
 
     Exit status: 0 all indexed, 3 some inputs skipped (each named in a warning), 1 failure.
     """
