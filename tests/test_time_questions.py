@@ -121,6 +121,21 @@ def test_latest_puts_the_newest_answering_article_first(
     assert engine.ask(plain).answers[0].article.id != "bridge-closed"
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["What was the latest news about the Eastport bridge?", "What is the latest on the Eastport bridge?"],
+)
+def test_latest_news_leads_with_the_newest_story_on_the_topic(news_engine: Engine, question: str) -> None:
+    """Asked for the latest on a topic the archive holds, the newest story on it comes first, sure or
+    not: the reader finds no fact to match in "the news about the bridge", so its reading of that
+    story falls below the threshold; other stories on the topic follow, newest first."""
+    result = news_engine.ask(question, top_k=5)
+    assert result.answers[0].article.id == "bridge-closed"
+    days = [a.article.published for a in result.answers if a.article.published]
+    assert days == sorted(days, reverse=True)
+    assert news_engine.ask("What was the latest news about the Karabakh ceasefire?").abstained
+
+
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
 def test_search_within_a_window_finds_the_few_articles_inside_it(hash_engine: Engine, mode: Mode) -> None:
     """A window that excludes nearly the whole archive still returns the passages inside it."""

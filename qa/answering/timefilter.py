@@ -84,6 +84,16 @@ def windows(timed: TimeQuery) -> list[TimeWindow | None]:
     return [timed.window] if first.empty else [first, timed.window]
 
 
+def on_topic(passages: Sequence[Passage], share: float = GOOD_SHARE) -> set[str]:
+    """The articles on the question's topic: those with a passage retrieved with at least ``share``
+    of the best passage's score."""
+    relevance: dict[str, float] = {}
+    for passage in passages:
+        relevance[passage.article.id] = max(relevance.get(passage.article.id, 0.0), passage.score)
+    top = max(relevance.values(), default=0.0)
+    return {article for article, score in relevance.items() if score >= share * top}
+
+
 def newest_first(
     answers: Sequence[Answer], passages: Sequence[Passage], share: float = GOOD_SHARE
 ) -> list[Answer]:
@@ -92,11 +102,23 @@ def newest_first(
 
     The passage score judges the topic: "what is the latest on the bridge?" asks for no fact that an
     answer sentence could match, so the picker's scores would keep the best-matching story first."""
-    relevance: dict[str, float] = {}
-    for passage in passages:
-        relevance[passage.article.id] = max(relevance.get(passage.article.id, 0.0), passage.score)
-    top = max(relevance.values(), default=0.0)
-    good = [a for a in answers if relevance.get(a.article.id, 0.0) >= share * top]
-    rest = [a for a in answers if relevance.get(a.article.id, 0.0) < share * top]
+    topical = on_topic(passages, share)
+    good = [a for a in answers if a.article.id in topical]
+    rest = [a for a in answers if a.article.id not in topical]
     good.sort(key=lambda a: a.article.published or "", reverse=True)
     return good + rest
+
+
+def with_every_topical(
+    answers: Sequence[Answer], every: Sequence[Answer], passages: Sequence[Passage]
+) -> list[Answer]:
+    """``answers``, and the best sentence of each on-topic article that has none among them, whatever
+    its score: "what is the latest on the bridge?" asks for the newest story on a topic the archive
+    holds (some answer passed the threshold), not for a fact the reader's span could match."""
+    topical = on_topic(passages)
+    has = {a.article.id for a in answers}
+    extra: dict[str, Answer] = {}
+    for answer in every:  # best first
+        if answer.article.id in topical and answer.article.id not in has:
+            extra.setdefault(answer.article.id, answer)
+    return [*answers, *extra.values()]
