@@ -32,6 +32,21 @@ def parse_duration(value: str | float) -> float:
     return seconds
 
 
+def parse_chat_ids(value: str) -> frozenset[int]:
+    """The chat ids in a comma-separated list such as ``12, -100345`` (empty: none)."""
+    ids = set()
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        try:
+            ids.add(int(part))
+        except ValueError:
+            raise ValueError(
+                f"must be comma-separated chat ids (whole numbers): {part!r} is not one"
+            ) from None
+    return frozenset(ids)
+
+
 def default_index_dir() -> Path:
     """Per-user data directory: ``$XDG_DATA_HOME/qa-bot/index`` (``~/.local/share/qa-bot/index``)."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -176,6 +191,12 @@ class Settings(BaseSettings):
     def _duration(cls, value: str | float) -> float:
         return parse_duration(value)
 
+    @field_validator("telegram_allowed_chats")
+    @classmethod
+    def _chat_ids(cls, value: str) -> str:
+        parse_chat_ids(value)  # refused when the settings are read, not when the bot starts
+        return value
+
     def model_runtime(self) -> Literal["onnx", "torch"]:
         """What runs the models: ``runtime``, with ``auto`` resolved by ``device``."""
         if self.runtime != "auto":
@@ -205,7 +226,7 @@ class Settings(BaseSettings):
 
     def allowed_chat_ids(self) -> frozenset[int]:
         """The Telegram allowlist as integers (empty: everyone)."""
-        return frozenset(int(p) for p in self.telegram_allowed_chats.replace(" ", "").split(",") if p)
+        return parse_chat_ids(self.telegram_allowed_chats)
 
     def cors_origin_list(self) -> list[str]:
         """CORS origins as a list (empty: CORS off)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,6 +54,21 @@ def keyed_url(seed_engine: Engine) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
+def long_questions_url(seed_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The chat page's server with QA_MAX_QUESTION_CHARS=2000, over a copy of the seed index; the
+    sentence picker answers (the page's plumbing is tested: the reader reads questions of 120 tokens
+    at most)."""
+    index_dir = tmp_path_factory.mktemp("long-questions") / "index"
+    shutil.copytree(seed_engine.settings.index_dir, index_dir)
+    settings = seed_engine.settings.model_copy(
+        update={"index_dir": index_dir, "rate_limit": 0, "max_question_chars": 2000, "reader": "off"}
+    )
+    engine = Engine(settings, seed_engine.embedder)
+    yield from serve_in_thread(settings, engine)
+    engine.close()
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Debian's Chromium, headless, with no network of its own beyond the test server."""
     with sync_playwright() as playwright:
@@ -87,6 +103,18 @@ def ask(page: Page, question: str) -> None:
     box = page.get_by_label("Your question")
     box.fill(question)
     box.press("Enter")
+
+
+def long_question(length: int) -> str:
+    """A question of ``length`` characters: a long preamble, then the seed question."""
+    end = " When did the war start?"
+    return ("I have read about the war in the Caucasus. " * 50)[: length - len(end)] + end
+
+
+def paste(page: Page, text: str) -> None:
+    """Paste ``text`` into the question box, as Ctrl+V does (one insertion, not key by key)."""
+    page.get_by_label("Your question").focus()
+    page.keyboard.insert_text(text)
 
 
 def test_chat_page_shows_the_highlighted_answer_and_its_source(page: Page, base_url: str) -> None:
@@ -171,3 +199,41 @@ def test_chat_page_vote_is_stored(page: Page, base_url: str, seed_engine: Engine
     assert (vote.vote, vote.channel, vote.number) == ("up", "http", 1)
     assert vote.question == "When did the war start?"
     assert "September 27" in vote.answer.text
+
+
+def test_chat_page_keeps_a_question_over_the_limit_whole_and_says_so(page: Page, base_url: str) -> None:
+    """A pasted question longer than QA_MAX_QUESTION_CHARS stays whole in the box, is not sent,
+    and the page says why until it is shortened to the limit."""
+    page.goto(base_url)
+    question = long_question(1750)
+    box = page.get_by_label("Your question")
+    status = page.locator("#form-status")
+    paste(page, question)
+    expect(box).to_have_value(question)  # never cut to the first 1000 characters
+    expect(status).to_have_text("The question is longer than 1000 characters (it has 1750).")
+    expect(box).to_have_attribute("aria-invalid", "true")
+    box.press("Enter")
+    expect(box).to_have_value(question)
+    expect(page.locator("#log li")).to_have_count(0)  # nothing asked
+    box.fill(question[-1000:])
+    expect(status).to_have_text("")
+    expect(box).not_to_have_attribute("aria-invalid", "true")
+
+
+def test_chat_page_sends_a_question_up_to_the_server_limit(page: Page, long_questions_url: str) -> None:
+    """With QA_MAX_QUESTION_CHARS=2000 the page sends a 1750-character question whole and shows the
+    reply; one over 2000 is refused with that limit."""
+    page.goto(long_questions_url)
+    question = long_question(1750)
+    paste(page, question)
+    expect(page.locator("#form-status")).to_have_text("")
+    with page.expect_response("**/ask") as asked:
+        page.get_by_label("Your question").press("Enter")
+    assert asked.value.ok and asked.value.request.post_data_json["question"] == question
+    reply = page.locator("li.turn-reply")
+    expect(reply.locator("article.answer, .notice").first).to_be_visible(timeout=60_000)
+    expect(reply.locator(".notice.error")).to_have_count(0)
+    paste(page, long_question(2001))
+    expect(page.locator("#form-status")).to_have_text(
+        "The question is longer than 2000 characters (it has 2001)."
+    )

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from qa.engine import Engine
 from tests.news import write_benchmark
 from tests.web_site import BRIDGE, FERRY, Site, publish, rss
 
@@ -275,6 +277,66 @@ def test_urls_feeds_and_refresh(tmp_path: Path, site: Site, monkeypatch: pytest.
     assert missing.returncode == 1 and missing.stderr.startswith("qa: error: no feed")
     broken = qa("index", site.url("/nothing.html"), index_dir=index_dir)
     assert broken.returncode == 1 and "/nothing.html: skipped, HTTP 404" in broken.stderr
+
+
+def test_refresh_without_feeds_says_how_to_add_one(tmp_path: Path) -> None:
+    """`qa refresh` with no feed registered says so and names `qa feeds add URL`, exiting 0."""
+    done = qa("refresh", index_dir=tmp_path / "index")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "No feed is registered, so there is nothing to refresh: `qa feeds add URL` adds one."
+    ]
+
+
+def test_adding_a_registered_feed_says_so(tmp_path: Path, site: Site) -> None:
+    """`qa feeds add` of a feed already registered (its URL written differently) says so and exits 0."""
+    feed = publish(site)
+    index_dir = tmp_path / "index"
+    first = qa("feeds", "add", feed, index_dir=index_dir, QA_FETCH_DELAY="0")
+    assert first.returncode == 0, first.stderr
+    assert f"added rss feed {feed} (The Gazette)" in first.stdout
+    again = qa("feeds", "add", feed.replace("http://", "HTTP://"), index_dir=index_dir, QA_FETCH_DELAY="0")
+    assert again.returncode == 0, again.stderr
+    assert f"rss feed {feed} (The Gazette) is already registered" in again.stdout
+    assert "added" not in again.stdout and "indexed 0 articles" in again.stdout
+
+
+def test_feed_declaring_entities_is_one_plain_error_line(tmp_path: Path, site: Site) -> None:
+    """`qa feeds add` of a feed declaring entities says in words why it is refused."""
+    bomb = '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY lol "lol">]><rss><channel>&lol;</channel></rss>'
+    url = site.put("/bomb.xml", bomb, content_type="text/xml")
+    done = qa("feeds", "add", url, index_dir=tmp_path / "index")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"qa: error: {url}: invalid XML: entity declarations are refused "
+        "(they can expand without bound or read other files)"
+    ]
+
+
+def test_feedback_export_to_dash_writes_stdout(tmp_path: Path, seed_engine: Engine) -> None:
+    """`qa feedback export -` writes the queries.jsonl lines on stdout (the count on stderr), no file "-"."""
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_engine.settings.index_dir, index_dir)
+    engine = Engine(seed_engine.settings.model_copy(update={"index_dir": index_dir}), seed_engine.embedder)
+    question = "When did the war in Nagorno-Karabakh start?"
+    [answer] = engine.ask(question, top_k=1).answers
+    engine.feedback.vote("http", "c1", question, 1, answer, "up")
+    engine.close()
+    done = subprocess.run(
+        [sys.executable, "-m", "bots.cli", "feedback", "export", "-"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,  # where a file named "-" would be written
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "QA_INDEX_DIR": str(index_dir)},
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(x) for x in done.stdout.splitlines()]  # the seed index may hold others' votes
+    [line] = [x for x in lines if x["question"] == question]
+    assert line["answers"] == [answer.span_text] and line["split"] == "dev"
+    assert f"wrote {len(lines)} questions to standard output" in done.stderr
+    assert not (tmp_path / "-").exists()
 
 
 def test_narrow_tables_wrap_titles_and_urls(seed_index_dir: Path, tmp_path: Path, site: Site) -> None:

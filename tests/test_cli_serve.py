@@ -60,3 +60,18 @@ def test_serve_on_a_port_in_use_is_one_error_line(seed_index_dir: Path) -> None:
     assert done.returncode == 1, done.stderr
     expected = f"qa: error: address 127.0.0.1:{port} is already in use: choose another --port (QA_PORT)"
     assert done.stderr.strip() == expected
+
+
+def test_telegram_chat_id_that_is_no_number_is_one_line(tmp_path: Path) -> None:
+    """A QA_TELEGRAM_ALLOWED_CHATS entry that is no whole number stops `qa telegram` with one line."""
+    done = qa(
+        "telegram",
+        index_dir=tmp_path / "index",
+        QA_TELEGRAM_TOKEN="123:abc",
+        QA_TELEGRAM_ALLOWED_CHATS="12, -1001, abc",
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "qa: error: invalid setting telegram_allowed_chats (QA_TELEGRAM_ALLOWED_CHATS): "
+        "must be comma-separated chat ids (whole numbers): 'abc' is not one"
+    ]

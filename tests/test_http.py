@@ -319,6 +319,29 @@ def test_key_is_required_when_configured(
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
+KEY_ASKED = "This service needs an API key: send 'Authorization: Bearer <key>'."
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({}, KEY_ASKED),
+        ({"Authorization": f"Basic {KEY}"}, KEY_ASKED),
+        ({"Authorization": "Bearer "}, KEY_ASKED),
+        ({"Authorization": "Bearer wrong"}, "The API key sent is not the right one."),
+        ({"Authorization": f"Bearer {KEY}x"}, "The API key sent is not the right one."),
+    ],
+)
+def test_wrong_key_is_told_from_a_missing_one(
+    keyed: tuple[FastAPI, TestClient], headers: dict[str, str], message: str
+) -> None:
+    """A request that sends a wrong key is told so, not asked for a key it sent (both 401)."""
+    _, client = keyed
+    response = client.get("/documents", headers=headers)
+    assert error_of(response, 401) == "unauthorized"
+    assert response.json()["error"]["message"] == message
+
+
 @pytest.mark.parametrize("path", ["/health", "/", "/static/app.js"])
 def test_health_and_page_need_no_key(keyed: tuple[FastAPI, TestClient], path: str) -> None:
     """The health probe and the static chat page are public."""

@@ -259,6 +259,32 @@ def test_feedback_is_stored_on_the_answer_of_the_last_reply(tmp_path: Path) -> N
         assert bad.status_code == 422
 
 
+def test_feedback_later_vote_on_an_answer_replaces_the_earlier_in_the_export(tmp_path: Path) -> None:
+    """👎 then 👍 on the same answer (POST /feedback twice) exports it as a gold answer only, and 👎
+    again makes it known-wrong only; every vote stays stored."""
+    with serving(tmp_path) as (_, client, engine):
+        add(client, MUSEUM)
+        asked = client.post("/ask", json={"question": QUESTION, "top_k": 1}).json()
+        vote = {"conversation_id": asked["conversation_id"], "answer": 1}
+        exported = tmp_path / "votes.jsonl"
+        answer = asked["answers"][0]
+        words = answer["text"][slice(*answer["span"])] if answer["span"] else answer["text"]
+        lines = []
+        for given in ("down", "up", "down"):
+            response = client.post("/feedback", json={**vote, "vote": given, "comment": f"said {given}"})
+            assert response.status_code == 201, response.text
+            assert engine.feedback.export(exported) == 1
+            [line] = [json.loads(x) for x in exported.read_text(encoding="utf-8").splitlines()]
+            lines.append(line)
+        assert [v.vote for v in engine.feedback.votes()] == ["down", "up", "down"]
+        up, down = lines[1], lines[2]
+        assert (up["answers"], up["doc_ids"], up["split"]) == ([words], ["museum"], "dev")
+        assert (up["wrong_answers"], up["wrong_doc_ids"], up["comments"]) == ([], [], ["said up"])
+        assert (down["answers"], down["doc_ids"], down["split"]) == ([], [], "down-only")
+        assert (down["wrong_answers"], down["wrong_doc_ids"]) == ([words], ["museum"])
+        assert lines[0]["id"] == up["id"] == down["id"]  # the question keeps its line's id
+
+
 def _wait_for(predicate: Any) -> None:
     """Block until ``predicate()`` holds (the server works on its own threads)."""
     done = threading.Event()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -148,6 +149,19 @@ def test_feedback_exports_eval_questions(engine: Engine) -> None:
     assert lines[0]["split"] == "dev"
     assert lines[1]["answers"] == [] and lines[1]["wrong_doc_ids"] == ["museum"]
     assert lines[1]["split"] == "down-only" and lines[1]["comments"] == ["wrong person"]
+
+
+def test_feedback_export_lists_no_gold_words_as_wrong(engine: Engine) -> None:
+    """The same words 👍 from one article and 👎 from another are a gold answer only; the other
+    article stays a known-wrong one."""
+    engine.add_articles([MUSEUM])
+    [good] = engine.ask(QUESTION, top_k=1).answers
+    copy = replace(good, article=replace(good.article, id="museum-copy"))
+    engine.feedback.vote("http", "c1", QUESTION, 1, good, "up")
+    engine.feedback.vote("http", "c2", QUESTION, 1, copy, "down")
+    [line] = eval_queries(engine.feedback.votes())
+    assert line["answers"] == [good.span_text] and line["doc_ids"] == ["museum"]
+    assert line["wrong_answers"] == [] and line["wrong_doc_ids"] == ["museum-copy"]
 
 
 def test_cli_watch_add_check_remove(seed_engine: Engine, seed_index_dir: Path, tmp_path: Path) -> None:

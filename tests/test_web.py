@@ -207,6 +207,25 @@ def test_entity_expansion_is_refused(web_engine: Engine, site: Site) -> None:
     assert report.added == [] and "invalid XML" in report.skipped[0][1]
 
 
+@pytest.mark.parametrize(
+    "declaration",
+    [
+        '<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;">',
+        '<!ENTITY b SYSTEM "file:///etc/passwd">',
+    ],
+)
+def test_entity_refusal_is_a_plain_sentence(web_engine: Engine, site: Site, declaration: str) -> None:
+    """A feed declaring entities is refused with a sentence saying why, not the parser's exception."""
+    bomb = f'<?xml version="1.0"?><!DOCTYPE rss [{declaration}]><rss><channel>&b;</channel></rss>'
+    url = site.put("/bomb.xml", bomb, content_type="text/xml")
+    with pytest.raises(DocumentError) as refused:
+        web_engine.add_feed(url)
+    assert refused.value.reason == (
+        "invalid XML: entity declarations are refused (they can expand without bound or read other files)"
+    )
+    assert web_engine.feeds() == []
+
+
 def test_requests_to_one_host_wait_for_the_delay(tmp_path: Path, site: Site) -> None:
     """Requests to a host are spaced by QA_FETCH_DELAY, and name qa-bot in their User-Agent."""
     engine = Engine(

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bots.cli.app import JsonOption, app, out, settings
+from bots.cli.app import JsonOption, app, err, out, settings
 from bots.cli.commands import finish_report
 from bots.cli.docs import print_records
 from bots.cli.progress_bar import progress_bar
@@ -49,9 +49,13 @@ def _list_feeds(ctx: typer.Context, as_json: bool) -> None:
 def feeds_add(ctx: typer.Context, url: FeedUrl, as_json: JsonOption = False) -> None:
     """Register a feed or sitemap and index its articles now; `qa refresh` reads it again later."""
     engine = Engine(settings(ctx))
-    feed = engine.add_feed(url)
+    registered = {f.url for f in engine.feeds()}
+    feed = engine.add_feed(url)  # its URL as stored (normalized), so one written differently matches
     if not as_json:
-        out.print(f"added {feed.kind} feed {feed.url}" + (f" ({feed.title})" if feed.title else ""))
+        named = f"{feed.kind} feed {feed.url}" + (f" ({feed.title})" if feed.title else "")
+        out.print(
+            f"{named} is already registered" if feed.url in registered else f"added {named}", markup=False
+        )
     with progress_bar() as progress:
         report = engine.refresh([feed.url], progress)
     stats = engine.stats()
@@ -73,6 +77,11 @@ def refresh(ctx: typer.Context, as_json: JsonOption = False) -> None:
     Exit status: 0 all read, 3 some pages skipped (each named in a warning), 1 failure.
     """
     engine = Engine(settings(ctx))
+    if not engine.feeds():
+        hint = "No feed is registered, so there is nothing to refresh: `qa feeds add URL` adds one."
+        (err if as_json else out).print(hint, markup=False)
+        if not as_json:  # --json still prints the (empty) report its reader expects
+            return
     with progress_bar() as progress:
         report = engine.refresh(progress=progress)
     stats = engine.stats()

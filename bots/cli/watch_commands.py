@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bots.cli.app import JsonOption, app, out, settings
+from bots.cli.app import JsonOption, app, err, out, settings
 from bots.cli.docs import print_records
 from bots.cli.render import answer_text
 from qa.engine import Engine
@@ -95,11 +95,21 @@ def feedback_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @feedback_app.command("export")
 def feedback_export(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="The queries.jsonl file to write.", dir_okay=False)],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The queries.jsonl file to write (-: standard output).", dir_okay=False, allow_dash=True
+        ),
+    ],
 ) -> None:
     """Write the voted questions as `qa eval` questions: 👍 answers are gold, 👎 ones known wrong."""
+    feedback = Engine(settings(ctx)).feedback
+    if str(file) == "-":  # the lines alone on stdout, for a pipe; the count goes to stderr
+        count = feedback.write_queries(sys.stdout)
+        err.print(f"wrote {count} questions to standard output", markup=False)
+        return
     try:
-        count = Engine(settings(ctx)).feedback.export(file)
+        count = feedback.export(file)
     except OSError as exc:
         raise QAError(f"cannot write {file}: {exc}") from None
     out.print(f"wrote {count} questions to {file}", markup=False)

@@ -41,8 +41,9 @@ def write_access(settings: Settings) -> Callable[[Request, Credentials], None]:
                 "writes_disabled",
                 "Changing documents, feeds and watches is disabled: the server has no QA_API_KEY configured.",
             )
-        if not bearer_matches(request.headers.get("authorization"), settings.api_key):
-            raise APIError(401, "unauthorized", "Send 'Authorization: Bearer <key>'.")
+        refusal = key_refusal(request.headers.get("authorization"), settings.api_key)
+        if refusal is not None:
+            raise APIError(401, "unauthorized", refusal)
 
     return require_write_access
 
@@ -52,14 +53,23 @@ def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
-def bearer_matches(authorization: str | None, api_key: str) -> bool:
-    """True when an ``Authorization`` header carries ``Bearer <api_key>`` (constant-time)."""
-    if not authorization:
-        return False
-    scheme, _, token = authorization.strip().partition(" ")
-    if scheme.lower() != "bearer":
-        return False
-    return hmac.compare_digest(token.strip().encode("utf-8"), api_key.encode("utf-8"))
+def bearer_token(authorization: str | None) -> str | None:
+    """The key an ``Authorization: Bearer <key>`` header carries; None when it carries none."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def key_refusal(authorization: str | None, api_key: str) -> str | None:
+    """Why an ``Authorization`` header does not open the API (no key sent, or a wrong one); None if it
+    carries ``Bearer <api_key>`` (compared in constant time)."""
+    token = bearer_token(authorization)
+    if token is None:
+        return "This service needs an API key: send 'Authorization: Bearer <key>'."
+    if not hmac.compare_digest(token.encode("utf-8"), api_key.encode("utf-8")):
+        return "The API key sent is not the right one."
+    return None
 
 
 class RateLimiter:
@@ -148,14 +158,10 @@ class GuardMiddleware:
                     f"Too many requests; try again in {seconds} s.",
                     {"Retry-After": str(seconds)},
                 )
-        authorization = headers.get("authorization")
-        if self.api_key and not is_public(path) and not bearer_matches(authorization, self.api_key):
-            return error_response(
-                401,
-                "unauthorized",
-                "This service needs an API key: send 'Authorization: Bearer <key>'.",
-                {"WWW-Authenticate": "Bearer"},
-            )
+        if self.api_key and not is_public(path):
+            refusal = key_refusal(headers.get("authorization"), self.api_key)
+            if refusal is not None:
+                return error_response(401, "unauthorized", refusal, {"WWW-Authenticate": "Bearer"})
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             return self._too_large()

@@ -137,9 +137,14 @@ class IndexLoader:
             self._done.set()
 
 
-def chat_page_html() -> str:
-    """The chat page, carrying the core's words for what the page says of a conversation by itself."""
-    words = {"nothing-new": NOTHING_NEW, "no-more": NO_MORE}
+def chat_page_html(settings: Settings) -> str:
+    """The chat page, carrying the core's words for what the page says of a conversation by itself
+    and the longest question the server accepts (the page checks it before sending, never cuts)."""
+    words = {
+        "nothing-new": NOTHING_NEW,
+        "no-more": NO_MORE,
+        "max-question-chars": str(settings.max_question_chars),
+    }
     attributes = " ".join(f'data-{name}="{html.escape(text)}"' for name, text in words.items())
     return (WEB_DIR / "index.html").read_text(encoding="utf-8").replace("<body>", f"<body {attributes}>", 1)
 
@@ -228,7 +233,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         stats = qa_engine.stats() if loader.done else None
         return Response(metrics.render(stats), media_type=CONTENT_TYPE)
 
-    page = chat_page_html()
+    page = chat_page_html(settings)
 
     @app.get("/", include_in_schema=False)
     def chat_page() -> HTMLResponse:

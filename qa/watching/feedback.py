@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from qa.answering.conversation import Paging
 from qa.errors import FeedbackError
@@ -74,10 +74,13 @@ class Feedback:
 
     def export(self, path: Path) -> int:
         """Write the voted questions to ``path`` as ``queries.jsonl`` lines; returns how many."""
-        lines = eval_queries(self.votes())
         with path.open("w", encoding="utf-8") as handle:
-            for line in lines:
-                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+            return self.write_queries(handle)
+
+    def write_queries(self, to: TextIO) -> int:
+        """Write the voted questions to ``to`` as ``queries.jsonl`` lines; returns how many."""
+        lines = eval_queries(self.votes())
+        to.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
         return len(lines)
 
 
@@ -96,25 +99,46 @@ def _record(row: tuple[Any, ...]) -> VoteRecord:
 
 
 def eval_queries(votes: list[VoteRecord]) -> list[dict[str, Any]]:
-    """One evaluation question per question voted on: 👍 answers are its gold answers and articles,
-    👎 ones its known-wrong answers; a question with no 👍 is in split ``down-only``, not ``dev``."""
-    by_question: dict[str, list[VoteRecord]] = {}
-    for vote in votes:
-        by_question.setdefault(vote.question.strip(), []).append(vote)
+    """One evaluation question per question voted on (``votes`` oldest first): 👍 answers are its
+    gold answers and articles, 👎 ones its known-wrong answers; a later vote on the same answer
+    replaces the earlier, and words that a 👍 answer has are never also listed wrong. A question with
+    no 👍 left is in split ``down-only``, not ``dev``."""
     lines = []
-    for question, cast in by_question.items():
+    for first_id, question, cast in _standing_votes(votes):
         up = [v.answer for v in cast if v.vote == "up"]
         down = [v.answer for v in cast if v.vote == "down"]
+        answers = list(dict.fromkeys(_answer_words(a) for a in up))
+        wrong = [w for w in dict.fromkeys(_answer_words(a) for a in down) if w not in answers]
         lines.append(
             {
-                "id": f"feedback-{cast[0].id}",
+                "id": f"feedback-{first_id}",
                 "question": question,
-                "answers": list(dict.fromkeys(a.span_text or a.text for a in up)),
+                "answers": answers,
                 "doc_ids": list(dict.fromkeys(a.article.id for a in up)),
                 "split": "dev" if up else "down-only",
-                "wrong_answers": list(dict.fromkeys(a.span_text or a.text for a in down)),
+                "wrong_answers": wrong,
                 "wrong_doc_ids": list(dict.fromkeys(a.article.id for a in down)),
                 "comments": [v.comment for v in cast if v.comment],
             }
         )
     return lines
+
+
+def _standing_votes(votes: list[VoteRecord]) -> list[tuple[int, str, list[VoteRecord]]]:
+    """Per question voted on (its first vote's id, the question, its votes): only the latest vote
+    on each of its answers (an answer being its words and article), whoever cast it."""
+    first: dict[str, int] = {}
+    latest: dict[tuple[str, str, str], VoteRecord] = {}
+    for vote in votes:
+        question = vote.question.strip()
+        first.setdefault(question, vote.id)
+        latest[(question, vote.answer.article.id, _answer_words(vote.answer))] = vote
+    by_question: dict[str, list[VoteRecord]] = {question: [] for question in first}
+    for (question, _, _), vote in latest.items():
+        by_question[question].append(vote)
+    return [(first[question], question, cast) for question, cast in by_question.items()]
+
+
+def _answer_words(answer: Answer) -> str:
+    """What an exported answer says: its span, else its sentence."""
+    return answer.span_text or answer.text

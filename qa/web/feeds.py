@@ -10,7 +10,7 @@ from urllib.parse import urljoin
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeTree
-from defusedxml import DefusedXmlException
+from defusedxml import DefusedXmlException, EntitiesForbidden
 
 from qa.errors import DocumentError
 from qa.ingest.articles import iso_date
@@ -82,8 +82,13 @@ def parse_listing(data: bytes, base_url: str) -> Listing:
         raise DocumentError(base_url, "not an RSS or Atom feed or an XML sitemap")
     try:
         root = SafeTree.fromstring(data)
-    except (ParseError, DefusedXmlException) as exc:
+    except ParseError as exc:
         raise DocumentError(base_url, f"invalid XML ({exc})") from None
+    except EntitiesForbidden:
+        reason = "entity declarations are refused (they can expand without bound or read other files)"
+        raise DocumentError(base_url, f"invalid XML: {reason}") from None
+    except DefusedXmlException:  # an external DTD or entity reference: never fetched
+        raise DocumentError(base_url, "invalid XML: references to other documents are refused") from None
     if kind == "rss":
         title, links = _text(_first(root, "channel"), "title"), _rss_links(root, base_url)
     elif kind == "atom":

@@ -15,6 +15,9 @@
   const keyDialog = document.getElementById("key-dialog");
   const keyInput = document.getElementById("api-key");
   const WORDS = document.body.dataset;  // the core's words, put on the page by the server
+  // The server's QA_MAX_QUESTION_CHARS. No maxlength on the box: it would cut a pasted question
+  // silently; a longer one stays whole and is not sent (0: unknown, the server's 422 tells).
+  const MAX_QUESTION_CHARS = Number(WORDS.maxQuestionChars) || 0;
 
   let conversationId = null;
   let busy = false;
@@ -301,11 +304,37 @@
     }
   }
 
+  /** What is wrong with the question's length (in code points, as the server counts), or null. */
+  function lengthProblem(question) {
+    const length = Array.from(question).length;
+    if (!MAX_QUESTION_CHARS || length <= MAX_QUESTION_CHARS) return null;
+    return "The question is longer than " + MAX_QUESTION_CHARS + " characters (it has " + length + ").";
+  }
+
+  // Said once when the question grows past the limit (not at each key), taken back below it.
+  input.addEventListener("input", () => {
+    const problem = lengthProblem(input.value.trim());
+    const flagged = input.getAttribute("aria-invalid") === "true";
+    if (problem && !flagged) {
+      input.setAttribute("aria-invalid", "true");
+      status.textContent = problem;
+    } else if (!problem && flagged) {
+      input.removeAttribute("aria-invalid");
+      status.textContent = "";
+    }
+  });
+
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const question = input.value.trim();
     if (!question) {
       status.textContent = "Type a question first.";
+      input.focus();
+      return;
+    }
+    const problem = lengthProblem(question);
+    if (problem) {
+      status.textContent = problem;  // the question stays in the box, whole, to be shortened
       input.focus();
       return;
     }
