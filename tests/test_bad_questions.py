@@ -55,3 +55,28 @@ def test_odd_questions_get_an_answer_or_a_refusal(odd_engine: Engine, question: 
     assert spans_say_something(result), [(a.text, a.span_text) for a in result.answers]
     for answer in result.answers:
         assert answer.text in answer.passage
+
+
+LONG = "What did the adviser to the president of Azerbaijan say about the drones imported from Israel? "
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        LONG * 10,  # about 1,000 characters of words: 190 word pieces, more than a window holds
+        "drones " * 140,  # one word again and again
+        "x" * 999 + "?",  # one long unknown word
+        "«" + "»" * 998,  # only punctuation
+    ],
+)
+def test_a_question_at_the_longest_allowed_gets_an_answer_or_a_refusal(
+    odd_engine: Engine, question: str
+) -> None:
+    """A question as long as QA_MAX_QUESTION_CHARS allows is read up to its first 64 word pieces
+    (the tokenizer refused a pair whose question left no room for the passage: a traceback), and
+    retrieval still reads all of it."""
+    assert len(question) <= odd_engine.settings.max_question_chars
+    result = odd_engine.ask(question)
+    assert spans_say_something(result)
+    if question.startswith(LONG):
+        assert result.answers and "drones" in result.answers[0].text

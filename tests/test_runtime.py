@@ -101,6 +101,8 @@ def test_onnx_reader_reads_as_the_torch_reader(base: str, onnx_dir: Path) -> Non
     windows = fp32._scorer.windows(QUESTION, passages)
     assert windows == torch_reader._scorer.windows(QUESTION, passages)
     assert len(windows.owners) > len(passages)  # the long passage was read in several windows
+    long = QUESTION + " And what about the drones?" * 30  # both read its first 64 word pieces alike
+    assert fp32._scorer.windows(long, passages) == torch_reader._scorer.windows(long, passages)
     ours, theirs = fp32.read(QUESTION, passages), torch_reader.read(QUESTION, passages)
     assert [(r.passage, r.start, r.end) for r in ours] == [(r.passage, r.start, r.end) for r in theirs]
     for mine, other in zip(ours, theirs, strict=True):

@@ -31,6 +31,9 @@ WEIGHTS_FILE = "reader.safetensors"
 CONFIG_FILE = "reader.json"
 MAX_ANSWER_TOKENS = 30  # longest span considered, in word pieces
 SPAN_CHOICES = 20  # best spans of a window tried, in order, for the first ``acceptable`` one
+# Word pieces of a question the reader reads at most (transformers' QA pipeline reads 64): the rest of
+# each window is the passage's. Retrieval reads the whole question.
+QUESTION_TOKENS = 64
 # The reader shipped in qa/weights (bench/train_reader.py, then bench/calibrate_reader.py): a changed
 # file is an error, never a silently different model. Another reader folder is checked against the
 # SHA-256 its own reader.json records.
@@ -92,6 +95,13 @@ def reader_folder(setting: str) -> Path:
     if not (folder / CONFIG_FILE).is_file():
         raise ModelError(f"no reader in {folder} (it needs {CONFIG_FILE} and {WEIGHTS_FILE})")
     return folder
+
+
+def fitted_question(question: str, offsets: Sequence[tuple[int, int]], limit: int = QUESTION_TOKENS) -> str:
+    """``question`` cut after its ``limit``-th word piece (``offsets``: each piece's characters). A
+    longer question would leave its windows no room for the passage: the tokenizer refuses such a
+    pair, and a 700-character question ended in a traceback."""
+    return question if len(offsets) <= limit else question[: offsets[limit - 1][1]]
 
 
 def encode_pairs(

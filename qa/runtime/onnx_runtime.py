@@ -31,7 +31,15 @@ from typing import Any
 
 import numpy as np
 
-from qa.answering.reader import Logits, ReaderConfig, Windows, padded, passage_offsets
+from qa.answering.reader import (
+    QUESTION_TOKENS,
+    Logits,
+    ReaderConfig,
+    Windows,
+    fitted_question,
+    padded,
+    passage_offsets,
+)
 from qa.errors import ModelError
 from qa.runtime.embedding import (
     BUNDLED_MODEL_SHA256,
@@ -244,6 +252,7 @@ class OnnxSpanScorer:
         self._session = open_session(ready(self.file, base_path, weights), self.file)
         self._tokenizer = load_tokenizer(base_path, verify)
         self._tokenizer.enable_truncation(config.max_length, stride=config.stride, strategy="only_second")
+        self._pieces_tokenizer: Any = None
         # A pass that runs beside others hands the arena's unused blocks back when it ends, so a burst
         # of concurrent questions does not leave the server holding the memory of its busiest moment
         # (qa/runtime/memory.py); a pass alone keeps them, for the next question's pass to reuse.
@@ -254,6 +263,9 @@ class OnnxSpanScorer:
         self.passes_beside_others = 0  # passes that shrank the arena when they ended, since loading
 
     def windows(self, question: str, passages: Sequence[str]) -> Windows:
+        if len(question) > QUESTION_TOKENS:  # else it cannot be longer: a word piece holds a character
+            pieces = self._pieces.encode(question, add_special_tokens=False)
+            question = fitted_question(question, pieces.offsets)
         ids, types, owners, offsets = [], [], [], []
         for owner, first in enumerate(self._tokenizer.encode_batch([(question, p) for p in passages])):
             for encoding in (first, *first.overflowing):
@@ -262,6 +274,16 @@ class OnnxSpanScorer:
                 owners.append(owner)
                 offsets.append(passage_offsets(encoding.sequence_ids, encoding.offsets))
         return Windows(ids, types, owners, offsets)
+
+    @property
+    def _pieces(self) -> Any:
+        """The tokenizer without its windows' truncation, to count a long question's word pieces
+        (made on first need: most questions are shorter than the count that matters)."""
+        if self._pieces_tokenizer is None:
+            pieces = type(self._tokenizer).from_str(self._tokenizer.to_str())
+            pieces.no_truncation()
+            self._pieces_tokenizer = pieces
+        return self._pieces_tokenizer
 
     def scores(self, windows: Windows) -> tuple[Logits, Logits]:
         ids, mask, types = windows.padded()

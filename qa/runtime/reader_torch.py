@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from qa.answering.reader import Logits, ReaderConfig, Windows, context_offsets, encode_pairs
+from qa.answering.reader import Logits, ReaderConfig, Windows, context_offsets, encode_pairs, fitted_question
 from qa.errors import ModelError
 
 
@@ -84,6 +84,8 @@ class TorchSpanScorer:
 
     def windows(self, question: str, passages: Sequence[str]) -> Windows:
         config = self._config
+        pieces = self._tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
+        question = fitted_question(question, pieces["offset_mapping"])
         encoding = encode_pairs(
             self._tokenizer, [question] * len(passages), passages, config.max_length, config.stride
         )
