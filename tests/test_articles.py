@@ -108,6 +108,67 @@ def test_a_given_date_is_read_or_named_as_unreadable() -> None:
     assert load_one(dated, ".md").published == "2005-03-11T00:00:00"  # type: ignore[attr-defined]
 
 
+def test_a_json_list_skips_its_bad_items_and_a_file_its_repeated_ids() -> None:
+    """A .json list is read item by item as a .jsonl file line by line (a bad item is skipped and
+    named, the others kept), and an id that an earlier item or line of the file has is skipped and
+    named, never silently replacing the first."""
+    items = [
+        {"id": "a", "text": "First."},
+        {"title": "no text"},
+        {"text": {"body": "x"}},
+        {"id": "a", "text": "Again."},
+    ]
+    articles, problems = parse_document(json.dumps(items).encode(), "batch.json", ".json")
+    assert [a.text for a in articles] == ["First."]
+    assert problems == [
+        ("batch.json#1", "missing or empty 'text'"),
+        ("batch.json#2", "'text' must be a string, not dict"),
+        ("batch.json#3", "id 'a' again (first at batch.json#0)"),
+    ]
+    lines = b'{"id": "j1", "text": "One."}\n{"id": "j2", "text": "Two."}\nnot json\n'
+    lines += b'{"id": "j1", "text": "Three."}\n'
+    articles, problems = parse_document(lines, "feed.jsonl", ".jsonl")
+    assert [a.id for a in articles] == ["j1", "j2"] and articles[0].text == "One."
+    assert problems == [
+        ("feed.jsonl:3", "invalid JSON (Expecting value)"),
+        ("feed.jsonl:4", "id 'j1' again (first at feed.jsonl:1)"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "suffix"),
+    [
+        ("Ferry\n\nThe ferry to Łódź resumed on Friday.\n".encode("utf-16"), ".txt"),  # Notepad's "Unicode"
+        ("Ferry\n\nThe ferry to Łódź resumed on Friday.\n".encode("utf-32"), ".txt"),
+        (
+            '<html><head><meta charset="windows-1250"><title>Ferry</title></head><body><article>'
+            "<h1>Ferry</h1><p>The ferry to Łódź resumed on Friday, after the river rose for a week.</p>"
+            "</article></body></html>".encode("cp1250"),
+            ".html",
+        ),
+    ],
+)
+def test_text_in_the_encoding_its_file_gives(data: bytes, suffix: str) -> None:
+    """UTF-16 and UTF-32 by their byte order mark (they hold NUL bytes, yet are text), and an HTML
+    page in the charset it declares, are read as written."""
+    article = load_one(data, suffix)
+    assert "Łódź" in article.text  # type: ignore[attr-defined]
+
+
+def test_a_page_without_a_published_date_gets_none_not_its_copyright_year() -> None:
+    """A page's date comes from its markup (meta tags, ``<time>``, JSON-LD); a footer's "© 2023" is
+    no publication date (a guess from the text made the story 2023-01-01)."""
+    page = (
+        b"<html><head><title>Bakery opens</title></head><body><article><h1>Bakery opens</h1>"
+        b"<p>A new bakery opened on the main square of Eastport on Saturday, selling bread.</p>"
+        b"<p>The owner said the oven came from an old farm in the hills.</p></article>"
+        b"<footer>&copy; 2023 Valley Post. All rights reserved.</footer></body></html>"
+    )
+    assert load_one(page, ".html").published is None  # type: ignore[attr-defined]
+    dated = page.replace(b"<h1>", b'<time datetime="2005-03-11">11 March 2005</time><h1>')
+    assert load_one(dated, ".html").published == "2005-03-11T00:00:00"  # type: ignore[attr-defined]
+
+
 BYLINED = "By Anna Berg | Coastal Wire | 11 March 2005\n\nThe new bridge was opened by the mayor on Thursday."
 
 

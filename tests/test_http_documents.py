@@ -72,11 +72,11 @@ def test_upload_names_each_skipped_line(hash_engine: Engine) -> None:
             id="json-object",
         ),
         pytest.param(
-            {"method": "POST", "url": "/documents", "files": {"file": ("n.json", b'[{"text": "a"}, {}]')}},
+            {"method": "POST", "url": "/documents", "files": {"file": ("n.json", b'[{}, {"title": "x"}]')}},
             422,
             "invalid_document",
-            "n.json, item 2: missing or empty 'text'",
-            id="json-array-item",
+            "n.json: no valid articles (missing or empty 'text')",
+            id="json-array-without-articles",
         ),
         pytest.param(
             {"method": "POST", "url": "/documents", "files": {"file": ("bad.jsonl", b"nope\n")}},

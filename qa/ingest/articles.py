@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import logging
 import re
+from contextlib import suppress
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path, PurePosixPath
@@ -98,16 +100,47 @@ def given_date(value: object, where: str) -> str | None:
     return found
 
 
-def decode_text(data: bytes, path: str) -> str:
-    """UTF-8 (BOM tolerated), falling back to Windows-1252/Latin-1 with a warning; binary is refused."""
+_BOMS = (  # UTF-32's little-endian mark begins with UTF-16's: it is tried first
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_DECLARED_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+
+
+def declared_charset(data: bytes) -> str | None:
+    """The encoding an HTML page declares in its first 4 KiB (``<meta charset>`` or the
+    ``http-equiv`` content type), when Python knows it."""
+    found = _DECLARED_CHARSET.search(data[:4096])
+    if found is None:
+        return None
+    try:
+        return codecs.lookup(found.group(1).decode("ascii")).name
+    except (LookupError, UnicodeDecodeError):
+        return None
+
+
+def decode_text(data: bytes, path: str, declared: str | None = None) -> str:
+    """UTF-8, or UTF-16/32 by their byte order mark; else the encoding the file ``declared`` (an HTML
+    page's charset), else Windows-1252/Latin-1 with a warning; binary is refused."""
     if not data.strip():
         raise DocumentError(path, "empty file")
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError:
+                raise DocumentError(path, f"not valid {codec.upper()} after its byte order mark") from None
     if b"\x00" in data[:8192]:
         raise DocumentError(path, "binary file (contains NUL bytes), not text")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
+    if declared is not None and declared != "utf-8":
+        with suppress(UnicodeDecodeError):
+            return data.decode(declared)
     try:
         text = data.decode("cp1252")
     except UnicodeDecodeError:
@@ -221,7 +254,7 @@ def parse_html_article(html: str, source: str) -> Article:
         include_comments=False,
         include_tables=False,
         date_extraction_params={
-            "extensive_search": True,
+            "extensive_search": False,
             "original_date": True,
             "outputformat": "%Y-%m-%dT%H:%M:%S",
         },
@@ -252,7 +285,9 @@ def article_from_record(record: object, source: str, where: str) -> Article:
     if not isinstance(record, dict):
         raise DocumentError(where, "expected a JSON object")
     text = record.get("text")
-    if not isinstance(text, str) or not text.strip():
+    if text is not None and not isinstance(text, str):
+        raise DocumentError(where, f"'text' must be a string, not {type(text).__name__}")
+    if not text or not text.strip():
         raise DocumentError(where, "missing or empty 'text'")
     text = "\n".join(without_byline(text.strip().split("\n")))
     title = record.get("title")
@@ -271,19 +306,40 @@ def article_from_record(record: object, source: str, where: str) -> Article:
 
 def parse_jsonl(text: str, source: str) -> tuple[list[Article], list[tuple[str, str]]]:
     """Articles from JSON Lines; bad lines are returned as ``(place, reason)`` and skipped."""
-    articles: list[Article] = []
+    records: list[tuple[str, object]] = []
     problems: list[tuple[str, str]] = []
     # Only "\n" ends a record: JSON strings may hold U+2028 and other characters splitlines() splits on.
     for number, line in enumerate(text.split("\n"), start=1):  # a trailing "\r" is JSON whitespace
         if not line.strip():
             continue
-        where = f"{source}:{number}"
         try:
-            articles.append(article_from_record(json.loads(line), source, where))
+            records.append((f"{source}:{number}", json.loads(line)))
         except json.JSONDecodeError as exc:
-            problems.append((where, f"invalid JSON ({exc.msg})"))
+            problems.append((f"{source}:{number}", f"invalid JSON ({exc.msg})"))
+    articles, bad = articles_from_records(records, source)
+    return articles, sorted(problems + bad, key=lambda p: int(p[0].rpartition(":")[2]))  # by line
+
+
+def articles_from_records(
+    records: list[tuple[str, object]], source: str
+) -> tuple[list[Article], list[tuple[str, str]]]:
+    """The articles of a file's JSON objects (each with its place), and the places skipped and why:
+    an object that is no article, or one whose id an earlier object of the file already has (one
+    would silently replace the other)."""
+    articles: list[Article] = []
+    problems: list[tuple[str, str]] = []
+    first: dict[str, str] = {}
+    for where, record in records:
+        try:
+            article = article_from_record(record, source, where)
         except DocumentError as exc:
             problems.append((where, exc.reason))
+            continue
+        if article.id in first:
+            problems.append((where, f"id {article.id!r} again (first at {first[article.id]})"))
+            continue
+        first[article.id] = where
+        articles.append(article)
     return articles, problems
 
 
@@ -300,14 +356,21 @@ def _parse_by_suffix(data: bytes, source: str, suffix: str) -> tuple[list[Articl
         if not articles and problems:
             raise DocumentError(source, f"no valid article lines ({problems[0][1]})")
         return articles, problems
-    text = decode_text(data, source)
+    text = decode_text(data, source, declared_charset(data) if suffix in HTML_SUFFIXES | {""} else None)
     if suffix == ".json":
         try:
             payload = json.loads(text)
         except json.JSONDecodeError as exc:
             raise DocumentError(source, f"invalid JSON ({exc.msg})") from None
-        records = payload if isinstance(payload, list) else [payload]
-        return [article_from_record(r, source, f"{source}#{i}") for i, r in enumerate(records)], []
+        if not isinstance(payload, list):
+            return [article_from_record(payload, source, f"{source}#0")], []
+        articles, problems = articles_from_records(
+            [(f"{source}#{i}", r) for i, r in enumerate(payload)], source
+        )
+        if not articles:
+            why = f"no valid articles ({problems[0][1]})" if problems else "an empty list"
+            raise DocumentError(source, why)
+        return articles, problems
     if suffix in HTML_SUFFIXES or (
         suffix == "" and text.lstrip()[:15].lower().startswith(("<!doctype", "<html"))
     ):
