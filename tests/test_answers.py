@@ -86,6 +86,19 @@ def test_follow_up_questions_keep_the_topic(seed_engine: Engine) -> None:
     assert result.answers and "drones" in result.answers[0].text
 
 
+def test_a_new_question_is_not_taken_for_a_follow_up(seed_engine: Engine) -> None:
+    """A question of its own after another topic is searched as asked: "the" points back to nothing
+    (it made nearly every question a follow-up, carrying the earlier topic's words into it); a
+    pronoun or "the same" still does."""
+    conversation = Conversation()
+    seed_engine.ask("Who supplies the drones?", conversation)
+    result = seed_engine.ask("When did the war start?", conversation)
+    assert result.rewritten_question is None
+    assert result.answers and "September 27" in result.answers[0].text
+    again = seed_engine.ask("Is the same true of the rockets?", conversation)
+    assert again.rewritten_question is not None and "war" in again.rewritten_question
+
+
 def test_more_returns_the_next_answers_once(seed_engine: Engine) -> None:
     """`Conversation.more` pages through the answers not shown yet, then runs dry."""
     engine = answering_everything(seed_engine)

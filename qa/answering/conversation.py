@@ -19,18 +19,21 @@ NOTHING_NEW = "Nothing new on that in the archive: the last answer is still the 
 NO_MORE = "There are no more answers to that question."
 ASK_FIRST = "Ask me a question first."
 
-# Words that point back to something said earlier in the conversation.
+# Words that point back to something said earlier in the conversation, and "the same" (a phrase:
+# "the" alone points back to nothing, and made nearly every question a follow-up).
 _ANAPHORA = frozenset(
     """it its it's they them their theirs those these that this he him his she her hers
-    there then such one ones the same""".split()
+    there then such one ones""".split()
 )
+_THE_SAME = re.compile(r"\bthe\s+same\b", re.IGNORECASE)
 _WORD = re.compile(r"[\w'’-]+", re.UNICODE)
 
 
 def is_follow_up(question: str) -> bool:
-    """True when the question leans on earlier turns (a pronoun, or too few words of its own)."""
+    """True when the question leans on earlier turns (a pronoun, "the same", or too few words of its
+    own)."""
     words = [w.lower() for w in _WORD.findall(question)]
-    if any(w in _ANAPHORA for w in words):
+    if any(w in _ANAPHORA for w in words) or _THE_SAME.search(question):
         return True
     own = [w for w in words if w not in STOPWORDS]
     return len(own) <= 1
