@@ -246,6 +246,23 @@ def test_telegram_commands(bot: FakeBotApi, chat_id: int, command: str, expected
     assert expected in _visible(reply)
 
 
+def test_telegram_unknown_command_names_help(bot: FakeBotApi) -> None:
+    """An unknown command gets one line naming /help: in a private chat always, in a group only when
+    addressed to the bot; another bot's command is ignored."""
+    bot.push_message(140, "/foo")
+    [reply] = bot.wait_messages(140)
+    assert _visible(reply) == "I don't know /foo: /help lists the commands."
+    group = -1000141
+    bot.push_message(group, "/foo", chat_type="supergroup", user_id=141)
+    bot.push_message(group, "/bar@other_bot", chat_type="supergroup", user_id=141)
+    bot.push_message(group, f"/baz@{BOT_USER['username']} now", chat_type="supergroup", user_id=141)
+    [reply] = bot.wait_messages(group)
+    assert _visible(reply) == "I don't know /baz: /help lists the commands."
+    bot.wait_for(lambda: bot.pending() == 0, what="all updates fetched")
+    time.sleep(0.5)
+    assert len(bot.messages(group)) == 1
+
+
 def test_telegram_start_counts_articles_and_menu_is_set(bot: FakeBotApi, engine: Engine) -> None:
     """/start says what the bot is and how many articles it knows; the menu is registered."""
     bot.push_message(115, "/start")

@@ -3,8 +3,10 @@ Bot API on 127.0.0.1; articles arrive through the real indexing path (a feed on 
 
 from __future__ import annotations
 
+import html
 import json
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,9 +14,10 @@ from typing import Any
 import pytest
 
 from bots.telegram import build_application
-from bots.telegram.format import EXPIRED
+from bots.telegram.format import EXPIRED, TELEGRAM_LIMIT
 from qa.config import Settings
 from qa.engine import Engine
+from qa.models import Article
 from qa.watching import eval_queries
 from tests.conftest import SEEDS
 from tests.embedders import HashEmbedder
@@ -30,6 +33,11 @@ ITEMS = [
     ("Ferry strike ends", "/news/ferry.html", "Wed, 06 Mar 2024 08:00:00 GMT"),
     ("Glass museum opens", "/news/museum.html", "Thu, 07 Mar 2024 12:00:00 GMT"),
 ]
+GLACIER_STORY = (
+    "The Velmora glacier retreated by 42 metres this summer, the Karsk observatory said on Tuesday. "
+    "It was the largest retreat since measurements began in 1921. Glaciologists blamed the record "
+    "heat of July."
+)
 
 
 @pytest.fixture
@@ -119,10 +127,12 @@ def test_watches_lists_and_removes(engine: Engine, start_bot: Any) -> None:
     api.push_message(511, "/unwatch 1")
     assert "Stopped watching: Who opened the museum?" in _visible(api.wait_messages(511, 5)[4])
     api.push_message(511, "/unwatch 7")
-    assert "Usage" in _visible(api.wait_messages(511, 6)[5])
+    assert _visible(api.wait_messages(511, 6)[5]) == "There is no watch 7: /watches lists yours."
+    api.push_message(511, "/unwatch two")
+    assert _visible(api.wait_messages(511, 7)[6]) == "Usage: /unwatch <n>, n from /watches"
     assert [w.question for w in engine.watching.listed(511)] == ["Who ended the strike?"]
     api.push_message(511, "/watch What happened last week?")
-    assert "last week" in _visible(api.wait_messages(511, 7)[6])
+    assert "last week" in _visible(api.wait_messages(511, 8)[7])
 
 
 def test_blocked_chat_is_retried_after_the_next_refresh(
@@ -199,6 +209,8 @@ def test_inline_query_answers_with_results(engine: Engine, start_bot: Any) -> No
     call = api.calls("answerInlineQuery")[0]
     results = call.params["results"]
     assert 1 <= len(results) <= 3 and int(call.params["cache_time"]) == 60
+    # Else Telegram's cache hands them to anyone typing the same query, users off the allowlist too.
+    assert call.params["is_personal"] in (True, "true", "True")
     first = results[0]
     assert first["type"] == "article" and first["title"]
     assert "Harbour bridge reopens" in first["description"]
@@ -207,3 +219,32 @@ def test_inline_query_answers_with_results(engine: Engine, start_bot: Any) -> No
     api.push_inline_query(541, "")
     api.wait_for(lambda: len(api.calls("answerInlineQuery")) == 2, what="the empty answer")
     assert api.calls("answerInlineQuery")[1].params["results"] == []
+
+
+def test_inline_answer_with_many_copies_fits_one_message(engine: Engine, start_bot: Any) -> None:
+    """A story re-published 45 times: the inline message names its article once and counts the other
+    copies instead of listing them, so that it fits one message with its confidence and source."""
+    engine.add_articles(
+        [
+            Article(
+                id=f"glacier-{n:02}",
+                title=f"Regional daily edition {n:02} reports: Karsk observatory measures the record "
+                "retreat of the Velmora glacier this summer & more <news>",
+                text=GLACIER_STORY,
+                source=f"daily-{n:02}",
+                published=f"2026-11-{n % 28 + 1:02}T06:00:00",
+            )
+            for n in range(1, 46)
+        ]
+    )
+    api = start_bot()
+    api.push_inline_query(561, "How much did the Velmora glacier retreat?")
+    api.wait_for(lambda: bool(api.calls("answerInlineQuery")), what="the inline answer")
+    text = api.calls("answerInlineQuery")[0].params["results"][0]["input_message_content"]["message_text"]
+    visible = html.unescape(re.sub(r"<[^>]+>", "", text))
+    assert len(text.encode("utf-16-le")) // 2 <= TELEGRAM_LIMIT
+    assert "42 metres" in visible
+    assert visible.count("📰") == 1 and visible.count("Velmora glacier this summer & more <news>") == 1
+    assert "↪ also in 44 other copies" in visible
+    assert re.search(r"📰 Regional daily edition \d\d .* · daily-\d\d\n", visible)
+    assert "Confidence: " in visible.splitlines()[-1]

@@ -95,8 +95,8 @@ def _trim_after(text: str, limit: int) -> str:
     return (head[:space] if space > limit // 2 else head) + "…"
 
 
-def format_answer(answer: Answer, number: int | None = None) -> str:
-    """One answer: its sentence, span in bold, inside a short italic excerpt; then its article."""
+def excerpt(answer: Answer) -> str:
+    """The answer sentence, span in bold, inside a short italic excerpt of its passage."""
     start = answer.passage_offset
     before = _trim_before(answer.passage[:start], CONTEXT_CHARS)
     after = _trim_after(answer.passage[start + len(answer.text) :], CONTEXT_CHARS)
@@ -105,9 +105,15 @@ def format_answer(answer: Answer, number: int | None = None) -> str:
         body = f"<i>{escape(before)}</i> {body}"
     if after:
         body = f"{body} <i>{escape(after)}</i>"
+    return body
+
+
+def format_answer(answer: Answer, number: int | None = None) -> str:
+    """One answer: its sentence, span in bold, inside a short italic excerpt; then its article."""
     prefix = f"{number}. " if number is not None else ""
     return (
-        f"{prefix}{body}\n\n{article_line(answer.article)}{also_in_line(answer)}\n{confidence_line(answer)}"
+        f"{prefix}{excerpt(answer)}\n\n{article_line(answer.article)}{also_in_line(answer)}\n"
+        f"{confidence_line(answer)}"
     )
 
 
@@ -238,9 +244,19 @@ def format_push(question: str, answer: Answer) -> str:
     return f"🔔 <b>New answer to:</b> {escape(question)}\n\n{format_answer(answer)}"
 
 
-def format_inline(answer: Answer) -> str:
-    """The message an inline result sends: the usual answer with its source."""
-    return f"{format_answer(answer)}\n{source_line(answer.article)}"
+def format_inline(answer: Answer, limit: int = TELEGRAM_LIMIT) -> str:
+    """The message an inline result sends, one message of at most ``limit`` characters: the usual
+    answer with its source, the other copies counted instead of listed when they would not fit (a
+    headline of thousands of characters is still cut, as a long message is)."""
+    text = _inline(answer, also_in_line(answer))
+    if answer.also_in and _utf16_length(text) > limit:
+        count = len(answer.also_in)
+        text = _inline(answer, f"\n↪ also in {count} other {'copy' if count == 1 else 'copies'}")
+    return text if _utf16_length(text) <= limit else split_message(text, limit)[0]
+
+
+def _inline(answer: Answer, also_in: str) -> str:
+    return f"{excerpt(answer)}\n\n{source_line(answer.article)}{also_in}\n{confidence_line(answer)}"
 
 
 def format_watches(watches: list[Watch], limit: int) -> str:

@@ -85,6 +85,8 @@ class TelegramBot:
         app.add_handler(CommandHandler("watches", self.list_watches))
         app.add_handler(CommandHandler("unwatch", self.unwatch))
         app.add_handler(InlineQueryHandler(self.inline.answer))
+        # After the commands above: only the commands none of them took get here.
+        app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, self.unknown))
         app.add_handler(
             MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, self.text)
         )
@@ -215,6 +217,19 @@ class TelegramBot:
         if message is not None and await self.admit(message.chat_id, context):
             parts = (message.text or "").split(maxsplit=1)
             await self.watches.unwatch(message, parts[1].strip() if len(parts) > 1 else "")
+
+    async def unknown(self, update: Update, context: Context) -> None:
+        """A command the bot lacks: one line naming /help (in groups only when addressed to the bot)."""
+        message = update.effective_message
+        if message is None or not message.text:
+            return
+        command, _, target = message.text.split(maxsplit=1)[0].partition("@")
+        if target and target.lower() != (context.bot.username or "").lower():
+            return  # another bot's command
+        if message.chat.type != ChatType.PRIVATE and not target and self._addressed(message, context) is None:
+            return
+        if await self.admit(message.chat_id, context):
+            await message.reply_text(f"I don't know {escape(command)}: /help lists the commands.")
 
     async def more(self, update: Update, context: Context) -> None:
         """The next answers to the last question."""

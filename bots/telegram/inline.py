@@ -11,7 +11,7 @@ from telegram import InlineQueryResultArticle, InputTextMessageContent, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from bots.telegram.format import format_date, format_inline, split_message
+from bots.telegram.format import format_date, format_inline
 from bots.telegram.limits import Admission, ChatRateLimit
 from qa.engine import Engine
 from qa.errors import QAError
@@ -45,7 +45,9 @@ class InlineAnswers:
         if self.rate_limit.check(user) is not Admission.ALLOW:
             await query.answer([], cache_time=0, is_personal=True)
             return
-        await query.answer(await self.results(question), cache_time=CACHE_SECONDS)
+        # Personal: Telegram would otherwise hand these results to anyone typing the same query
+        # within the minute, users outside the allowlist included.
+        await query.answer(await self.results(question), cache_time=CACHE_SECONDS, is_personal=True)
 
     async def results(self, question: str) -> list[InlineQueryResultArticle]:
         """The results for a question: from the cache while under a minute old, else asked."""
@@ -66,7 +68,7 @@ class InlineAnswers:
                     p for p in (answer.article.title, format_date(answer.article.published)) if p
                 ),
                 input_message_content=InputTextMessageContent(
-                    split_message(format_inline(answer))[0], parse_mode=ParseMode.HTML
+                    format_inline(answer), parse_mode=ParseMode.HTML
                 ),
             )
             for number, answer in enumerate(found.answers[:INLINE_ANSWERS])

@@ -51,8 +51,11 @@ class ChatWatches:
     async def unwatch(self, message: Message, argument: str) -> None:
         """``/unwatch <n>``: stop the chat's n-th watch."""
         watches = await asyncio.to_thread(self.engine.watching.listed, message.chat_id)
-        if not argument.isdigit() or not 1 <= int(argument) <= len(watches):
+        if not argument.isdecimal():  # not isdigit: int() refuses "²"
             await message.reply_text("Usage: /unwatch &lt;n&gt;, n from /watches")
+            return
+        if not 1 <= int(argument) <= len(watches):
+            await message.reply_text(f"There is no watch {int(argument)}: /watches lists yours.")
             return
         watch = watches[int(argument) - 1]
         await asyncio.to_thread(self.engine.watching.remove, watch.id, message.chat_id)
