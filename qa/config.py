@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from pathlib import Path
@@ -231,3 +232,33 @@ class Settings(BaseSettings):
     def cors_origin_list(self) -> list[str]:
         """CORS origins as a list (empty: CORS off)."""
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+
+def setting_variables() -> set[str]:
+    """The environment variables that settings read (upper case: they are read in any case)."""
+    names: set[str] = set()
+    for field, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        if isinstance(alias, AliasChoices):
+            names.update(str(name).upper() for name in alias.choices if str(name) != field)
+        else:
+            names.add(f"QA_{field}".upper())
+    return names
+
+
+def env_file_problems(path: Path = Path(".env")) -> list[str]:
+    """The ``QA_`` keys of a ``.env`` file that no setting reads (with the nearest one), which would
+    otherwise be ignored without a word (python-dotenv itself warns of a line it cannot read)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    known = setting_variables()
+    problems = []
+    for number, line in enumerate(lines, start=1):
+        key = line.strip().removeprefix("export ").partition("=")[0].strip().upper()
+        if key.startswith("QA_") and key not in known:
+            near = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            problems.append(f"{path}:{number}: {key} is no setting, ignored{hint}")
+    return problems

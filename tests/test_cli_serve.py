@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,6 +52,27 @@ def test_invalid_settings_are_one_line_each(
     done = qa(*command, index_dir=tmp_path / "index", **env)
     assert done.returncode == 1 and done.stdout == ""
     assert sorted(done.stderr.splitlines()) == sorted(f"qa: error: {line}" for line in lines)
+
+
+def test_a_dotenv_key_that_is_no_setting_is_named(tmp_path: Path, seed_index_dir: Path) -> None:
+    """A `.env` key with the QA_ prefix that no setting reads (a typo) is a warning naming the
+    nearest setting, not silently ignored; the known keys still apply."""
+    (tmp_path / ".env").write_text("# mine\nQA_TOPK=1\nQA_TOP_K=1\nOTHER_TOOL=x\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    env.update(HF_HUB_OFFLINE="1", QA_INDEX_DIR=str(seed_index_dir))
+    done = subprocess.run(
+        [sys.executable, "-m", "bots.cli", "ask", "--json", "When did the war start?"],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "qa: WARNING: .env:2: QA_TOPK is no setting, ignored (did you mean QA_TOP_K?)" in done.stderr
+    assert "OTHER_TOOL" not in done.stderr and "QA_TOP_K=" not in done.stderr
+    assert len(json.loads(done.stdout)["answers"]) == 1  # QA_TOP_K=1 applies
 
 
 def test_serve_on_a_port_in_use_is_one_error_line(seed_index_dir: Path) -> None:

@@ -15,7 +15,7 @@ from rich.console import Console
 from typer.core import TyperOption
 
 from qa import __version__
-from qa.config import Settings
+from qa.config import Settings, env_file_problems
 from qa.errors import QAError
 from qa.models import Mode
 
@@ -175,3 +175,5 @@ def main_options(
     logging.getLogger("qa.progress").setLevel(level if quiet else min(level, logging.INFO))  # unless -q
     for noisy in ("httpx", "faiss", "sentence_transformers", "transformers", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    for problem in env_file_problems():  # a typo there would be ignored without a word
+        logging.getLogger("qa").warning("%s", problem)
