@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from qa.errors import DocumentError
-from qa.ingest.articles import parse_document, parse_timestamp
+from qa.ingest.articles import parse_document
+from qa.ingest.dates import parse_timestamp
 
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "000_30a3e569ce88eb0e.txt"
 

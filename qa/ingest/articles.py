@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import json
-import logging
 import re
-from contextlib import suppress
-from datetime import datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path, PurePosixPath
 
 from qa.errors import DocumentError
 from qa.ingest.dateline import with_place
+from qa.ingest.dates import given_date, parse_timestamp
+from qa.ingest.decoding import declared_charset, decode_lines, decode_text
 from qa.models import Article
-
-logger = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".text", ""})
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES | {".json"}
 
-_TIMESTAMP = re.compile(
-    r"^\s*(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2}(?::\d{2})?))?(?:\.\d+)?\s*(Z|[+-]\d{2}:?\d{2})?\s*$"
-)
 # Trailing scraper debris: error banners, share/subscribe prompts and the like, never article text.
 _DEBRIS = re.compile(
     r"^\s*(?:(?:error!?\s*)+(?:error\s+occ?ur+e?d!?)?|an error (?:has )?occ?ur+e?d.*|loading\.*|"
@@ -58,120 +50,6 @@ def upload_name(filename: str | None) -> str:
     """An uploaded file's name as shown and read: its last part, at most 200 characters."""
     # Only the suffix matters to the loader; the name never chooses where anything is written.
     return PurePosixPath((filename or "").replace("\\", "/")).name[-200:] or "upload.txt"
-
-
-def parse_timestamp(value: str) -> str | None:
-    """ISO 8601 (seconds precision, no zone) from a timestamp line or metadata value, else None."""
-    match = _TIMESTAMP.match(value)
-    if not match:
-        return None
-    date, time, _zone = match.groups()
-    try:
-        moment = datetime.fromisoformat(f"{date}T{time or '00:00:00'}")
-    except ValueError:
-        return None
-    return moment.isoformat(timespec="seconds")
-
-
-def iso_date(value: str | None) -> str | None:
-    """ISO 8601 (seconds, wall-clock time as written) from an RFC 2822 date (as feeds write them) or
-    an ISO 8601 / W3C one, else None."""
-    if not value or not value.strip():
-        return None
-    try:
-        moment = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError):
-        return parse_timestamp(value)
-    return moment.replace(tzinfo=None).isoformat(timespec="seconds")
-
-
-def given_date(value: object, where: str) -> str | None:
-    """The date an article's metadata gives (``published``, ``date``), read by ``iso_date``; None when
-    none is given, ``DocumentError`` naming the value when one is given that cannot be read: an
-    article indexed without the date it was given would silently drop out of every question about
-    its time."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    found = iso_date(value) if isinstance(value, str) else None
-    if found is None:
-        raise DocumentError(
-            where, f"unreadable date {value!r} (write 2005-03-14, 2005-03-14T09:30:00 or an RFC 2822 date)"
-        )
-    return found
-
-
-_BOMS = (  # UTF-32's little-endian mark begins with UTF-16's: it is tried first
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-_DECLARED_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
-
-
-def declared_charset(data: bytes) -> str | None:
-    """The encoding an HTML page declares in its first 4 KiB (``<meta charset>`` or the
-    ``http-equiv`` content type), when Python knows it."""
-    found = _DECLARED_CHARSET.search(data[:4096])
-    if found is None:
-        return None
-    try:
-        return codecs.lookup(found.group(1).decode("ascii")).name
-    except (LookupError, UnicodeDecodeError):
-        return None
-
-
-def decode_text(data: bytes, path: str, declared: str | None = None) -> str:
-    """UTF-8, or UTF-16/32 by their byte order mark; else the encoding the file ``declared`` (an HTML
-    page's charset), else Windows-1252/Latin-1 with a warning; binary is refused."""
-    if not data.strip():
-        raise DocumentError(path, "empty file")
-    for bom, codec in _BOMS:
-        if data.startswith(bom):
-            try:
-                return data.decode(codec)
-            except UnicodeDecodeError:
-                raise DocumentError(path, f"not valid {codec.upper()} after its byte order mark") from None
-    if b"\x00" in data[:8192]:
-        raise DocumentError(path, "binary file (contains NUL bytes), not text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    if declared is not None and declared != "utf-8":
-        with suppress(UnicodeDecodeError):
-            return data.decode(declared)
-    try:
-        text = data.decode("cp1252")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\n\r\t\f")
-    if controls > len(text[:8192]) // 20:
-        raise DocumentError(path, "binary file (not decodable as text)")
-    logger.warning("%s: not valid UTF-8, decoded as Windows-1252/Latin-1", path)
-    return text
-
-
-def decode_lines(data: bytes, source: str) -> str:
-    """JSON Lines decoded line by line, so one line in another encoding spoils no other line."""
-    if not data.strip():
-        raise DocumentError(source, "empty file")
-    lines: list[str] = []
-    fallback: list[int] = []
-    for number, raw in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), start=1):
-        try:
-            lines.append(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            fallback.append(number)
-            lines.append(raw.decode("latin-1"))  # never fails; such a line rarely parses anyway
-    if fallback:
-        logger.warning(
-            "%s: %d line(s) not valid UTF-8 (first: line %d), decoded as Latin-1",
-            source,
-            len(fallback),
-            fallback[0],
-        )
-    return "\n".join(lines)
 
 
 def strip_debris(lines: list[str]) -> list[str]:

@@ -13,7 +13,7 @@ import defusedxml.ElementTree as SafeTree
 from defusedxml import DefusedXmlException, EntitiesForbidden
 
 from qa.errors import DocumentError
-from qa.ingest.articles import iso_date
+from qa.ingest.dates import iso_date
 
 ListingKind = Literal["rss", "atom", "sitemap", "sitemap-index"]
 LISTING_ROOTS: dict[str, ListingKind] = {
