@@ -1,9 +1,11 @@
-"""How `qa` says that a setting is invalid and that `qa serve` cannot listen, through real subprocesses."""
+"""How `qa` says that a setting is invalid, that `qa serve` cannot listen and that it was interrupted,
+through real subprocesses."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -100,3 +102,45 @@ def test_telegram_chat_id_that_is_no_number_is_one_line(tmp_path: Path) -> None:
         "qa: error: invalid setting telegram_allowed_chats (QA_TELEGRAM_ALLOWED_CHATS): "
         "must be comma-separated chat ids (whole numbers): 'abc' is not one"
     ]
+
+
+INTERRUPTIBLE = """
+import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as under a terminal (not inherited ignored)
+from bots.cli import main
+sys.argv = ["qa", "index", sys.argv[1]]
+main()
+"""
+
+
+def test_an_interrupted_index_run_says_so_and_the_next_one_completes(tmp_path: Path) -> None:
+    """Ctrl-C while `qa index` embeds: exit 130 with one line saying so (Typer ended it silently),
+    nothing half written, and the next run indexes every file."""
+    folder = tmp_path / "news"
+    folder.mkdir()
+    for n in range(200):
+        (folder / f"s{n}.txt").write_text(
+            f"Story {n}\n\nThe harbour board approved plan {n}. " * 3, encoding="utf-8"
+        )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    env.update(HF_HUB_OFFLINE="1", QA_INDEX_DIR=str(tmp_path / "index"))
+    with subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTIBLE, str(folder)],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as run:
+        assert run.stderr is not None
+        lines = []
+        for line in run.stderr:
+            lines.append(line)
+            if "embedding:" in line:
+                run.send_signal(signal.SIGINT)
+                break
+        lines.extend(run.stderr)
+        assert run.wait(timeout=120) == 130, lines
+    assert lines[-1].strip() == "qa: interrupted (the index is as its last finished write left it)"
+    again = qa("index", str(folder), index_dir=tmp_path / "index")
+    assert again.returncode == 0, again.stderr
+    assert "the index holds 200 articles" in again.stdout

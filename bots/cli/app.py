@@ -21,7 +21,7 @@ from qa.models import Mode
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-EXIT_ERROR, EXIT_PARTIAL = 1, 3
+EXIT_ERROR, EXIT_PARTIAL, EXIT_INTERRUPTED = 1, 3, 130  # 130: Ctrl-C (128 + SIGINT)
 
 
 app = typer.Typer(
@@ -133,6 +133,10 @@ def run() -> None:
     except QAError as exc:
         err.print(f"qa: error: {exc}", markup=False)
         raise SystemExit(EXIT_ERROR) from None
+    except SystemExit as exc:  # Typer ends a Ctrl-C with 130, silently
+        if exc.code == EXIT_INTERRUPTED:  # a write is one transaction: none is left half done
+            err.print("qa: interrupted (the index is as its last finished write left it)", markup=False)
+        raise
 
 
 def _version(value: bool) -> None:
