@@ -29,6 +29,7 @@ _JSON_PARAMS = {
     "link_preview_options",
     "entities",
     "results",
+    "reply_parameters",
 }
 
 
@@ -131,18 +132,21 @@ class FakeBotApi:
             "from": {"id": uid, "is_bot": False, "first_name": f"user{uid}"},
             "text": text,
         }
-        entities = []
-        if text.startswith("/"):
-            entities.append({"type": "bot_command", "offset": 0, "length": len(text.split(maxsplit=1)[0])})
-        mention = "@" + BOT_USER["username"]
-        if mention in text:
-            entities.append({"type": "mention", "offset": text.index(mention), "length": len(mention)})
-        if entities:
+        if entities := _entities(text):
             message["entities"] = entities
         if reply_to is not None:
             message["reply_to_message"] = reply_to
         self.push_update({"message": message})
         return message
+
+    def push_edit(self, message: dict[str, Any], text: str) -> dict[str, Any]:
+        """Queue an edit of a user's ``message`` (as ``push_message`` returned it) to ``text``."""
+        edited = {k: v for k, v in message.items() if k != "entities"}
+        edited.update(text=text, edit_date=int(time.time()))
+        if entities := _entities(text):
+            edited["entities"] = entities
+        self.push_update({"edited_message": edited})
+        return edited
 
     def push_callback(self, chat_id: int, message: dict[str, Any], data: str) -> dict[str, Any]:
         """Queue a press on an inline button of ``message`` (a message the bot sent)."""
@@ -345,6 +349,17 @@ class FakeBotApi:
                 self._cond.wait(deadline - time.monotonic())
             limit = int(params.get("limit") or 100)
             return list(self._state.updates[:limit])
+
+
+def _entities(text: str) -> list[dict[str, Any]]:
+    """The entities Telegram gives a user's text: a leading command and a mention of the bot."""
+    entities = []
+    if text.startswith("/"):
+        entities.append({"type": "bot_command", "offset": 0, "length": len(text.split(maxsplit=1)[0])})
+    mention = "@" + BOT_USER["username"]
+    if mention in text:
+        entities.append({"type": "mention", "offset": text.index(mention), "length": len(mention)})
+    return entities
 
 
 def _parse_params(body: bytes, content_type: str) -> dict[str, Any]:

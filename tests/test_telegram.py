@@ -297,6 +297,33 @@ def test_telegram_group_answers_only_when_addressed(bot: FakeBotApi) -> None:
     assert len(bot.messages(group)) == 3
 
 
+def test_telegram_edited_question_is_answered_as_it_now_reads(bot: FakeBotApi) -> None:
+    """An edited question is answered as its new wording, in reply to the edited message; an edit that
+    leaves the text as it was (a link preview) gets nothing."""
+    asked = bot.push_message(150, OFF_TOPIC)
+    [first] = bot.wait_messages(150)
+    assert first.params["text"] == NOT_FOUND
+    edited = bot.push_edit(asked, WAR_QUESTION)
+    second = bot.wait_messages(150, 2)[1]
+    assert "<b>September 27</b>" in str(second.params["text"])
+    assert second.params["reply_parameters"]["message_id"] == edited["message_id"]
+    bot.push_edit(edited, WAR_QUESTION)
+    bot.wait_for(lambda: bot.pending() == 0, what="all updates fetched")
+    time.sleep(0.5)
+    assert len(bot.messages(150)) == 2
+
+
+def test_telegram_edited_command_is_not_run_again(bot: FakeBotApi, engine: Engine) -> None:
+    """An edited /watch adds no second watch and gets no reply: commands are not run again."""
+    command = bot.push_message(151, f"/watch {WAR_QUESTION}")
+    bot.wait_messages(151)
+    bot.push_edit(command, "/watch When did the war begin?")
+    bot.wait_for(lambda: bot.pending() == 0, what="all updates fetched")
+    time.sleep(0.5)
+    assert len(bot.messages(151)) == 1
+    assert [w.question for w in engine.watching.listed(151)] == [WAR_QUESTION]
+
+
 def test_telegram_allowlist_refuses_once(start_bot: Callable[..., FakeBotApi]) -> None:
     """A chat outside the allowlist gets one polite refusal and nothing else."""
     api = start_bot(telegram_allowed_chats="201")

@@ -91,7 +91,10 @@ def run_bot(settings: Settings) -> None:
     asyncio.set_event_loop(asyncio.new_event_loop())
     try:
         app = build_application(settings, engine)
-        app.run_polling(allowed_updates=["message", "callback_query", "inline_query"], bootstrap_retries=3)
+        app.run_polling(
+            allowed_updates=["message", "edited_message", "callback_query", "inline_query"],
+            bootstrap_retries=3,
+        )
     except InvalidToken as error:
         raise ConfigError(f"Telegram rejected the bot token: {error}") from error
     except NetworkError as error:

@@ -22,6 +22,7 @@ from telegram.ext import (
     filters,
 )
 
+from bots.telegram.edits import AskedMessages
 from bots.telegram.format import (
     EXPIRED,
     FAILED,
@@ -70,25 +71,29 @@ class TelegramBot:
         self.rate_limit = ChatRateLimit(settings.telegram_rate_limit)
         self._refused: set[int] = set()
         self.replies = Replies(settings.top_k)
+        self.asked = AskedMessages()
         self.watches = ChatWatches(engine, settings)
         self.inline = InlineAnswers(engine, self.rate_limit, self.allowed)
 
     def register(self, app: TelegramApp) -> None:
         """Add every handler to ``app``."""
         app.add_handler(TypeHandler(Update, self.check_access), group=-1)
-        app.add_handler(CommandHandler("start", self.start))
-        app.add_handler(CommandHandler("help", self.help))
-        app.add_handler(CommandHandler("ask", self.ask))
-        app.add_handler(CommandHandler("sources", self.sources))
-        app.add_handler(CommandHandler("more", self.more))
-        app.add_handler(CommandHandler("watch", self.watch))
-        app.add_handler(CommandHandler("watches", self.list_watches))
-        app.add_handler(CommandHandler("unwatch", self.unwatch))
+        # Commands only in new messages: an edited one is not run again (an edited /watch would add one).
+        new = filters.UpdateType.MESSAGE
+        app.add_handler(CommandHandler("start", self.start, new))
+        app.add_handler(CommandHandler("help", self.help, new))
+        app.add_handler(CommandHandler("ask", self.ask, new))
+        app.add_handler(CommandHandler("sources", self.sources, new))
+        app.add_handler(CommandHandler("more", self.more, new))
+        app.add_handler(CommandHandler("watch", self.watch, new))
+        app.add_handler(CommandHandler("watches", self.list_watches, new))
+        app.add_handler(CommandHandler("unwatch", self.unwatch, new))
         app.add_handler(InlineQueryHandler(self.inline.answer))
         # After the commands above: only the commands none of them took get here.
-        app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, self.unknown))
+        app.add_handler(MessageHandler(new & filters.COMMAND, self.unknown))
+        app.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND, self.text))
         app.add_handler(
-            MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, self.text)
+            MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.TEXT & ~filters.COMMAND, self.edited)
         )
         app.add_handler(CallbackQueryHandler(self.button))
         app.add_error_handler(self.on_error)
@@ -164,14 +169,25 @@ class TelegramBot:
     async def text(self, update: Update, context: Context) -> None:
         """A question in a private chat; in groups only when mentioned or replied to."""
         message = update.effective_message
+        question = self._question_in(message, context)
+        if message is not None and question is not None and await self.admit(message.chat_id, context):
+            await self.answer(message, question, context)
+
+    async def edited(self, update: Update, context: Context) -> None:
+        """An edited question, answered as the question it now is in place of its original wording;
+        an edit that left the question as it was (a link preview) is ignored."""
+        message = update.edited_message
+        question = self._question_in(message, context)
+        if message is None or question is None or self.asked.unchanged(message, question):
+            return
+        if await self.admit(message.chat_id, context):
+            await self.answer(message, question, context, edited=True)
+
+    def _question_in(self, message: Message | None, context: Context) -> str | None:
+        """The question of a text message: all of it in a private chat, in a group only when addressed."""
         if message is None or not message.text:
-            return
-        question: str | None = message.text
-        if message.chat.type != ChatType.PRIVATE:
-            question = self._addressed(message, context)
-        if question is None or not await self.admit(message.chat_id, context):
-            return
-        await self.answer(message, question, context)
+            return None
+        return message.text if message.chat.type == ChatType.PRIVATE else self._addressed(message, context)
 
     def _addressed(self, message: Message, context: Context) -> str | None:
         """The question in a group message meant for the bot, else None."""
@@ -239,10 +255,13 @@ class TelegramBot:
 
     # -- answering ---------------------------------------------------------------------------
 
-    async def answer(self, message: Message, question: str, context: Context) -> None:
-        """Ask the engine (in a worker thread, with the chat's conversation) and reply."""
+    async def answer(self, message: Message, question: str, context: Context, edited: bool = False) -> None:
+        """Ask the engine (in a worker thread, with the chat's conversation) and reply; an ``edited``
+        question replaces its original wording's turn."""
         conversation = self.conversations.get(str(message.chat_id))
         async with self.replies.lock(message.chat_id), typing(message):
+            if edited:
+                self.asked.replace(message, conversation)
             try:
                 result = await asyncio.to_thread(self.engine.ask, question, conversation, top_k=1)
             except QuestionError as error:
@@ -252,6 +271,7 @@ class TelegramBot:
                 logger.warning("cannot answer in chat %s", message.chat_id, exc_info=error)
                 await message.reply_text(f"Sorry, I can't answer right now: {escape(str(error))}")
                 return
+        self.asked.remember(message, question, result)
         await self.replies.answer(message, result)
 
     async def button(self, update: Update, context: Context) -> None:

@@ -165,6 +165,12 @@ class Conversation:
         repeats = [a for a in answers if (a.article.id, a.text) in said]
         return [a for a in answers if (a.article.id, a.text) not in said], repeats
 
+    def withdraw(self, result: AnswerSet) -> None:
+        """Forget the last turn if it is the one that gave ``result`` (its question was edited: the
+        new wording is asked in its place, not as a follow-up of it)."""
+        if self.turns and self.turns[-1].result is result:
+            self.turns.pop()
+
     def clear(self) -> None:
         """Forget everything."""
         self.turns.clear()
