@@ -170,6 +170,27 @@ def test_a_page_without_a_published_date_gets_none_not_its_copyright_year() -> N
     assert load_one(dated, ".html").published == "2005-03-11T00:00:00"  # type: ignore[attr-defined]
 
 
+def test_a_short_story_beats_the_page_s_cookie_banner() -> None:
+    """On a page with a one-sentence story, the story is the article, not the longer cookie banner
+    beside it; a page that is only an "enable JavaScript" notice is no article."""
+    page = (
+        b'<html><head><title>Road closed - Valley Post</title></head><body><nav><a href="/">Home</a></nav>'
+        b'<div class="cookie-banner"><p>We use cookies to improve your experience and show personalised '
+        b"advertising. By clicking Accept you agree to our cookie policy.</p><button>Accept</button></div>"
+        b"<article><h1>Road closed</h1><p>Route 12 is closed near Berg after a landslide.</p></article>"
+        b"</body></html>"
+    )
+    article = load_one(page, ".html")
+    assert article.text == "Route 12 is closed near Berg after a landslide."  # type: ignore[attr-defined]
+    app = (
+        b"<html><head><title>JS app</title></head><body>"
+        b"<noscript>You need to enable JavaScript to run this app.</noscript><div id=root></div>"
+        b"</body></html>"
+    )
+    with pytest.raises(DocumentError, match="no article text"):
+        parse_document(app, "app.html", ".html")
+
+
 BYLINED = "By Anna Berg | Coastal Wire | 11 March 2005\n\nThe new bridge was opened by the mayor on Thursday."
 
 

@@ -131,6 +131,9 @@ def parse_html_article(html: str, source: str) -> Article:
         with_metadata=True,
         include_comments=False,
         include_tables=False,
+        # Precision over recall: on a page with little story, recall keeps a cookie banner, a
+        # "enable JavaScript" notice or a video's caption as the article's text.
+        favor_precision=True,
         date_extraction_params={
             "extensive_search": False,
             "original_date": True,
