@@ -212,6 +212,20 @@ def test_help_flows_as_paragraphs_at_any_width() -> None:
     assert '"between January and March") puts the articles' in prose
 
 
+def test_docs_show_gives_a_wire_story_s_place(tmp_path: Path) -> None:
+    """`qa docs show` prints the dateline's place with the date, as answers show it."""
+    folder = tmp_path / "wire"
+    folder.mkdir()
+    (folder / "port.txt").write_text(
+        "Port reopens\n\nROTTERDAM, March 3 (Reuters) - The port reopened on Friday after the storm.\n",
+        encoding="utf-8",
+    )
+    assert qa("index", str(folder), index_dir=tmp_path / "index").returncode == 0
+    shown = qa("docs", "show", str(folder / "port.txt"), index_dir=tmp_path / "index")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines()[1].startswith("ROTTERDAM  ")
+
+
 def test_index_docs_remove_and_exit_codes(tmp_path: Path) -> None:
     """`qa index` logs its progress without a terminal and exits 3 on partial success naming the bad file;
     `qa docs remove` removes an article."""

@@ -98,5 +98,5 @@ def docs_show(
     """Print one article's metadata and text."""
     engine = Engine(settings(ctx))
     info, text = engine.find_document(ref)
-    where = "  ".join(p for p in (info.published, info.url, info.path or info.source) if p)
+    where = "  ".join(p for p in (info.place, info.published, info.url, info.path or info.source) if p)
     out.print(Text(f"{info.title}\n{where}\n\n{text}"))
