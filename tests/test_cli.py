@@ -401,6 +401,8 @@ def test_docs_pages_searches_and_shows_by_source(seed_index_dir: Path) -> None:
     assert re.search(r" …\w*eb0e\.txt ", narrow), narrow  # cut at the start, never the end
     found = qa("docs", "--search", "NAGORNO", index_dir=seed_index_dir, COLUMNS="200")
     assert "Nagorno-Karabakh" in found.stdout and "matching 'NAGORNO'" in found.stdout
+    listed_too = qa("docs", "list", "--search", "NAGORNO", index_dir=seed_index_dir, COLUMNS="200")
+    assert listed_too.returncode == 0 and listed_too.stdout == found.stdout  # as `qa feeds list`
     assert "holds 'no such words'" in qa("docs", "--search", "no such words", index_dir=seed_index_dir).stdout
     shown = qa("docs", "show", "seeds/000_30a3e569ce88eb0e.txt", index_dir=seed_index_dir)
     assert shown.returncode == 0 and shown.stdout.startswith("Israeli regime pours gas on the fire")

@@ -55,6 +55,10 @@ def docs_list(
     out.print(f"{offset + 1}-{shown_to} of {total} articles{matching}{more}", markup=False, style="dim")
 
 
+# `qa docs list` as well, as `qa feeds list` and `qa watch list` list theirs (the same options).
+docs_app.command("list")(docs_list)
+
+
 class Record(Protocol):
     """Plain data that ``--json`` prints."""
 
