@@ -22,7 +22,7 @@ import pytest
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import AddressRefusedError, FetchError
-from qa.web.addresses import Address, GuardedBackend, refused_kind, resolve
+from qa.web.addresses import Address, GuardedBackend, refuse_inside_url, refused_kind, resolve
 from qa.web.fetching import Fetcher
 from tests.conftest import SEEDS, serve_in_thread
 from tests.embedders import HashEmbedder
@@ -116,6 +116,21 @@ def test_a_name_that_resolves_inside_the_network_is_refused_before_connecting(
         fetcher(tmp_path, guard).fetch("http://news.example/feed.xml")
     assert refused.value.path == "http://news.example/robots.txt"  # the first request of the host
     assert recorder.attempts == []
+
+
+@pytest.mark.parametrize(
+    "addresses", [("10.0.0.1",), ("169.254.169.254",), ("93.184.216.34", "fd12:3456::1")]
+)
+def test_a_webhook_whose_name_resolves_inside_the_network_is_refused_unsent(
+    addresses: tuple[str, ...],
+) -> None:
+    """`POST /watches` checks a webhook as delivery would: its host's addresses are classified (here
+    a name answering private, link-local or mixed addresses) and the URL is named; nothing is sent,
+    and a public one passes."""
+    with pytest.raises(AddressRefusedError, match="QA_FETCH_ALLOW_PRIVATE") as refused:
+        refuse_inside_url("https://hooks.example/new", resolver=fixed(*addresses))
+    assert refused.value.path == "https://hooks.example/new"
+    refuse_inside_url("https://hooks.example/new", resolver=fixed("93.184.216.34"))
 
 
 def test_a_public_address_is_connected_to_as_checked(tmp_path: Path) -> None:

