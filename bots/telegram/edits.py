@@ -7,21 +7,22 @@ from collections import OrderedDict
 from telegram import Message
 
 from qa.answering.conversation import Conversation
-from qa.models import AnswerSet
 
 _REMEMBERED_QUESTIONS = 5000  # answered messages whose edits are told apart from their original
 
 
 class AskedMessages:
-    """The question and result of each chat's last answered messages, bounded in how many it keeps."""
+    """The question of each chat's last answered messages, bounded in how many it keeps (the
+    question only: an answer set holds its passages, thousands of them would hold megabytes)."""
 
     def __init__(self, limit: int = _REMEMBERED_QUESTIONS) -> None:
         self.limit = limit
-        self._asked: OrderedDict[tuple[int, int], tuple[str, AnswerSet]] = OrderedDict()
+        # the message's text, and the question as the conversation recorded it (cleaned)
+        self._asked: OrderedDict[tuple[int, int], tuple[str, str]] = OrderedDict()
 
-    def remember(self, message: Message, question: str, result: AnswerSet) -> None:
-        """Record that ``message`` asked ``question`` and got ``result``."""
-        self._asked[(message.chat_id, message.message_id)] = (question, result)
+    def remember(self, message: Message, question: str, asked: str) -> None:
+        """Record that ``message`` asked ``question``, which the conversation recorded as ``asked``."""
+        self._asked[(message.chat_id, message.message_id)] = (question, asked)
         self._asked.move_to_end((message.chat_id, message.message_id))
         while len(self._asked) > self.limit:
             self._asked.popitem(last=False)

@@ -271,7 +271,7 @@ class TelegramBot:
                 logger.warning("cannot answer in chat %s", message.chat_id, exc_info=error)
                 await message.reply_text(f"Sorry, I can't answer right now: {escape(str(error))}")
                 return
-        self.asked.remember(message, question, result)
+        self.asked.remember(message, question, result.question)
         await self.replies.answer(message, result)
 
     async def button(self, update: Update, context: Context) -> None:

@@ -173,12 +173,11 @@ class Answerer:
             depth = k if newest else self.settings.read_passages
             passages, readings, terms = self.read(question[0], k, mode, window, depth, question[1])
             calibration, threshold = reader.config.calibration, self.abstain_threshold
-            answers = read_answers(passages, readings, calibration, threshold, limit, terms)
-            if newest and answers:
-                answers = timefilter.with_every_topical(
-                    answers, read_answers(passages, readings, calibration, 0.0, limit, terms), passages
-                )
-            return passages, answers
+            if not newest:
+                return passages, read_answers(passages, readings, calibration, threshold, limit, terms)
+            every = read_answers(passages, readings, calibration, 0.0, limit, terms)  # scored once
+            sure = [a for a in every if a.score >= threshold]
+            return passages, timefilter.with_every_topical(sure, every, passages) if sure else []
         picker = dataclasses.replace(self.picker, passages=k) if newest else self.picker
         found = self.retriever.retrieve(self.store, question[0], k, mode, window, question[1])
         evidence = self.evidence(question[0], found, picker)

@@ -165,10 +165,10 @@ class Conversation:
         repeats = [a for a in answers if (a.article.id, a.text) in said]
         return [a for a in answers if (a.article.id, a.text) not in said], repeats
 
-    def withdraw(self, result: AnswerSet) -> None:
-        """Forget the last turn if it is the one that gave ``result`` (its question was edited: the
-        new wording is asked in its place, not as a follow-up of it)."""
-        if self.turns and self.turns[-1].result is result:
+    def withdraw(self, question: str) -> None:
+        """Forget the last turn if it asked ``question`` (its wording was edited: the new one is
+        asked in its place, not as a follow-up of it)."""
+        if self.turns and self.turns[-1].question == question:
             self.turns.pop()
 
     def clear(self) -> None:
