@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from typing import Any, TypeAlias
 
 from telegram import BotCommand, CallbackQuery, Message, Update
-from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -22,6 +20,7 @@ from telegram.ext import (
     filters,
 )
 
+from bots.telegram.addressing import question_in, unknown_command
 from bots.telegram.edits import AskedMessages
 from bots.telegram.format import (
     EXPIRED,
@@ -169,7 +168,7 @@ class TelegramBot:
     async def text(self, update: Update, context: Context) -> None:
         """A question in a private chat; in groups only when mentioned or replied to."""
         message = update.effective_message
-        question = self._question_in(message, context)
+        question = question_in(message, context.bot.id, context.bot.username)
         if message is not None and question is not None and await self.admit(message.chat_id, context):
             await self.answer(message, question, context)
 
@@ -177,28 +176,11 @@ class TelegramBot:
         """An edited question, answered as the question it now is in place of its original wording;
         an edit that left the question as it was (a link preview) is ignored."""
         message = update.edited_message
-        question = self._question_in(message, context)
+        question = question_in(message, context.bot.id, context.bot.username)
         if message is None or question is None or self.asked.unchanged(message, question):
             return
         if await self.admit(message.chat_id, context):
             await self.answer(message, question, context, edited=True)
-
-    def _question_in(self, message: Message | None, context: Context) -> str | None:
-        """The question of a text message: all of it in a private chat, in a group only when addressed."""
-        if message is None or not message.text:
-            return None
-        return message.text if message.chat.type == ChatType.PRIVATE else self._addressed(message, context)
-
-    def _addressed(self, message: Message, context: Context) -> str | None:
-        """The question in a group message meant for the bot, else None."""
-        text = message.text or ""
-        replied = message.reply_to_message
-        if replied is not None and replied.from_user and replied.from_user.id == context.bot.id:
-            return text
-        mention = f"@{context.bot.username}"
-        if mention.lower() not in text.lower():
-            return None
-        return re.sub(re.escape(mention), " ", text, flags=re.IGNORECASE).strip()
 
     async def sources(self, update: Update, context: Context) -> None:
         """The articles behind the answers shown for the last question."""
@@ -237,14 +219,10 @@ class TelegramBot:
     async def unknown(self, update: Update, context: Context) -> None:
         """A command the bot lacks: one line naming /help (in groups only when addressed to the bot)."""
         message = update.effective_message
-        if message is None or not message.text:
+        if message is None:
             return
-        command, _, target = message.text.split(maxsplit=1)[0].partition("@")
-        if target and target.lower() != (context.bot.username or "").lower():
-            return  # another bot's command
-        if message.chat.type != ChatType.PRIVATE and not target and self._addressed(message, context) is None:
-            return
-        if await self.admit(message.chat_id, context):
+        command = unknown_command(message, context.bot.id, context.bot.username)
+        if command is not None and await self.admit(message.chat_id, context):
             await message.reply_text(f"I don't know {escape(command)}: /help lists the commands.")
 
     async def more(self, update: Update, context: Context) -> None:
