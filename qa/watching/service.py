@@ -39,9 +39,9 @@ def refuse_past_time(question: str, today: date) -> None:
         return
     phrases = ", ".join(f'"{p}"' for p in timed.phrases) or "its time words"
     raise WatchError(
-        f"a watch is asked again on the day each new article arrives, so {phrases} would only "
-        "ever mean days before it, and no new article would answer: leave the time words out "
-        '(or say "latest"), or name the dates'
+        f"{phrases} can't be watched: a watch asks its question again as each new article arrives, "
+        "and by then those days are past, so no new article would answer. Leave the time words out "
+        '(or say "latest"), or name the dates.'
     )
 
 
