@@ -237,6 +237,19 @@ def test_load_queries_reads_the_question_type(tmp_path: Path) -> None:
     assert [(q.type, q.impossible) for q in load_queries(path)] == [("who", None), (None, True)]
 
 
+def test_a_question_with_no_answers_and_no_documents_is_unanswerable(tmp_path: Path) -> None:
+    """Without ``is_impossible``, a question that names neither answers nor documents is about nothing
+    the archive holds; one that names documents stays as the dataset gives it."""
+    path = tmp_path / "queries.jsonl"
+    rows = [{"id": "1", "question": "Who?", "answers": ["Ann"], "doc_ids": ["d"]},
+            {"id": "2", "question": "Which claim?", "answers": [], "doc_ids": ["d"]},
+            {"id": "3", "question": "Who won in 2030?", "answers": [], "doc_ids": []},
+            {"id": "4", "question": "Who won in 2031?"},
+            {"id": "5", "question": "Who?", "answers": [], "is_impossible": False}]  # fmt: skip
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert [q.impossible for q in load_queries(path)] == [None, None, True, True, False]
+
+
 def test_scoreboard_reports_answer_hits_by_type() -> None:
     """Each type gets its questions, answer hits and abstain accuracy; unanswerable ones without a type
     are grouped as "unanswerable"."""

@@ -24,6 +24,8 @@ class Query:
     doc_ids: tuple[str, ...]
     split: str
     impossible: bool | None  # None where the dataset has no unanswerable questions
+    # A row without ``is_impossible`` that gives neither answers nor doc_ids is about nothing the
+    # archive holds: it is unanswerable (a hand-written news set need not spell that out).
     type: str | None = None  # what it asks for ("who", "when", "how much"...), where the dataset says
 
 
@@ -87,13 +89,15 @@ def load_queries(path: Path, split: Split = "dev", limit: int | None = None) -> 
             continue
         try:
             row = json.loads(line)
+            given = "is_impossible" in row
+            unfounded = not row.get("answers") and not row.get("doc_ids")
             query = Query(
                 id=str(row.get("id", number)),
                 question=str(row["question"]),
                 answers=tuple(str(a) for a in row.get("answers") or ()),
                 doc_ids=tuple(str(d) for d in row.get("doc_ids") or ()),
                 split=str(row.get("split", "dev")),
-                impossible=bool(row["is_impossible"]) if "is_impossible" in row else None,
+                impossible=bool(row["is_impossible"]) if given else (True if unfounded else None),
                 type=str(row["type"]) if row.get("type") else None,
             )
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
