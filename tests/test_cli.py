@@ -167,6 +167,24 @@ def test_eval_on_a_news_folder_reports_by_type(tmp_path: Path) -> None:
     assert re.search(r"^unanswerable\s+1\s+-\s+-\s+[01]", table.stdout, re.MULTILINE), table.stdout
 
 
+def test_eval_asks_a_question_file_of_ones_own(tmp_path: Path) -> None:
+    """`qa eval DIR --queries FILE` asks FILE's questions over DIR's articles (a question with neither
+    answers nor documents counts as unanswerable); a missing FILE is one error line."""
+    folder = write_benchmark(tmp_path / "news")
+    own = tmp_path / "mine.jsonl"
+    own.write_text(
+        json.dumps({"question": "Who won the 2030 World Cup?", "split": "dev"}) + "\n", encoding="utf-8"
+    )
+    done = qa(
+        "eval", str(folder), "--queries", str(own), "--json", "--reader", "off", index_dir=tmp_path / "i"
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["questions"] == 1 and report["abstain_accuracy"] is not None and report["recall@1"] is None
+    missing = qa("eval", str(folder), "--queries", str(tmp_path / "none.jsonl"), index_dir=tmp_path / "i")
+    assert missing.returncode == 1 and missing.stderr.startswith("qa: error: --queries"), missing.stderr
+
+
 @pytest.mark.parametrize("question", ["", "   ", "x" * 5000])
 def test_bad_question_is_one_error_line(seed_index_dir: Path, question: str) -> None:
     """Empty or too-long questions: exit 1 and a single `qa: error:` line, no traceback."""

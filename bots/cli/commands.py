@@ -238,6 +238,14 @@ def evaluate(
     by_type: Annotated[
         bool, typer.Option("--by-type", help="Also a table by question type (who, when, how much...).")
     ] = False,
+    queries: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help="Ask the questions of this file (queries.jsonl's format) over the folder's docs.jsonl, "
+            "in place of its queries.jsonl.",
+        ),
+    ] = None,
 ) -> None:
     """Measure retrieval and answers on a benchmark (SQuAD, SciFact format), through `qa ask`'s code path."""
     from qa.eval.evaluate import evaluate_dataset
@@ -250,7 +258,14 @@ def evaluate(
     engine = Engine(config)
     with progress_bar() as progress:
         metrics = evaluate_dataset(
-            engine, directory, split=split, limit=limit, mode=mode, progress=progress, absent=absent
+            engine,
+            directory,
+            split=split,
+            limit=limit,
+            mode=mode,
+            progress=progress,
+            absent=absent,
+            queries=queries,
         )
     if as_json:
         sys.stdout.write(json.dumps(metrics) + "\n")

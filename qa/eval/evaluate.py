@@ -208,17 +208,25 @@ def evaluate_dataset(
     mode: Mode | None = None,
     progress: ProgressCallback | None = None,
     absent: float | None = None,
+    queries: Path | None = None,
 ) -> Report:
     """Index ``directory/docs.jsonl`` (reused when unchanged), ask every question of ``split``
     through ``Engine.ask`` and return the metrics (None where the dataset has no data for one), with
     "by_type" where the questions have a ``type``.
 
     ``absent`` (0..1) leaves that share of the articles out of the index, chosen by a stable hash of
-    the article id: their questions must then be refused, which ``abstain_accuracy`` counts."""
-    docs, queries_path = directory / "docs.jsonl", directory / "queries.jsonl"
-    if not docs.is_file() or not queries_path.is_file():
-        raise ConfigError(f"{directory} needs docs.jsonl and queries.jsonl")
-    queries = load_queries(queries_path, split, limit)
+    the article id: their questions must then be refused, which ``abstain_accuracy`` counts.
+    ``queries``: a question file of one's own over the folder's articles, in place of its own."""
+    docs = directory / "docs.jsonl"
+    if queries is None:
+        if not docs.is_file() or not (directory / "queries.jsonl").is_file():
+            raise ConfigError(f"{directory} needs docs.jsonl and queries.jsonl")
+        queries = directory / "queries.jsonl"
+    elif not docs.is_file():
+        raise ConfigError(f"{directory} needs docs.jsonl")
+    elif not queries.is_file():
+        raise ConfigError(f"--queries {queries}: no such file")
+    questions = load_queries(queries, split, limit)
     dropped: set[str] = set()
     if absent is not None:
         if not 0.0 < absent < 1.0:
@@ -239,15 +247,15 @@ def evaluate_dataset(
             docs,
         )
     tally = Tally(
-        has_answers=any(q.answers for q in queries),
-        has_impossible=absent is not None or any(q.impossible is not None for q in queries),
+        has_answers=any(q.answers for q in questions),
+        has_impossible=absent is not None or any(q.impossible is not None for q in questions),
         leaves_out=absent is not None,
     )
-    board = Scoreboard(tally, typed=any(q.type for q in queries))
+    board = Scoreboard(tally, typed=any(q.type for q in questions))
     depth = 20 if tally.has_answers else 100  # deepest rank a metric looks at
-    if queries:
-        engine.ask(queries[0].question, top_k=3, mode=mode)  # warm-up: model loaded, caches filled
-    for number, query in enumerate(queries, start=1):
+    if questions:
+        engine.ask(questions[0].question, top_k=3, mode=mode)  # warm-up: model loaded, caches filled
+    for number, query in enumerate(questions, start=1):
         started = time.perf_counter()
         try:
             result = engine.ask(query.question, top_k=3, mode=mode)
@@ -265,5 +273,5 @@ def evaluate_dataset(
         gone = bool(dropped) and all(d in dropped for d in query.doc_ids)
         board.add(query, result, ranking, elapsed, gone or (bool(query.impossible) and absent is not None))
         if progress is not None:
-            progress(number, len(queries), "asking")
+            progress(number, len(questions), "asking")
     return board.report()
