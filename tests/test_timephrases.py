@@ -34,6 +34,11 @@ def _window(since: str | None, until: str | None) -> TimeWindow:
         # the end of a reporting period, as news gives it
         ("How much did sales rise in the week ended February 14, 2005?", "2005-02-14", "2005-02-15"),
         ("What did the bank earn in the quarter ending March 2005?", "2005-03-01", "2005-04-01"),
+        # a week of a named month: "last week" here is February's, not the one before as_of
+        ("How many cars were sold in the last week of February 2005?", "2005-02-22", "2005-03-01"),
+        ("How many cars were sold in the last week of February 2004?", "2004-02-23", "2004-03-01"),
+        ("What happened during the first week of March?", "2005-03-01", "2005-03-08"),
+        ("What happened in the third week of May 2005?", "2005-05-15", "2005-05-22"),
         # without a year: the latest such month or day that has begun by as_of
         ("What happened in March?", "2005-03-01", "2005-04-01"),
         ("What happened in June?", "2005-06-01", "2005-07-01"),
@@ -127,6 +132,8 @@ def test_read_time_yearless_date_falls_in_the_archive(
         "Tell me about May Day",
         "What did the March 2005 report say?",
         "Which 2005 budget cut hurt schools?",
+        "What did he sign in the last month of his term?",
+        "What came of the past two years of talks?",
     ],
 )
 def test_read_time_ignores_dates_without_a_preposition(question: str) -> None:

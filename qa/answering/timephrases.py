@@ -5,6 +5,7 @@ Pure functions of the question and the reference day ``as_of``; nothing here rea
 Which words count (anything else, such as "the 2004 election", stays part of the question):
 
 - a date after a preposition: "in 2004", "in March 2005", "during May", "on 14 February 2005",
+  "in the first/second/third/fourth/last week of February 1987" (days 1-7 ... 22-28, the last seven),
   "on 2005-02-14", "since", "after", "before", "until" a date, "between X and Y", "from X to Y";
   or after "ended"/"ending", which close a reporting period ("in the week ended June 8");
   a date without a year is the latest one that has begun by ``as_of`` (or by the archive's newest
@@ -79,10 +80,18 @@ _WITHIN = re.compile(
 )  # "ended": "the week ended June 8", "the quarter ending March 31"
 _ROLLING = re.compile(
     rf"\b(?:(?:in|over|during|within)\s+)?(?:the\s+(?:last|past)\s+(?:(?P<n>{_COUNT})\s+)?"
-    rf"|(?:last|past)\s+(?P<m>{_COUNT})\s+)(?P<unit>{_UNIT})\b",
+    rf"|(?:last|past)\s+(?P<m>{_COUNT})\s+)(?P<unit>{_UNIT})\b(?!\s+of\b)",
+    re.IGNORECASE,
+)  # not "the last week of February" (_WEEK_OF) nor "the past two years of talks"
+# "last week", but not "the last week of February" (a week of a named month: _WEEK_OF) or "the last
+# month of the year"
+_CALENDAR = re.compile(r"\b(?P<which>this|last)\s+(?P<unit>week|month|year)\b(?!\s+of\b)", re.IGNORECASE)
+_NTH_WEEK = {"first": 0, "second": 1, "third": 2, "fourth": 3, "last": -1, "final": -1}
+_WEEK_OF = re.compile(
+    rf"\b(?:(?:in|during)\s+)?the\s+(?P<nth>{'|'.join(_NTH_WEEK)})\s+week\s+of\s+"
+    rf"(?P<point>{month_pattern()}(?:,?\s+{YEAR})?)(?![\w-])",
     re.IGNORECASE,
 )
-_CALENDAR = re.compile(r"\b(?P<which>this|last)\s+(?P<unit>week|month|year)\b", re.IGNORECASE)
 _DAYS = re.compile(r"\b(?P<word>today|yesterday)\b", re.IGNORECASE)
 _RECENTLY = re.compile(
     r"\b(?<!most )(?:recently|lately|of\s+late|in\s+recent\s+(?:days|weeks))\b", re.IGNORECASE
@@ -214,6 +223,15 @@ def calendar_unit(unit: str, day: date, step: int = 0) -> TimeWindow:
     return TimeWindow(date(day.year + step, 1, 1), date(day.year + step + 1, 1, 1))
 
 
+def _week_of(match: re.Match[str], as_of: date) -> TimeWindow:
+    """The first (days 1-7), second, third or fourth week of a month, or its last seven days."""
+    month = named_days(match.group("point"), as_of)
+    assert month.since is not None and month.until is not None
+    nth = _NTH_WEEK[match.group("nth").lower()]
+    start = month.until - timedelta(days=7) if nth < 0 else month.since + timedelta(weeks=nth)
+    return TimeWindow(start, start + timedelta(days=7))
+
+
 def _calendar(match: re.Match[str], as_of: date) -> TimeWindow:
     unit = match.group("unit").lower()
     if match.group("which").lower() == "this":  # up to as_of: nothing later is published yet
@@ -232,6 +250,7 @@ def _recently(_: re.Match[str], as_of: date) -> TimeWindow:
 
 _READERS = (  # (pattern, reader, a date: True, or words relative to as_of: False), tried in turn
     (_RANGE, _range, True),
+    (_WEEK_OF, _week_of, True),
     (_BOUND, _bound, True),
     (_ROLLING, _rolling, False),
     (_WITHIN, lambda m, as_of: named_days(m.group("point"), as_of), True),
