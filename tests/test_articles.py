@@ -70,6 +70,18 @@ def test_html_main_text_title_date_without_scripts() -> None:
     assert "SCRIPTTEXT" not in article.text and "color:red" not in article.text  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("year", ["1987", "1994", "1899"])
+def test_html_date_of_old_news_is_kept(year: str) -> None:
+    """A page of news older than 1995 keeps the date its markup gives (htmldate's default floor)."""
+    html = f"""<html><head><title>Texaco files</title>
+    <meta property="article:published_time" content="{year}-04-13T07:38:36"></head>
+    <body><article><h1>Texaco files</h1><time datetime="{year}-04-13T07:38:36">April 13</time>
+    <p>Texaco Inc filed for protection under Chapter 11 of the bankruptcy code on Sunday.</p>
+    <p>The filing followed a ruling that it must post a bond of more than 10 billion dlrs.</p>
+    </article></body></html>""".encode()
+    assert load_one(html, ".html").published == f"{year}-04-13T07:38:36"  # type: ignore[attr-defined]
+
+
 def test_jsonl_valid_lines_and_named_bad_lines() -> None:
     """JSONL: each good line is an article (text required); bad lines are reported with their line number."""
     data = (

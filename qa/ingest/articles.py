@@ -122,6 +122,9 @@ def parse_plain_article(text: str, source: str, suffix: str = ".txt") -> Article
     )
 
 
+EARLIEST_DATE = "1800-01-01"  # the earliest publication date an HTML page's markup may give
+
+
 def parse_html_article(html: str, source: str) -> Article:
     """Main text, title, publish date and canonical URL of a news page, via trafilatura."""
     import trafilatura
@@ -137,6 +140,9 @@ def parse_html_article(html: str, source: str) -> Article:
         date_extraction_params={
             "extensive_search": False,
             "original_date": True,
+            # htmldate's default earliest date is 1995-01-01: an archive of older news (a 1987
+            # page's <time datetime>) lost every date without a word
+            "min_date": EARLIEST_DATE,
             "outputformat": "%Y-%m-%dT%H:%M:%S",
         },
     )
