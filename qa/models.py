@@ -222,6 +222,7 @@ class AnswerSet:
     rewritten_question: str | None = None  # the self-contained question used for retrieval
     window: TimeWindow | None = None  # the publication dates searched (from the question or filters)
     repeats: tuple[Answer, ...] = field(default=())  # withheld: a follow-up found only what was said
+    archive_ends: date | None = None  # the archive's newest day, when ``window`` lies wholly after it
 
     @property
     def nothing_new(self) -> bool:
@@ -238,7 +239,10 @@ class AnswerSet:
         """What to say when there is no answer, naming the dates searched when they were limited."""
         if self.window is None:
             return NOT_FOUND
-        return f"I couldn't find that in the articles published {self.window.describe()}."
+        searched = f"I couldn't find that in the articles published {self.window.describe()}"
+        if self.archive_ends is not None:  # "last week" asked of an archive of older news
+            return f"{searched}: the newest article in the archive is from {self.archive_ends.isoformat()}."
+        return f"{searched}."
 
     def to_dict(self) -> dict[str, Any]:
         """The answer object served by ``qa ask --json`` and ``POST /ask``."""

@@ -64,6 +64,17 @@ def test_empty_period_abstains_and_says_which_days(news_engine: Engine) -> None:
     assert result.to_dict()["since"] == "2005-06-06" and result.to_dict()["until"] == "2005-06-12"
 
 
+def test_a_period_after_the_archive_names_its_newest_day(news_engine: Engine) -> None:
+    """Relative words count from today: asked of an archive of older news, the refusal says that
+    the archive ends before the days searched; within the archive's time it does not."""
+    result = news_engine.ask("What happened to the bridge last week?", as_of=date(2026, 12, 7))
+    assert result.not_found == (
+        "I couldn't find that in the articles published from 2026-11-30 to 2026-12-06: "
+        "the newest article in the archive is from 2005-06-14."
+    )
+    assert result.to_dict()["not_found"] == result.not_found
+
+
 def test_explicit_filters_limit_answers_and_combine_with_phrases(news_engine: Engine) -> None:
     """since/until (both inclusive) limit the articles; with a phrase, both must hold."""
     result = news_engine.ask(

@@ -152,6 +152,7 @@ class Answerer:
             rewritten_question=searched if searched != question else None,
             window=window,
             repeats=tuple(repeats),
+            archive_ends=self._ends_before(window) if not answers else None,
         )
         if conversation is not None:
             conversation.record(question, searched, result)
@@ -212,6 +213,14 @@ class Answerer:
         unstored = unstored_sentences(found.passages, picker)
         vectors = self.retriever.embedder.encode(unstored) if unstored else None
         return Evidence(question, found.passages, found.stems, found.idf, found.vector, vectors)
+
+    def _ends_before(self, window: TimeWindow | None) -> date | None:
+        """The archive's newest day when the window searched starts after it (else None)."""
+        if window is None or window.since is None:
+            return None
+        with self.store.snapshot() as snap:
+            newest = snap.newest_day()
+        return newest if newest is not None and newest < window.since else None
 
     def _time(self, question: str, since: Day, until: Day, as_of: Day) -> TimeQuery:
         """The windows and order asked for, and the question without its relative time words."""
