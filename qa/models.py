@@ -302,7 +302,7 @@ class IndexReport:
 
     added: list[str] = field(default_factory=list)  # article ids added or replaced
     unchanged: int = 0  # files skipped because their content hash matched
-    removed: list[str] = field(default_factory=list)  # article ids removed (files gone)
+    removed: list[str] = field(default_factory=list)  # article ids removed (files gone, or gone from a file)
     skipped: list[Skipped] = field(default_factory=list)  # (path, reason)
     left_out: list[tuple[str, str]] = field(default_factory=list)  # (path, why): not articles, --exclude
     chunks_embedded: int = 0

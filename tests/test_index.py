@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import sqlite3
@@ -56,6 +57,20 @@ def test_changed_file_replaces_its_chunks(hash_engine: Engine, tmp_path: Path) -
     assert "stadium" in text and "museum" not in text
     assert hash_engine.stats() == {"articles": 1, "chunks": info.chunks}
     assert all("museum" not in p.text for p in hash_engine.search("museum mayor", k=5))
+
+
+def test_a_record_gone_from_a_changed_file_is_reported_removed(hash_engine: Engine, tmp_path: Path) -> None:
+    """Deleting one line of a .jsonl removes that article and says so; the others are replaced."""
+    path = tmp_path / "feed.jsonl"
+    rows = [
+        {"id": f"r{n}", "title": f"Story {n}", "text": f"Story number {n} about harbours."} for n in range(3)
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    hash_engine.index_paths([path])
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows[:2]), encoding="utf-8")
+    report = hash_engine.index_paths([path])
+    assert report.removed == ["r2"] and sorted(report.added) == ["r0", "r1"]
+    assert sorted(d.id for d in hash_engine.documents()) == ["r0", "r1"]
 
 
 def test_reindexing_a_folder_removes_vanished_files_only(hash_engine: Engine, tmp_path: Path) -> None:

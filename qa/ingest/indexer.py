@@ -159,11 +159,14 @@ class Indexer:
             for key, sha, batch in changed:
                 for old in writer.articles_of_file(key):
                     writer.remove_article(old)
+                    report.removed.append(old)  # gone from a file that changed, unless added again below
                 for article in batch:
                     embedded = vectors_by_article[id(article)]
                     writer.add_article(article, embedded.chunks, embedded.vectors, key, embedded.sentences)
                     report.added.append(article.id)
                 writer.set_file(key, sha)
+        added = set(report.added)
+        report.removed = [article for article in report.removed if article not in added]
         if fetched is not None:
             self.parts.web.remember(fetched)  # only now: an interrupted run fetches those pages again
         return report
