@@ -147,6 +147,15 @@ def test_latest_news_leads_with_the_newest_story_on_the_topic(news_engine: Engin
     assert news_engine.ask("What was the latest news about the Karabakh ceasefire?").abstained
 
 
+def test_latest_news_answers_when_the_archive_has_news_on_the_topic(news_engine: Engine) -> None:
+    """ "The latest news about the ferry" asks for no fact, so no reading of the ferry's story passes the
+    threshold: its words in a passage show the archive has news on it. A topic whose words no passage
+    holds together ("the Eastport tunnel": the archive has Eastport and a bridge) is refused."""
+    ferry = news_engine.ask("What is the latest news about the ferry?")
+    assert [a.article.id for a in ferry.answers] == ["ferry-history"]
+    assert news_engine.ask("What is the latest news about the Eastport tunnel?").abstained
+
+
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
 def test_search_within_a_window_finds_the_few_articles_inside_it(hash_engine: Engine, mode: Mode) -> None:
     """A window that excludes nearly the whole archive still returns the passages inside it."""

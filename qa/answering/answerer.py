@@ -178,7 +178,10 @@ class Answerer:
                 return passages, read_answers(passages, readings, calibration, threshold, limit, terms)
             every = read_answers(passages, readings, calibration, 0.0, limit, terms)  # scored once
             sure = [a for a in every if a.score >= threshold]
-            return passages, timefilter.with_every_topical(sure, every, passages) if sure else []
+            holding = timefilter.topic_articles(question[0], passages[:depth])
+            if not sure and not holding:  # no news on the topic in the archive
+                return passages, []
+            return passages, timefilter.with_every_topical(sure, every, passages, holding)
         picker = dataclasses.replace(self.picker, passages=k) if newest else self.picker
         found = self.retriever.retrieve(self.store, question[0], k, mode, window, question[1])
         evidence = self.evidence(question[0], found, picker)

@@ -10,6 +10,7 @@ from qa.answering.timephrases import TimeQuery, read_time
 from qa.errors import QuestionError
 from qa.models import Answer, Passage, TimeWindow
 from qa.store import Snapshot
+from qa.text import stem_terms
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +23,11 @@ AFTER = timedelta(weeks=8)
 # And the day before: a wire stamps stories in its own time zone, where another place's day starts the
 # evening before (Tokyo's or Sydney's April 7 is April 6 in London and New York).
 BEFORE = timedelta(days=1)
+# Words that ask for news rather than name its topic: "what is the latest news about cocoa?" is about
+# cocoa, and no story need say "news".
+NEWS_WORDS = frozenset(
+    stem_terms("news latest update updates happened happening happen going story stories developments report")
+)
 
 
 def filters(since: date | None, until: date | None) -> TimeWindow | None:
@@ -109,13 +115,22 @@ def newest_first(
     return good + rest
 
 
+def topic_articles(question: str, passages: Sequence[Passage]) -> set[str]:
+    """The articles with a passage that holds every word naming the question's topic ("cocoa" in "what
+    was the latest news about cocoa?", "Eastport" and "tunnel" in "... about the Eastport tunnel?"):
+    none when the archive has no news on it."""
+    topic = set(stem_terms(question)) - NEWS_WORDS
+    return {p.article.id for p in passages if topic <= set(stem_terms(p.text))}
+
+
 def with_every_topical(
-    answers: Sequence[Answer], every: Sequence[Answer], passages: Sequence[Passage]
+    answers: Sequence[Answer], every: Sequence[Answer], passages: Sequence[Passage], holding: set[str]
 ) -> list[Answer]:
-    """``answers``, and the best sentence of each on-topic article that has none among them, whatever
-    its score: "what is the latest on the bridge?" asks for the newest story on a topic the archive
-    holds (some answer passed the threshold), not for a fact the reader's span could match."""
-    topical = on_topic(passages)
+    """``answers``, and the best sentence of each on-topic article that holds the topic's words
+    (``holding``) and has none among them, whatever its score: "what is the latest on the bridge?"
+    asks for the newest story on a topic the archive holds, not for a fact the reader's span could
+    match, so its readings seldom pass the threshold."""
+    topical = on_topic(passages) & holding
     has = {a.article.id for a in answers}
     extra: dict[str, Answer] = {}
     for answer in every:  # best first
