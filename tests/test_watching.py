@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
@@ -111,16 +112,24 @@ def test_watch_question_is_checked_like_a_question(engine: Engine) -> None:
         engine.watching.add("   ")
 
 
-def test_failed_delivery_is_retried_after_each_check_at_most_three_times(engine: Engine) -> None:
-    """A failed delivery waits for the next check; after MAX_TRIES tries it is given up."""
+def test_failed_delivery_is_retried_after_each_check_at_most_three_times(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failed delivery waits for the next check; after MAX_TRIES tries it is given up, and the log
+    says which try each failure was and, at the last, that it was given up."""
     engine.watching.add(QUESTION, webhook="http://127.0.0.1:9/hook")
     engine.add_articles([MUSEUM])
+    caplog.set_level(logging.WARNING, logger="qa.watching.service")
     for _ in range(MAX_TRIES):
         [delivery] = engine.watching.pending("webhook")
         engine.watching.failed(delivery, "HTTP 500")
         assert engine.watching.pending("webhook") == []  # not before the next check
         engine.add_articles([])  # a refresh that adds nothing is still a check
     assert engine.watching.pending("webhook") == []
+    said = [r.getMessage() for r in caplog.records]
+    first = f"HTTP 500; trying again after the next check of new articles (try 1 of {MAX_TRIES})"
+    assert said[0].endswith(first)
+    assert said[-1].endswith(f"HTTP 500; given up after {MAX_TRIES} tries") and len(said) == MAX_TRIES
     assert engine.watching.pending("chat") == []
 
 

@@ -14,7 +14,7 @@ from qa.models import LIKELY_FROM, SURE_FROM, Confidence
 from qa.store import Store
 from qa.watching.records import Delivery, Found, Watch
 from qa.watching.scope import answering_from
-from qa.watching.state import Target, WatchState
+from qa.watching.state import MAX_TRIES, Target, WatchState
 from qa.web.fetching import normalize_url
 
 if TYPE_CHECKING:
@@ -154,13 +154,21 @@ class Watching:
         self.state.sent(delivery.found.id)
 
     def failed(self, delivery: Delivery, reason: str) -> None:
-        """Record a failed delivery (logged with its reason); it is tried again after the next check."""
+        """Record a failed delivery (logged with its reason); it is tried again after each of the next
+        checks, ``MAX_TRIES`` times in all, and the log says when it is given up."""
+        tries = delivery.found.tries + 1
+        then = (
+            f"trying again after the next check of new articles (try {tries} of {MAX_TRIES})"
+            if tries < MAX_TRIES
+            else f"given up after {MAX_TRIES} tries"
+        )
         logger.warning(
-            "could not deliver answer %d of watch %d (%s): %s; trying again after the next refresh",
+            "could not deliver answer %d of watch %d (%s): %s; %s",
             delivery.found.id,
             delivery.watch.id,
             delivery.watch.webhook or f"chat {delivery.watch.chat_id}",
             reason,
+            then,
         )
         self.state.failed(delivery.found.id, reason)
 
