@@ -165,6 +165,29 @@ def test_chat_page_follow_up_uses_the_conversation(page: Page, base_url: str) ->
     expect(replies.nth(1).locator("article.answer, .notice").first).to_be_visible(timeout=60_000)
 
 
+def test_chat_page_says_when_the_server_cannot_be_reached_and_keeps_the_question(
+    browser: Browser, base_url: str
+) -> None:
+    """A question that gets no answer at all (the server stopped) says so in words of the page, not
+    the browser's "Failed to fetch", and the question is back in the box to send again."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(base_url)
+        page.route("**/ask", lambda route: route.abort("connectionrefused"))
+        ask(page, "When did the war start?")
+        error = page.locator("li.turn-reply .notice.error")
+        expect(error).to_have_text(re.compile(r"^The server could not be reached"), timeout=30_000)
+        expect(page.get_by_label("Your question")).to_have_value("When did the war start?")
+        page.unroute("**/ask")
+        page.get_by_label("Your question").press("Enter")
+        expect(page.locator("li.turn-reply").nth(1).locator("article.answer").first).to_be_visible(
+            timeout=60_000
+        )
+    finally:
+        context.close()
+
+
 def test_chat_page_asks_for_the_key_when_one_is_required(page: Page, keyed_url: str) -> None:
     """With QA_API_KEY set the page asks for the key once, then answers."""
     page.goto(keyed_url)

@@ -18,6 +18,7 @@
   // The server's QA_MAX_QUESTION_CHARS. No maxlength on the box: it would cut a pasted question
   // silently; a longer one stays whole and is not sent (0: unknown, the server's 422 tells).
   const MAX_QUESTION_CHARS = Number(WORDS.maxQuestionChars) || 0;
+  const UNREACHABLE = "The server could not be reached: check that it is running, then try again.";
 
   let conversationId = null;
   let busy = false;
@@ -207,11 +208,16 @@
     for (let attempt = 0; attempt < 2; attempt += 1) {
       const headers = Object.assign({ Accept: "application/json" }, authHeaders());
       if (body !== undefined) headers["Content-Type"] = "application/json";
-      const response = await fetch(path, {
-        method: "POST",
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+      let response;
+      try {
+        response = await fetch(path, {
+          method: "POST",
+          headers,
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      } catch (_) {  // no answer at all: the browser's own words ("Failed to fetch") say nothing useful
+        throw new Error(UNREACHABLE);
+      }
       let data = null;
       try { data = await response.json(); } catch (_) { data = null; }
       if (response.ok) return data;
@@ -296,6 +302,7 @@
     } catch (error) {
       pending.remove();
       reply.append(notice(error.message, "error"));
+      if (!input.value.trim()) input.value = question;  // back in the box, to send again
     } finally {
       reply.removeAttribute("aria-busy");
       busy = false;
