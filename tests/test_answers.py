@@ -7,6 +7,7 @@ import pytest
 from qa.answering.conversation import Conversation
 from qa.engine import Engine
 from qa.errors import QuestionError
+from qa.models import Answer, AnswerSet, ArticleMeta
 from tests.conftest import answering_everything
 
 
@@ -140,3 +141,26 @@ def test_emoji_do_not_change_the_answers(seed_engine: Engine, with_emoji: str, p
     expected = [a.text for a in seed_engine.ask(plain).answers]
     assert expected, f"{plain!r} should be answered"
     assert [a.text for a in seed_engine.ask(with_emoji).answers] == expected
+
+
+def test_a_follow_up_withholds_any_answer_shown_for_the_last_question() -> None:
+    """Every answer shown for the last question counts as said, not only the first; the same sentence
+    with another span emphasised is new (another fact of it was asked)."""
+    meta = ArticleMeta("a1", "Texaco files", "1987-04-13", "texaco.html", None)
+    sentence = "Texaco said its chief trial lawyer, Richard B. Miller, filed the motion in Houston."
+
+    def answer(text: str, span: str | None) -> Answer:
+        at = None if span is None else (text.index(span), text.index(span) + len(span))
+        return Answer(text=text, span=at, score=0.5, passage=text, article=meta)
+
+    conversation = Conversation()
+    shown = (
+        answer("Texaco filed for protection on Sunday.", "Sunday"),
+        answer(sentence, "Richard B. Miller"),
+    )
+    conversation.record(
+        "Who filed the motion?", "Who filed the motion?", AnswerSet("Who filed the motion?", shown)
+    )
+    again, other_span = answer(sentence, "Richard B. Miller"), answer(sentence, "Houston")
+    new, repeats = conversation.withhold_repeats([again, other_span])
+    assert new == [other_span] and repeats == [again]

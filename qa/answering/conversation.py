@@ -152,18 +152,16 @@ class Conversation:
         """The question made self-contained when it is a follow-up: the earlier topic's words appended."""
         return rewrite_question(question, self.context())
 
-    def said(self) -> set[tuple[str, str]]:
-        """``(article id, sentence)`` of the last question's answer (its best), if it had one."""
+    def said(self) -> set[tuple[str, str, str | None]]:
+        """``(article id, sentence, span)`` of the answers shown for the last question."""
         last = self.last
-        if last is None or not last.answers:
-            return set()
-        return {(last.answers[0].article.id, last.answers[0].text)}
+        return set() if last is None else {_said(a) for a in last.answers}
 
     def withhold_repeats(self, answers: list[Answer]) -> tuple[list[Answer], list[Answer]]:
-        """A follow-up's answers split into those not said yet and those that repeat the last answer."""
+        """A follow-up's answers split into those not said yet and those that repeat an answer shown
+        for the last question (the same span of the same sentence: another span of it is news)."""
         said = self.said()
-        repeats = [a for a in answers if (a.article.id, a.text) in said]
-        return [a for a in answers if (a.article.id, a.text) not in said], repeats
+        return [a for a in answers if _said(a) not in said], [a for a in answers if _said(a) in said]
 
     def withdraw(self, question: str) -> None:
         """Forget the last turn if it asked ``question`` (its wording was edited: the new one is
@@ -175,6 +173,10 @@ class Conversation:
         """Forget everything."""
         self.turns.clear()
         self.paging = None
+
+
+def _said(answer: Answer) -> tuple[str, str, str | None]:
+    return answer.article.id, answer.text, answer.span_text
 
 
 class ConversationStore:
