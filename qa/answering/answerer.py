@@ -131,8 +131,11 @@ class Answerer:
         top_k = top_k or self.settings.top_k
         k = max(10, top_k, self.settings.read_passages)
         limit = max(MAX_ANSWERS, top_k)
-        for window in timefilter.windows(timed):
-            passages, answers = self._answers((plain, searched), k, mode, window, timed.newest_first, limit)
+        for turn, window in enumerate(timefilter.windows(timed)):
+            # Past the period's stories the question's dates are no keywords: "in 1987" named by every
+            # other story of a 1987 archive would rank them above those on the question's topic.
+            keywords = searched if turn == 0 else plain
+            passages, answers = self._answers((plain, keywords), k, mode, window, timed.newest_first, limit)
             if answers:
                 break
         answers = copies.one_per_story(self.store, answers)
