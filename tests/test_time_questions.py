@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from qa.answering.conversation import Conversation
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import QuestionError
@@ -262,3 +263,15 @@ def _article(record: dict[str, str]) -> Article:
         source=f"test:{record['id']}",
         published=record.get("published"),
     )
+
+
+def test_a_follow_up_of_time_words_only_asks_the_last_question_of_that_time(news_engine: Engine) -> None:
+    """ "And in November 2004?" after "How much did the bridge cost in March 2005?" asks how much the
+    bridge cost in November 2004: the last question without its own dates, of the new ones."""
+    conversation = Conversation()
+    first = news_engine.ask("How much did the bridge cost in March 2005?", conversation, as_of=AS_OF)
+    assert "40 million" in first.answers[0].text
+    again = news_engine.ask("And in November 2004?", conversation, as_of=AS_OF)
+    assert again.rewritten_question == "How much did the bridge cost in November 2004?"
+    assert again.answers and again.answers[0].article.id == "council-plan"
+    assert "35 million" in again.answers[0].text

@@ -127,6 +127,9 @@ class Answerer:
         question = self.validate_question(question)
         self.archive.ensure_index()
         timed = self._time(question, since, until, as_of)
+        again = conversation.asked_again(timed.plain) if conversation and timed.phrases else None
+        if again is not None:  # "and in October?": the last question, of October
+            timed = self._time(f"{again} {' '.join(timed.phrases)}?", since, until, as_of)
         searched, plain = (conversation.rewrite(t) if conversation else t for t in (timed.text, timed.plain))
         top_k = top_k or self.settings.top_k
         k = max(10, top_k, self.settings.read_passages)
@@ -158,7 +161,7 @@ class Answerer:
             archive_ends=self._ends_before(window) if not answers else None,
         )
         if conversation is not None:
-            conversation.record(question, searched, result)
+            conversation.record(question, searched, result, plain)
         return result
 
     def _answers(

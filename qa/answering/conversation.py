@@ -26,6 +26,9 @@ _ANAPHORA = frozenset(
     there then such one ones""".split()
 )
 _THE_SAME = re.compile(r"\bthe\s+same\b", re.IGNORECASE)
+# What is left of "and in October?" or "what about last week?" once its time words are out: the
+# question asks the last one again, of another time.
+_ONLY_CONNECTIVE = re.compile(r"^\W*(?:(?:and|but|so|then)\W+)?(?:(?:what|how)\s+about\W*)?$", re.IGNORECASE)
 _WORD = re.compile(r"[\w'’-]+", re.UNICODE)
 
 
@@ -60,6 +63,7 @@ class Turn:
     question: str
     searched: str
     result: AnswerSet
+    plain: str = ""  # the searched question without its dates ("What did GenCorp do?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,9 +135,9 @@ class Conversation:
         """The self-contained questions of earlier turns, oldest first."""
         return [t.searched for t in self.turns]
 
-    def record(self, question: str, searched: str, result: AnswerSet) -> None:
+    def record(self, question: str, searched: str, result: AnswerSet, plain: str = "") -> None:
         """Remember a turn; the oldest ones fall off beyond ``max_turns``."""
-        self.turns.append(Turn(question, searched, result))
+        self.turns.append(Turn(question, searched, result, plain))
         while len(self.turns) > self.max_turns:
             self.turns.popleft()
         self.paging = Paging.after(result)
@@ -147,6 +151,14 @@ class Conversation:
     def more(self, count: int) -> list[Answer]:
         """The next ``count`` answers to the last question not yet shown (empty when none are left)."""
         return [] if self.paging is None else list(self.paging.next_page(count).answers)
+
+    def asked_again(self, rest: str) -> str | None:
+        """The last question without its own dates ("What did GenCorp do"), when ``rest`` (a question
+        without its time words: "and ?" of "and in October?") says nothing else, so that it is asked
+        again of the new time; None otherwise."""
+        if not self.turns or not self.turns[-1].plain or not _ONLY_CONNECTIVE.match(rest):
+            return None
+        return self.turns[-1].plain.rstrip(" ?.!")
 
     def rewrite(self, question: str) -> str:
         """The question made self-contained when it is a follow-up: the earlier topic's words appended."""
