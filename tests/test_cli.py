@@ -277,6 +277,16 @@ def test_chat_follow_up_more_and_sources(seed_index_dir: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_chat_commands_in_any_case_quit_and_sources_of_a_refusal(seed_index_dir: Path) -> None:
+    """/SOURCES is /sources; after a refusal that searched no article it says there are none; "quit"
+    ends the chat (the question after it is never asked)."""
+    script = "What happened last week?\n/SOURCES\n/More please\nquit\nWhen did the war start?\n"
+    done = qa("chat", index_dir=seed_index_dir, stdin=script)
+    assert done.returncode == 0, done.stderr
+    assert "So there are no sources." in done.stdout and "Unknown command" not in done.stdout
+    assert "September 27" not in done.stdout
+
+
 def test_urls_feeds_and_refresh(tmp_path: Path, site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
     """`qa index URL FILE`, `qa feeds add|list|remove`, `qa refresh` on a local site, then `qa ask`."""
     monkeypatch.setenv("QA_FETCH_DELAY", "0")

@@ -18,7 +18,7 @@ HELP = """Ask a question about the archive; follow-up questions use the conversa
   /sources   the passages behind the last answer
   /clear     forget the conversation
   /help      this text
-  /quit      leave (Ctrl-D works too)"""
+  /quit      leave (so do "quit", "exit" and Ctrl-D)"""
 
 
 def _lines(history_file: Path) -> Iterator[str]:
@@ -50,7 +50,9 @@ def run_chat(engine: Engine, console: Console, history_file: Path, page: int = 3
         command = line.strip()
         if not command:
             continue
-        if command in ("/quit", "/exit", "/q"):
+        if command.startswith("/"):  # "/SOURCES" and "/more please" are /sources and /more
+            command = command.split()[0].lower()
+        if command in ("/quit", "/exit", "/q") or command.lower() in ("quit", "exit"):
             return
         if command == "/help":
             console.print(HELP)
@@ -68,6 +70,8 @@ def run_chat(engine: Engine, console: Console, history_file: Path, page: int = 3
             last = conversation.last
             if last is None:
                 console.print(ASK_FIRST)
+            elif not last.passages:  # nothing was searched (no article in the days asked for)
+                console.print(f"{last.not_found} So there are no sources.", markup=False)
             else:
                 print_passages(console, last.passages[:page])
         elif command.startswith("/"):
