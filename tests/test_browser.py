@@ -200,6 +200,23 @@ def test_chat_page_asks_for_the_key_when_one_is_required(page: Page, keyed_url: 
     expect(answer).to_contain_text("September 27", timeout=60_000)
 
 
+def test_chat_page_without_a_key_says_how_to_give_one(page: Page, keyed_url: str) -> None:
+    """Closing the key dialog (Escape) leaves a line for a person, not the API's header advice, and
+    the question back in the box; sending it again asks for the key again."""
+    page.goto(keyed_url)
+    ask(page, "When did the war start?")
+    key_box = page.get_by_label("API key", exact=True)
+    expect(key_box).to_be_visible(timeout=30_000)
+    key_box.press("Escape")
+    error = page.locator("li.turn-reply .notice.error")
+    expect(error).to_have_text(re.compile(r"^This server needs an API key to answer"), timeout=30_000)
+    expect(error).not_to_contain_text("Bearer")
+    box = page.get_by_label("Your question")
+    expect(box).to_have_value("When did the war start?")
+    box.press("Enter")
+    expect(key_box).to_be_visible(timeout=30_000)
+
+
 def test_chat_page_vote_is_stored(page: Page, base_url: str, seed_engine: Engine) -> None:
     """👍 under the first answer is sent with the page's conversation and stored with its question and
     answer; both of that answer's buttons are then spent, the one pressed marked."""

@@ -19,6 +19,7 @@
   // silently; a longer one stays whole and is not sent (0: unknown, the server's 422 tells).
   const MAX_QUESTION_CHARS = Number(WORDS.maxQuestionChars) || 0;
   const UNREACHABLE = "The server could not be reached: check that it is running, then try again.";
+  const NEEDS_KEY = "This server needs an API key to answer: send the question again to enter it.";
 
   let conversationId = null;
   let busy = false;
@@ -221,7 +222,12 @@
       let data = null;
       try { data = await response.json(); } catch (_) { data = null; }
       if (response.ok) return data;
-      if (response.status === 401 && attempt === 0 && (await promptForKey())) continue;
+      if (response.status === 401 && attempt === 0) {
+        if (await promptForKey()) continue;
+        // The dialog was closed without a key: the API's words ("send 'Authorization: Bearer'") are
+        // for programs, not for someone at this page.
+        throw new Error(NEEDS_KEY);
+      }
       const message = data && data.error && data.error.message
         ? data.error.message
         : "The server answered " + response.status + ".";
