@@ -121,6 +121,16 @@ def test_a_given_date_is_read_or_named_as_unreadable() -> None:
     assert load_one(dated, ".md").published == "2005-03-11T00:00:00"  # type: ignore[attr-defined]
 
 
+def test_broken_json_is_named_with_the_place_it_broke() -> None:
+    """Python's message for an unterminated string stops at "starting at": the place is given."""
+    with pytest.raises(
+        DocumentError, match=r"invalid JSON \(Unterminated string starting at line 2, column 9\)"
+    ):
+        parse_document(b'{"id": "a",\n"text": "unterminated', "a.json", ".json")
+    _, problems = parse_document(b'{"text": "One."}\n{"text": "unterminated\n', "b.jsonl", ".jsonl")
+    assert problems == [("b.jsonl:2", "invalid JSON (Unterminated string starting at column 10)")]
+
+
 def test_a_json_list_skips_its_bad_items_and_a_file_its_repeated_ids() -> None:
     """A .json list is read item by item as a .jsonl file line by line (a bad item is skipped and
     named, the others kept), and an id that an earlier item or line of the file has is skipped and

@@ -202,9 +202,19 @@ def parse_jsonl(text: str, source: str) -> tuple[list[Article], list[tuple[str, 
         try:
             records.append((f"{source}:{number}", json.loads(line)))
         except json.JSONDecodeError as exc:
-            problems.append((f"{source}:{number}", f"invalid JSON ({exc.msg})"))
+            problems.append((f"{source}:{number}", f"invalid JSON ({json_problem(exc, whole_file=False)})"))
     articles, bad = articles_from_records(records, source)
     return articles, sorted(problems + bad, key=lambda p: int(p[0].rpartition(":")[2]))  # by line
+
+
+def json_problem(exc: json.JSONDecodeError, whole_file: bool = True) -> str:
+    """Where a JSON text broke, in words: ``Unterminated string starting at line 1, column 10``
+    (Python's own message, without the place, stops at "starting at"); of one line of a .jsonl,
+    only a column, and only where the message needs one."""
+    if not whole_file:
+        return f"{exc.msg} column {exc.colno}" if exc.msg.endswith(" at") else exc.msg
+    joint = " " if exc.msg.endswith(" at") else " at "
+    return f"{exc.msg}{joint}line {exc.lineno}, column {exc.colno}"
 
 
 def articles_from_records(
@@ -248,7 +258,7 @@ def _parse_by_suffix(data: bytes, source: str, suffix: str) -> tuple[list[Articl
         try:
             payload = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise DocumentError(source, f"invalid JSON ({exc.msg})") from None
+            raise DocumentError(source, f"invalid JSON ({json_problem(exc)})") from None
         if not isinstance(payload, list):
             return [article_from_record(payload, source, f"{source}#0")], []
         articles, problems = articles_from_records(
