@@ -443,7 +443,8 @@ def test_request_body_over_the_limit_is_refused(engine: Engine) -> None:
 
 
 def test_rate_limit_applies_per_client(engine: Engine) -> None:
-    """Past QA_RATE_LIMIT requests a minute a client gets 429 with Retry-After; /health is exempt."""
+    """Past QA_RATE_LIMIT requests a minute a client gets 429 with Retry-After; /health and the chat
+    page with its files are exempt."""
     with serving(engine, rate_limit=3) as (_, client):
         statuses = [client.get("/documents").status_code for _ in range(4)]
         assert statuses == [200, 200, 200, 429]
@@ -451,6 +452,10 @@ def test_rate_limit_applies_per_client(engine: Engine) -> None:
         assert error_of(refused, 429) == "rate_limited"
         assert int(refused.headers["Retry-After"]) >= 1
         assert client.get("/health").status_code == 200
+        for _ in range(3):  # the chat page and its files: one page load is no question
+            assert [client.get(path).status_code for path in ("/", "/static/app.js", "/static/app.css")] == [
+                200
+            ] * 3
 
 
 def test_cors_is_off_by_default(client: TestClient) -> None:

@@ -23,7 +23,9 @@ from qa.config import Settings
 # (it holds no data; it asks the person for the key when the API answers 401).
 PUBLIC_PATHS = frozenset({"/", "/health"})
 PUBLIC_PREFIXES = ("/static/",)
-UNLIMITED_PATHS = frozenset({"/health"})
+# Never rate-limited: the health probe, and the chat page and its files (loading the page cost four
+# of a client's requests a minute, and a limited page load showed the browser a JSON error).
+UNLIMITED_PATHS = frozenset({"/health", "/"})
 
 
 bearer_scheme = HTTPBearer(auto_error=False, description="The value of QA_API_KEY.")
@@ -148,7 +150,7 @@ class GuardMiddleware:
     def _refusal(self, scope: Scope) -> JSONResponse | None:
         path: str = scope["path"]
         headers = Headers(scope=scope)
-        if path not in UNLIMITED_PATHS:
+        if path not in UNLIMITED_PATHS and not path.startswith(PUBLIC_PREFIXES):
             wait = self.rate_limiter.acquire(client_address(scope))
             if wait > 0:
                 seconds = max(1, math.ceil(wait))
