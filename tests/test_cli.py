@@ -231,7 +231,7 @@ def test_help_flows_as_paragraphs_at_any_width() -> None:
 
 
 def test_docs_show_gives_a_wire_story_s_place(tmp_path: Path) -> None:
-    """`qa docs show` prints the dateline's place with the date, as answers show it."""
+    """`qa docs show` prints the dateline's place with the date, both as answers show them."""
     folder = tmp_path / "wire"
     folder.mkdir()
     (folder / "port.txt").write_text(
@@ -242,6 +242,14 @@ def test_docs_show_gives_a_wire_story_s_place(tmp_path: Path) -> None:
     shown = qa("docs", "show", str(folder / "port.txt"), index_dir=tmp_path / "index")
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.splitlines()[1].startswith("ROTTERDAM  ")
+    (folder / "flood.md").write_text(
+        "---\ntitle: Flood\ndate: 2021-05-01 08:30\n---\nRivers rose.\n", encoding="utf-8"
+    )
+    assert qa("index", str(folder), index_dir=tmp_path / "index").returncode == 0
+    dated = qa("docs", "show", str(folder / "flood.md"), index_dir=tmp_path / "index")
+    assert dated.stdout.splitlines()[1].startswith("2021-05-01 08:30:00  "), (
+        dated.stdout
+    )  # as answers show it
 
 
 def test_index_docs_remove_and_exit_codes(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bots.cli.app import JsonOption, docs_app, out, settings
-from bots.cli.render import documents_table
+from bots.cli.render import documents_table, shown_date
 from qa.engine import Engine
 from qa.store import DocumentOrder
 
@@ -102,5 +102,6 @@ def docs_show(
     """Print one article's metadata and text."""
     engine = Engine(settings(ctx))
     info, text = engine.find_document(ref)
-    where = "  ".join(p for p in (info.place, info.published, info.url, info.path or info.source) if p)
+    parts = (info.place, shown_date(info.published), info.url, info.path or info.source)
+    where = "  ".join(p for p in parts if p)
     out.print(Text(f"{info.title}\n{where}\n\n{text}"))
