@@ -36,7 +36,8 @@ def error_code(response: Any, status: int) -> str:
 
 
 def test_feeds_are_added_listed_and_removed(web_engine: Engine, site: Site) -> None:
-    """POST /feeds registers a feed and reads its articles; GET lists it; DELETE (body or ?url=) drops it."""
+    """POST /feeds registers a feed and reads its articles (201; 200 for one registered already); GET
+    lists it; DELETE (body or ?url=) drops it."""
     url = publish(site)
     with serving(web_engine, api_key=KEY) as client:
         before = client.get("/health").json()["articles"]
@@ -46,6 +47,9 @@ def test_feeds_are_added_listed_and_removed(web_engine: Engine, site: Site) -> N
         assert client.get("/health").json()["articles"] == before + 2  # read right after the response
         (listed,) = client.get("/feeds", headers=AUTH).json()["feeds"]
         assert listed["title"] == "The Gazette" and listed["polled"] is not None and listed["error"] is None
+        again = client.post("/feeds", json={"url": url}, headers=AUTH)  # already registered: 200, not 201
+        assert again.status_code == 200 and again.json()["url"] == url
+        assert len(client.get("/feeds", headers=AUTH).json()["feeds"]) == 1
 
         assert client.request("DELETE", "/feeds", json={"url": url}, headers=AUTH).status_code == 204
         assert client.get("/feeds", headers=AUTH).json() == {"feeds": []}

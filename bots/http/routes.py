@@ -154,10 +154,14 @@ def build_api_router(
         dependencies=[Depends(require_write_access)],
         tags=["feeds"],
     )
-    def add_feed(body: schemas.FeedIn, background: BackgroundTasks) -> dict[str, Any]:
+    def add_feed(body: schemas.FeedIn, background: BackgroundTasks, response: Response) -> dict[str, Any]:
         """Register a feed or sitemap (fetched once to check it is one); its articles are read
-        right after the response, and again at each refresh."""
+        right after the response, and again at each refresh. 201 for a new feed, 200 for one
+        already registered (its URL as stored: one written differently matches)."""
+        registered = {f.url for f in engine.feeds()}
         feed = engine.add_feed(body.url)
+        if feed.url in registered:
+            response.status_code = 200
         background.add_task(_first_poll, engine, feed.url)
         return feed.to_dict()
 
