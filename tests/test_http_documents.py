@@ -68,8 +68,16 @@ def test_upload_names_each_skipped_line(hash_engine: Engine) -> None:
             {"method": "POST", "url": "/documents", "files": {"file": ("article.json", b'{"title": "x"}')}},
             422,
             "invalid_document",
-            "article.json, item 1: missing or empty 'text'",
+            "article.json: missing or empty 'text'",
             id="json-object",
+        ),
+        pytest.param(
+            {"method": "POST", "url": "/documents", "json": {"text": "A story.", "published": "yesterday"}},
+            422,
+            "invalid_document",
+            "the posted article: unreadable date 'yesterday' (write 2005-03-14, 2005-03-14T09:30:00 or an "
+            "RFC 2822 date)",
+            id="posted-article-bad-date",
         ),
         pytest.param(
             {"method": "POST", "url": "/documents", "files": {"file": ("n.json", b'[{}, {"title": "x"}]')}},

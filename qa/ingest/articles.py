@@ -260,7 +260,7 @@ def _parse_by_suffix(data: bytes, source: str, suffix: str) -> tuple[list[Articl
         except json.JSONDecodeError as exc:
             raise DocumentError(source, f"invalid JSON ({json_problem(exc)})") from None
         if not isinstance(payload, list):
-            return [article_from_record(payload, source, f"{source}#0")], []
+            return [article_from_record(payload, source, source)], []  # one object: no item to name
         articles, problems = articles_from_records(
             [(f"{source}#{i}", r) for i, r in enumerate(payload)], source
         )

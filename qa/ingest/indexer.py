@@ -94,7 +94,10 @@ def load_posted(record: dict[str, Any]) -> tuple[list[Article], list[Skipped]]:
     its text, so posting it again replaces it."""
     if record.get("id") is None:
         record = {**record, "id": text_article_id(str(record.get("text", "")))}
-    return load_upload("article.json", json.dumps(record).encode("utf-8"))
+    try:
+        return load_upload("article.json", json.dumps(record).encode("utf-8"))
+    except DocumentError as exc:  # named as the client knows it: no file was sent
+        raise DocumentError("the posted article", exc.reason) from None
 
 
 def shown_place(where: str, keyed: str, name: str) -> str:
