@@ -275,3 +275,38 @@ def test_a_follow_up_of_time_words_only_asks_the_last_question_of_that_time(news
     assert again.rewritten_question == "How much did the bridge cost in November 2004?"
     assert again.answers and again.answers[0].article.id == "council-plan"
     assert "35 million" in again.answers[0].text
+
+
+def test_latest_news_finds_the_newest_story_below_the_best_matches(
+    seed_engine: Engine, tmp_path: Path
+) -> None:
+    """Two dozen stories all about the harbour rank above the newest one, which names the harbour
+    once among other news: "the latest news about the harbour" still leads with that newest story
+    (a deeper pool is searched for stories holding the topic's words, and the newest are read)."""
+    stories = [
+        Article(
+            f"h{n:02d}",
+            f"Harbour dues review {n}",
+            "The Wenn harbour board met again about harbour dues. Harbour users said the harbour dues of "
+            f"the harbour were too high, harbour master number {n} said.",
+            "harbour.jsonl",
+            published=f"200{4 + n // 12}-{n % 12 + 1:02d}-05T10:00:00",
+        )
+        for n in range(24)
+    ]
+    newest = Article(
+        "council-budget",
+        "Council budget",
+        "The council set its budget for schools, roads and parks on Monday. It also agreed that the old "
+        "harbour would be closed to ships from May. Libraries will open longer on Saturdays.",
+        "council.jsonl",
+        published="2006-03-01T10:00:00",
+    )
+    engine = Engine(Settings(index_dir=tmp_path / "index", seeds_dir=None), embedder=seed_engine.embedder)
+    try:
+        engine.add_articles([*stories, newest])
+        result = engine.ask("What is the latest news about the harbour?")
+        assert result.answers[0].article.id == "council-budget"
+        assert "harbour would be closed" in result.answers[0].text
+    finally:
+        engine.close()

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 Day = date | None  # a day bounding the articles searched (since, until) or counted from (as_of)
 MAX_ANSWERS = 10  # answers kept per question: the first top_k are shown, the rest serve "more"
 PICKER_THRESHOLD = 0.015  # the sentence picker's default abstention threshold (bench/fit_picker.py)
+LATEST_POOL = 100  # passages retrieved for a "latest" question, whose newest on-topic articles are read
 
 
 class Answerer:
@@ -145,7 +146,7 @@ class Answerer:
         if timed.period is not None:
             answers = periods.named_period_first(answers, timed.period)
         if timed.newest_first:
-            answers = timefilter.newest_first(answers, passages)
+            answers = timefilter.newest_first(answers, passages, timefilter.topical_articles(plain, passages))
         passages = quoted_first(passages, answers)
         repeats: list[Answer] = []
         if conversation is not None and searched != question:  # a follow-up: say only what is new
@@ -177,17 +178,20 @@ class Answerer:
         # "Latest": every retrieved article may hold the newest answer, not only the top few.
         reader = self.archive.reader
         if reader is not None:
+            # "Latest": the newest stories on the topic may rank below the first few; a deeper pool is
+            # retrieved, and its newest on-topic articles are read.
             depth = k if newest else self.settings.read_passages
-            passages, readings, terms = self.read(question[0], k, mode, window, depth, question[1])
+            pool = max(k, LATEST_POOL) if newest else k
+            passages, readings, terms = self.read(question[0], pool, mode, window, depth, question[1], newest)
             calibration, threshold = reader.config.calibration, self.abstain_threshold
             if not newest:
                 return passages, read_answers(passages, readings, calibration, threshold, limit, terms)
             every = read_answers(passages, readings, calibration, 0.0, limit, terms)  # scored once
             sure = [a for a in every if a.score >= threshold]
-            holding = timefilter.topic_articles(question[0], passages[:depth])
-            if not sure and not holding:  # no news on the topic in the archive
+            topical = timefilter.topical_articles(question[0], passages)
+            if not sure and not topical:  # no news on the topic in the archive
                 return passages, []
-            return passages, timefilter.with_every_topical(sure, every, passages, holding)
+            return passages, timefilter.with_every_topical(sure, every, topical)
         picker = dataclasses.replace(self.picker, passages=k) if newest else self.picker
         found = self.retriever.retrieve(self.store, question[0], k, mode, window, question[1])
         evidence = self.evidence(question[0], found, picker)
@@ -201,16 +205,23 @@ class Answerer:
         window: TimeWindow | None = None,
         depth: int = READ_PASSAGES,
         keywords: str | None = None,
+        newest: bool = False,
     ) -> tuple[list[Passage], list[Reading], QuestionTerms]:
         """The ``k`` best passages, the reader's verdict on the first ``depth`` and the question's terms
-        and vector as retrieval saw them (``ask``, calibration); BM25 reads ``keywords`` when given."""
+        and vector as retrieval saw them (``ask``, calibration); BM25 reads ``keywords`` when given.
+        ``newest``: the newest articles on the topic are read first (``newest_topical_first``)."""
         reader = self.archive.reader
         if reader is None:
             raise ConfigError("the reader is off (QA_READER=off)")
         found = self.retriever.retrieve(self.store, question, k, mode, window, keywords)
-        readings = reader.read(question, [p.text for p in found.passages[:depth]])
+        passages = found.passages
+        if newest:
+            passages = timefilter.newest_topical_first(
+                passages, timefilter.topical_articles(question, passages)
+            )
+        readings = reader.read(question, [p.text for p in passages[:depth]])
         return (
-            found.passages,
+            passages,
             readings,
             QuestionTerms(found.stems, found.idf, found.vector, found.unseen_names),
         )

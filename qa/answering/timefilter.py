@@ -101,36 +101,51 @@ def on_topic(passages: Sequence[Passage], share: float = GOOD_SHARE) -> set[str]
 
 
 def newest_first(
-    answers: Sequence[Answer], passages: Sequence[Passage], share: float = GOOD_SHARE
+    answers: Sequence[Answer], passages: Sequence[Passage], topical: set[str] | None = None
 ) -> list[Answer]:
-    """Answers from on-topic articles (a passage retrieved with at least ``share`` of the best
-    passage's score) newest article first, undated ones after them; then the others, by score.
+    """Answers from articles on the topic (``topical``; by default those with a passage retrieved
+    with at least half the best passage's score) newest article first, undated ones after them; then
+    the others, by score.
 
-    The passage score judges the topic: "what is the latest on the bridge?" asks for no fact that an
-    answer sentence could match, so the picker's scores would keep the best-matching story first."""
-    topical = on_topic(passages, share)
+    The topic is judged by the passages: "what is the latest on the bridge?" asks for no fact that
+    an answer sentence could match, so the answers' scores would keep the best-matching story first."""
+    topical = on_topic(passages) if topical is None else topical
     good = [a for a in answers if a.article.id in topical]
     rest = [a for a in answers if a.article.id not in topical]
     good.sort(key=lambda a: a.article.published or "", reverse=True)
     return good + rest
 
 
-def topic_articles(question: str, passages: Sequence[Passage]) -> set[str]:
-    """The articles with a passage that holds every word naming the question's topic ("cocoa" in "what
-    was the latest news about cocoa?", "Eastport" and "tunnel" in "... about the Eastport tunnel?"):
-    none when the archive has no news on it."""
+def topical_articles(question: str, passages: Sequence[Passage]) -> set[str]:
+    """The articles on a "latest" question's topic: those with a passage that holds every word naming
+    it ("cocoa" in "what was the latest news about cocoa?", "Eastport" and "tunnel" in "... about the
+    Eastport tunnel?"), however far down retrieval ranked it (a big topic's newest stories rank below
+    its older ones); none when the archive has no news on it. A question that names no topic ("what
+    is the latest?"): the articles retrieved with at least half the best passage's score."""
     topic = set(stem_terms(question)) - NEWS_WORDS
+    if not topic:
+        return on_topic(passages)
     return {p.article.id for p in passages if topic <= set(stem_terms(p.text))}
 
 
-def with_every_topical(
-    answers: Sequence[Answer], every: Sequence[Answer], passages: Sequence[Passage], holding: set[str]
-) -> list[Answer]:
-    """``answers``, and the best sentence of each on-topic article that holds the topic's words
-    (``holding``) and has none among them, whatever its score: "what is the latest on the bridge?"
-    asks for the newest story on a topic the archive holds, not for a fact the reader's span could
-    match, so its readings seldom pass the threshold."""
-    topical = on_topic(passages) & holding
+def newest_topical_first(passages: Sequence[Passage], topical: set[str]) -> list[Passage]:
+    """``passages`` with the best passage of each ``topical`` article first, newest article first
+    (undated ones after them), then the others in their order: what a "latest" question reads, so
+    that the newest story on the topic is read though retrieval ranked it below the first few."""
+    lead: dict[str, Passage] = {}
+    for passage in passages:  # best first
+        if passage.article.id in topical:
+            lead.setdefault(passage.article.id, passage)
+    first = sorted(lead.values(), key=lambda p: p.article.published or "", reverse=True)
+    chosen = {id(p) for p in first}
+    return [*first, *(p for p in passages if id(p) not in chosen)]
+
+
+def with_every_topical(answers: Sequence[Answer], every: Sequence[Answer], topical: set[str]) -> list[Answer]:
+    """``answers``, and the best sentence of each ``topical`` article that has none among them,
+    whatever its score: "what is the latest on the bridge?" asks for the newest story on a topic the
+    archive holds, not for a fact the reader's span could match, so its readings seldom pass the
+    threshold."""
     has = {a.article.id for a in answers}
     extra: dict[str, Answer] = {}
     for answer in every:  # best first
