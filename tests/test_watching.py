@@ -72,7 +72,7 @@ def test_watch_asks_only_the_new_articles(engine: Engine) -> None:
 @pytest.mark.parametrize("question", ["What happened last week at the harbour?", "Who spoke yesterday?"])
 def test_watch_refuses_time_words_in_the_past(engine: Engine, question: str) -> None:
     """Time words that always name days before a new article ("last week") are refused, explained."""
-    explained = r"can't be watched: .* no new article would answer\. Leave the time words out"
+    explained = r"would never match: .* no new article would answer\. Leave the time words out"
     with pytest.raises(WatchError, match=explained):
         engine.watching.add(question)
 
@@ -104,6 +104,17 @@ def test_webhook_follows_the_feed_address_rules(engine: Engine, url: str) -> Non
     """A webhook must be an http(s) URL with a host, as a feed's."""
     with pytest.raises(WatchError, match="webhook"):
         engine.watching.add(QUESTION, webhook=url)
+
+
+def test_a_question_watched_already_is_not_watched_twice(engine: Engine) -> None:
+    """The same question twice for one chat (case, spacing and its final mark aside) is refused,
+    naming the watch: two watches would send every answer twice. Another chat may watch it."""
+    first = engine.watching.add(QUESTION, chat_id=7)
+    with pytest.raises(WatchError, match=rf"^that question is watched already \(watch {first.id}\)$"):
+        engine.watching.add("  " + QUESTION.upper().rstrip("?") + " ", chat_id=7)
+    assert engine.watching.add(QUESTION, chat_id=8).id != first.id
+    assert engine.watching.add(QUESTION).id != first.id  # the command line's, of no chat
+    assert len(engine.watching.listed(chat_id=7)) == 1
 
 
 def test_watch_question_is_checked_like_a_question(engine: Engine) -> None:

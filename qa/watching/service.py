@@ -39,10 +39,15 @@ def refuse_past_time(question: str, today: date) -> None:
         return
     phrases = ", ".join(f'"{p}"' for p in timed.phrases) or "its time words"
     raise WatchError(
-        f"{phrases} can't be watched: a watch asks its question again as each new article arrives, "
+        f"{phrases} would never match: a watch asks its question again as each new article arrives, "
         "and by then those days are past, so no new article would answer. Leave the time words out "
         '(or say "latest"), or name the dates.'
     )
+
+
+def _same_question(question: str) -> str:
+    """A question as two watches are compared: case, spacing and the final mark left out."""
+    return " ".join(question.casefold().split()).rstrip(" ?!.")
 
 
 class Watching:
@@ -67,6 +72,10 @@ class Watching:
                 webhook = normalize_url(webhook)  # the address rules of feeds
             except FetchError as exc:
                 raise WatchError(f"webhook {exc.reason}") from None
+        same = _same_question(question)
+        for kept in self.state.listed(chat_id):
+            if kept.webhook == webhook and _same_question(kept.question) == same:
+                raise WatchError(f"that question is watched already (watch {kept.id})")
         limit = self.settings.watch_limit if chat_id is not None else None
         watch = self.state.add(question, chat_id, webhook, limit)
         if watch is None:
