@@ -422,11 +422,20 @@ def test_run_bot_rejects_missing_or_malformed_token(tmp_path: Any, token: str | 
         run_bot(settings)
 
 
-def test_run_bot_token_rejected_by_server(api: FakeBotApi, engine: Engine) -> None:
-    """A well-formed token the Bot API rejects is a ConfigError too."""
+def test_run_bot_token_rejected_by_server(
+    api: FakeBotApi, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A well-formed token the Bot API rejects is a ConfigError too, said once: no traceback is logged,
+    and neither the error nor any log line shows the token (a typo'd token is nearly the real one)."""
     settings = _settings(engine, api).model_copy(update={"telegram_token": "999:WRONG-token"})
-    with pytest.raises(ConfigError, match="rejected"):
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(
+        ConfigError, match=r"^Telegram rejected the bot token \(QA_TELEGRAM_TOKEN\)"
+    ) as raised:
         run_bot(settings)
+    assert "WRONG-token" not in str(raised.value)
+    assert not any("WRONG-token" in r.getMessage() for r in caplog.records)
+    assert not any(r.exc_info for r in caplog.records if r.name.startswith("telegram"))
 
 
 @pytest.mark.parametrize(

@@ -79,6 +79,23 @@ def build_application(settings: Settings, engine: Engine) -> TelegramApp:
     return app
 
 
+class TokenRedacted(logging.Filter):
+    """What ``qa telegram`` logs never shows the bot token (Bot API URLs hold it, and PTB's messages
+    quote it), and a rejected token is said once, in qa's own error line, without PTB's traceback."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], InvalidToken):
+            return False
+        message = record.getMessage()
+        if self.token and self.token in message:
+            record.msg, record.args = message.replace(self.token, "<token>"), ()
+        return True
+
+
 def run_bot(settings: Settings) -> None:
     """Run the bot with long polling until interrupted (``qa telegram``)."""
     validate_token(settings.telegram_token)
@@ -89,14 +106,20 @@ def run_bot(settings: Settings) -> None:
     engine.archive.require_index()  # a chosen folder without an index stops here, before polling starts
     # A loop of our own: PTB closes it on exit, and asyncio.get_event_loop() is deprecated.
     asyncio.set_event_loop(asyncio.new_event_loop())
+    redacted = TokenRedacted(str(settings.telegram_token))
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(redacted)
     try:
         app = build_application(settings, engine)
         app.run_polling(
             allowed_updates=["message", "edited_message", "callback_query", "inline_query"],
             bootstrap_retries=3,
         )
-    except InvalidToken as error:
-        raise ConfigError(f"Telegram rejected the bot token: {error}") from error
+    except InvalidToken:
+        raise ConfigError(
+            "Telegram rejected the bot token (QA_TELEGRAM_TOKEN): check it with @BotFather"
+        ) from None
     except NetworkError as error:
         raise ConfigError(
             f"cannot reach the Telegram Bot API at {settings.telegram_base_url}: {error}"
@@ -104,3 +127,5 @@ def run_bot(settings: Settings) -> None:
     finally:
         asyncio.set_event_loop(None)
         engine.close()
+        for handler in handlers:
+            handler.removeFilter(redacted)
