@@ -385,6 +385,18 @@ def test_telegram_rate_limit_is_per_chat(start_bot: Callable[..., FakeBotApi]) -
     assert len(texts) == 6
 
 
+def test_inline_queries_do_not_use_up_the_private_chat(start_bot: Callable[..., FakeBotApi]) -> None:
+    """Telegram sends an inline query as the user types "@bot ..."; a burst of them leaves the same
+    user's private chat its own questions (the chat id of a private chat is the user's id)."""
+    api = start_bot(telegram_rate_limit=3)
+    for n in range(4):
+        api.push_inline_query(503, f"When did the war start{'?' * n}")
+    api.wait_for(lambda: len(api.calls("answerInlineQuery")) >= 3, what="the inline answers")
+    api.push_message(503, WAR_QUESTION)
+    [reply] = api.wait_messages(503)
+    assert "<b>September 27</b>" in str(reply.params["text"])
+
+
 def test_telegram_flood_control_is_retried(bot: FakeBotApi, monkeypatch: pytest.MonkeyPatch) -> None:
     """A 429 with retry_after is waited out and the message still arrives."""
     monkeypatch.setenv("PTB_TIMEDELTA", "true")  # PTB warns on RetryAfter otherwise

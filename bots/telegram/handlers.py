@@ -72,7 +72,9 @@ class TelegramBot:
         self.replies = Replies(settings.top_k)
         self.asked = AskedMessages()
         self.watches = ChatWatches(engine, settings)
-        self.inline = InlineAnswers(engine, self.rate_limit, self.allowed)
+        # Inline queries have a budget of their own: Telegram sends one as the user types "@bot ...",
+        # and they used up the same user's private chat's questions.
+        self.inline = InlineAnswers(engine, ChatRateLimit(settings.telegram_rate_limit), self.allowed)
 
     def register(self, app: TelegramApp) -> None:
         """Add every handler to ``app``."""
