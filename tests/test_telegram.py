@@ -325,7 +325,8 @@ def test_telegram_edited_command_is_not_run_again(bot: FakeBotApi, engine: Engin
 
 
 def test_telegram_allowlist_refuses_once(start_bot: Callable[..., FakeBotApi]) -> None:
-    """A chat outside the allowlist gets one polite refusal and nothing else."""
+    """A chat outside the allowlist gets one polite refusal and nothing else; a button press there is
+    answered with it."""
     api = start_bot(telegram_allowed_chats="201")
     for text in (WAR_QUESTION, "/start", OFF_TOPIC):
         api.push_message(202, text)
@@ -333,6 +334,12 @@ def test_telegram_allowlist_refuses_once(start_bot: Callable[..., FakeBotApi]) -
     api.wait_messages(201)
     api.wait_for(lambda: api.pending() == 0, what="all updates fetched")
     time.sleep(0.5)
+    assert [c.params["text"] for c in api.calls(chat_id=202)] == [REFUSED]
+    # A press on a button (of an old answer, before the allowlist) is answered, or its spinner hangs.
+    old = {"message_id": 9, "date": int(time.time()), "chat": {"id": 202, "type": "private"}, "text": "x"}
+    api.push_callback(202, old, "more")
+    api.wait_for(lambda: bool(api.calls("answerCallbackQuery")), what="the press answered")
+    assert api.calls("answerCallbackQuery")[0].params.get("text") == REFUSED
     assert [c.params["text"] for c in api.calls(chat_id=202)] == [REFUSED]
 
 

@@ -120,6 +120,9 @@ class TelegramBot:
             return
         if chat.id in self.allowed or (user is not None and user.id in self.allowed):
             return
+        if update.callback_query is not None:  # a button press: answered, or its spinner never stops
+            await update.callback_query.answer(REFUSED)
+            raise ApplicationHandlerStop
         if chat.id not in self._refused and update.effective_message is not None:
             self._refused.add(chat.id)
             logger.info("refusing chat %s (not in QA_TELEGRAM_ALLOWED_CHATS)", chat.id)
