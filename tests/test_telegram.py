@@ -16,13 +16,14 @@ import pytest
 
 from bots.telegram import build_application, run_bot
 from bots.telegram.format import (
+    COMMANDS,
     FAILED,
     RATE_LIMITED,
     REFUSED,
     TELEGRAM_LIMIT,
     split_message,
 )
-from bots.telegram.handlers import COMMANDS, TelegramApp
+from bots.telegram.handlers import TelegramApp
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import ConfigError
@@ -295,6 +296,21 @@ def test_telegram_group_answers_only_when_addressed(bot: FakeBotApi) -> None:
     assert len(bot.wait_messages(group, 3)) == 3
     time.sleep(0.5)
     assert len(bot.messages(group)) == 3
+
+
+def test_telegram_reply_to_an_older_answer_follows_its_question(bot: FakeBotApi) -> None:
+    """In a group where others asked since, a follow-up sent as a reply to an answer is read against
+    that answer's question, not the group's last one."""
+    group, mention = -1000121, f"@{BOT_USER['username']}"
+    bot.push_message(group, f"{mention} Which drones does Azerbaijan use?", chat_type="supergroup")
+    [drones] = bot.wait_messages(group)
+    assert "Israel" in _visible(drones)
+    bot.push_message(group, f"{mention} {GLACIER_QUESTION}", chat_type="supergroup", user_id=122)
+    [_, glacier] = bot.wait_messages(group, 2)
+    assert "Velmora" in _visible(glacier)
+    bot.push_message(group, "Who supplies them?", chat_type="supergroup", reply_to=bot.sent_message(drones))
+    follow = bot.wait_messages(group, 3)[2]
+    assert "Israel" in _visible(follow) and "Velmora" not in _visible(follow)
 
 
 def test_telegram_edited_question_is_answered_as_it_now_reads(bot: FakeBotApi) -> None:

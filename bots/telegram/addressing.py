@@ -15,11 +15,18 @@ def question_in(message: Message | None, bot_id: int, username: str | None) -> s
     return message.text if message.chat.type == ChatType.PRIVATE else addressed(message, bot_id, username)
 
 
+def reply_to_bot(message: Message, bot_id: int) -> Message | None:
+    """The bot's message that ``message`` replies to, if it replies to one."""
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user is not None and replied.from_user.id == bot_id:
+        return replied
+    return None
+
+
 def addressed(message: Message, bot_id: int, username: str | None) -> str | None:
     """The question in a group message meant for the bot (a reply to it; a mention, taken out), else None."""
     text = message.text or ""
-    replied = message.reply_to_message
-    if replied is not None and replied.from_user and replied.from_user.id == bot_id:
+    if reply_to_bot(message, bot_id) is not None:
         return text
     mention = f"@{username}"
     if mention.lower() not in text.lower():

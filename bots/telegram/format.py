@@ -6,6 +6,8 @@ import html
 import re
 from datetime import datetime
 
+from telegram import BotCommand
+
 from qa.models import Answer, ArticleMeta
 from qa.watching import Watch
 
@@ -22,6 +24,16 @@ HELP = (
     "/help - this message\n\n"
     "Follow-up questions such as “and who won?” refer to your previous question."
 )
+COMMANDS = [
+    BotCommand("start", "What this bot is"),
+    BotCommand("help", "How to ask"),
+    BotCommand("ask", "Ask a question: /ask <question>"),
+    BotCommand("sources", "Sources of the last answer"),
+    BotCommand("more", "More answers to the last question"),
+    BotCommand("watch", "Tell me when a new article answers: /watch <question>"),
+    BotCommand("watches", "Your watches"),
+    BotCommand("unwatch", "Stop a watch: /unwatch <n>"),
+]
 REFUSED = "Sorry, this bot is private and can't answer in this chat."
 RATE_LIMITED = "You're asking faster than I can answer. Please wait a minute and try again."
 FAILED = "Sorry, something went wrong while answering. Please try again later."

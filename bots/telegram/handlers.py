@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Any, TypeAlias
 
-from telegram import BotCommand, CallbackQuery, Message, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -20,9 +20,10 @@ from telegram.ext import (
     filters,
 )
 
-from bots.telegram.addressing import question_in, unknown_command
+from bots.telegram.addressing import question_in, reply_to_bot, unknown_command
 from bots.telegram.edits import AskedMessages
 from bots.telegram.format import (
+    COMMANDS,
     EXPIRED,
     FAILED,
     HELP,
@@ -36,7 +37,7 @@ from bots.telegram.inline import InlineAnswers
 from bots.telegram.limits import Admission, ChatRateLimit
 from bots.telegram.replies import Replies, send, typing
 from bots.telegram.watch_alerts import ChatWatches
-from qa.answering.conversation import ASK_FIRST, ConversationStore, Paging
+from qa.answering.conversation import ASK_FIRST, Conversation, ConversationStore, Paging
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import QAError, QuestionError
@@ -46,17 +47,6 @@ logger = logging.getLogger(__name__)
 
 TelegramApp: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
 Context: TypeAlias = ContextTypes.DEFAULT_TYPE
-
-COMMANDS = [
-    BotCommand("start", "What this bot is"),
-    BotCommand("help", "How to ask"),
-    BotCommand("ask", "Ask a question: /ask <question>"),
-    BotCommand("sources", "Sources of the last answer"),
-    BotCommand("more", "More answers to the last question"),
-    BotCommand("watch", "Tell me when a new article answers: /watch <question>"),
-    BotCommand("watches", "Your watches"),
-    BotCommand("unwatch", "Stop a watch: /unwatch <n>"),
-]
 
 
 class TelegramBot:
@@ -242,6 +232,12 @@ class TelegramBot:
         """Ask the engine (in a worker thread, with the chat's conversation) and reply; an ``edited``
         question replaces its original wording's turn."""
         conversation = self.conversations.get(str(message.chat_id))
+        replied = reply_to_bot(message, context.bot.id)
+        earlier = self.replies.result_shown_in(replied) if replied is not None else None
+        if earlier is not None and earlier is not conversation.last:
+            # A reply to an older answer (in a group, others asked since) follows that answer's question.
+            conversation = Conversation()
+            conversation.record(earlier.question, earlier.rewritten_question or earlier.question, earlier)
         async with self.replies.lock(message.chat_id), typing(message):
             if edited:
                 self.asked.replace(message, conversation)

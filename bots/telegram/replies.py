@@ -150,6 +150,17 @@ class Replies:
         else:
             await query.answer()
 
+    def result_shown_in(self, message: Message) -> AnswerSet | None:
+        """The question and answers a message of the bot shows (found by its buttons), if remembered."""
+        markup = message.reply_markup
+        for row in markup.inline_keyboard if markup is not None else ():
+            for button in row:
+                token = str(button.callback_data or "").split(":")[1:2]
+                if token and token[0].isdigit():
+                    shown = self._shown.get((message.chat_id, int(token[0])))
+                    return shown.paging.result if shown is not None else None
+        return None
+
     def voted(self, chat_id: int, data: str) -> tuple[str, int, Answer, Vote] | None:
         """The question, the answer's number (1-based), the answer and the vote of a 👍/👎 press
         (``vote:<token>:<index>:up``); None when the message is no longer remembered."""
