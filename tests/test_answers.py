@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answering.conversation import Conversation
+from qa.answering.conversation import GREETING, THANKS, Conversation, small_talk
 from qa.engine import Engine
 from qa.errors import QuestionError
 from qa.models import Answer, AnswerSet, ArticleMeta
@@ -164,3 +164,22 @@ def test_a_follow_up_withholds_any_answer_shown_for_the_last_question() -> None:
     again, other_span = answer(sentence, "Richard B. Miller"), answer(sentence, "Houston")
     new, repeats = conversation.withhold_repeats([again, other_span])
     assert new == [other_span] and repeats == [again]
+
+
+@pytest.mark.parametrize(
+    ("said", "reply"),
+    [
+        ("hi", GREETING),
+        ("Hello there!", GREETING),
+        ("Good morning", GREETING),
+        ("thanks!", THANKS),
+        ("Thank you very much 👍", THANKS),
+        ("Hi, when did the war start?", None),
+        ("Thanks to whom did the ceasefire hold?", None),
+        ("ok", None),
+    ],
+)
+def test_a_greeting_or_thanks_alone_is_small_talk(said: str, reply: str | None) -> None:
+    """A message that is only a greeting or thanks gets a word back, not "I couldn't find that"; one
+    that holds a question is a question."""
+    assert small_talk(said) == reply

@@ -24,6 +24,7 @@ from bots.telegram.format import (
     split_message,
 )
 from bots.telegram.handlers import TelegramApp
+from qa.answering.conversation import THANKS
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import ConfigError
@@ -311,6 +312,21 @@ def test_telegram_reply_to_an_older_answer_follows_its_question(bot: FakeBotApi)
     bot.push_message(group, "Who supplies them?", chat_type="supergroup", reply_to=bot.sent_message(drones))
     follow = bot.wait_messages(group, 3)[2]
     assert "Israel" in _visible(follow) and "Velmora" not in _visible(follow)
+
+
+def test_telegram_thanks_get_a_word_in_private_and_none_in_a_group(bot: FakeBotApi) -> None:
+    """ "thanks!" is no question: a private chat gets "You're welcome.", a group replying to an answer
+    gets nothing (not "I couldn't find that in the archive")."""
+    bot.push_message(160, "thanks!")
+    [reply] = bot.wait_messages(160)
+    assert reply.params["text"] == THANKS
+    group = -1000161
+    bot.push_message(group, f"@{BOT_USER['username']} {WAR_QUESTION}", chat_type="supergroup")
+    [answer] = bot.wait_messages(group)
+    bot.push_message(group, "Thanks a lot!", chat_type="supergroup", reply_to=bot.sent_message(answer))
+    bot.wait_for(lambda: bot.pending() == 0, what="all updates fetched")
+    time.sleep(0.5)
+    assert len(bot.messages(group)) == 1
 
 
 def test_telegram_edited_question_is_answered_as_it_now_reads(bot: FakeBotApi) -> None:

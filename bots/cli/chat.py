@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bots.cli.render import print_answers, print_passages, print_result
-from qa.answering.conversation import ASK_FIRST, NO_MORE, Conversation
+from qa.answering.conversation import ASK_FIRST, NO_MORE, Conversation, small_talk
 from qa.engine import Engine
 from qa.errors import QAError
 
@@ -76,6 +76,8 @@ def run_chat(engine: Engine, console: Console, history_file: Path, page: int = 3
                 print_passages(console, last.passages[:page])
         elif command.startswith("/"):
             console.print(f"Unknown command {command.split()[0]}; /help lists them.")
+        elif (reply := small_talk(command)) is not None:
+            console.print(reply)
         else:
             try:
                 print_result(console, engine.ask(command, conversation))

@@ -7,6 +7,7 @@ import logging
 from typing import Any, TypeAlias
 
 from telegram import CallbackQuery, Message, Update
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -37,7 +38,7 @@ from bots.telegram.inline import InlineAnswers
 from bots.telegram.limits import Admission, ChatRateLimit
 from bots.telegram.replies import Replies, send, typing
 from bots.telegram.watch_alerts import ChatWatches
-from qa.answering.conversation import ASK_FIRST, Conversation, ConversationStore, Paging
+from qa.answering.conversation import ASK_FIRST, THANKS, Conversation, ConversationStore, Paging, small_talk
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import QAError, QuestionError
@@ -164,8 +165,13 @@ class TelegramBot:
         """A question in a private chat; in groups only when mentioned or replied to."""
         message = update.effective_message
         question = question_in(message, context.bot.id, context.bot.username)
-        if message is not None and question is not None and await self.admit(message.chat_id, context):
+        if message is None or question is None or not await self.admit(message.chat_id, context):
+            return
+        reply = small_talk(question)
+        if reply is None:
             await self.answer(message, question, context)
+        elif reply != THANKS or message.chat.type == ChatType.PRIVATE:  # a group's thanks need no reply
+            await message.reply_text(reply)
 
     async def edited(self, update: Update, context: Context) -> None:
         """An edited question, answered as the question it now is in place of its original wording;

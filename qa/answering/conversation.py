@@ -18,6 +18,12 @@ from qa.text import STOPWORDS, content_words
 NOTHING_NEW = "Nothing new on that in the archive: the last answer is still the best it holds."
 NO_MORE = "There are no more answers to that question."
 ASK_FIRST = "Ask me a question first."
+GREETING = "Hello! Ask me a question about the articles in the archive."
+THANKS = "You're welcome."
+
+# A whole message of greeting or thanks ("hi", "thanks!", "thank you very much 👍"): no question.
+_GREETING = re.compile(r"^(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening))(?: there)?$")
+_THANKS = re.compile(r"^(?:thanks|thank you|thx|ty|cheers)(?: (?:a lot|very much|so much))?$")
 
 # Words that point back to something said earlier in the conversation, and "the same" (a phrase:
 # "the" alone points back to nothing, and made nearly every question a follow-up).
@@ -30,6 +36,15 @@ _THE_SAME = re.compile(r"\bthe\s+same\b", re.IGNORECASE)
 # question asks the last one again, of another time.
 _ONLY_CONNECTIVE = re.compile(r"^\W*(?:(?:and|but|so|then)\W+)?(?:(?:what|how)\s+about\W*)?$", re.IGNORECASE)
 _WORD = re.compile(r"[\w'’-]+", re.UNICODE)
+
+
+def small_talk(text: str) -> str | None:
+    """The reply to a message that is only a greeting or thanks (``GREETING``, ``THANKS``), else None:
+    "thanks!" is no question, and "I couldn't find that in the archive" no answer to it."""
+    said = " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
+    if _GREETING.match(said):
+        return GREETING
+    return THANKS if _THANKS.match(said) else None
 
 
 def is_follow_up(question: str) -> bool:
