@@ -175,11 +175,10 @@ class Answerer:
         limit: int,
     ) -> tuple[list[Passage], list[Answer]]:
         """Passages inside ``window`` and up to ``limit`` answers (``question``: plain, with keywords)."""
-        # "Latest": every retrieved article may hold the newest answer, not only the top few.
         reader = self.archive.reader
         if reader is not None:
             # "Latest": the newest stories on the topic may rank below the first few; a deeper pool is
-            # retrieved, and its newest on-topic articles are read.
+            # retrieved, and its newest on-topic articles are read, whatever their readings' scores.
             depth = k if newest else self.settings.read_passages
             pool = max(k, LATEST_POOL) if newest else k
             passages, readings, terms = self.read(question[0], pool, mode, window, depth, question[1], newest)

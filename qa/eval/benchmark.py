@@ -23,9 +23,9 @@ class Query:
     answers: tuple[str, ...]
     doc_ids: tuple[str, ...]
     split: str
-    impossible: bool | None  # None where the dataset has no unanswerable questions
-    # A row without ``is_impossible`` that gives neither answers nor doc_ids is about nothing the
-    # archive holds: it is unanswerable (a hand-written news set need not spell that out).
+    # None where the dataset has no unanswerable questions; True too for a row without
+    # ``is_impossible`` that gives neither answers nor doc_ids (a hand-written news set's refusals)
+    impossible: bool | None
     type: str | None = None  # what it asks for ("who", "when", "how much"...), where the dataset says
 
 
