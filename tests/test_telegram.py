@@ -24,7 +24,7 @@ from bots.telegram.format import (
     split_message,
 )
 from bots.telegram.handlers import TelegramApp
-from qa.answering.conversation import THANKS
+from qa.answering.conversation import NO_MORE, THANKS
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import ConfigError
@@ -230,6 +230,20 @@ def test_telegram_more_answers_button(bot: FakeBotApi) -> None:
     bot.push_callback(103, bot.sent_message(more), labels["Source 2"])
     source = bot.wait_messages(103, 3)[2]
     assert "Source of answer 2" in _visible(source)
+
+    # Once /more has shown every answer, a "More answers" button still under an older message gets a
+    # notice on the button, not another message.
+    while NO_MORE not in [c.params["text"] for c in bot.messages(103)]:
+        count = len(bot.messages(103))
+        bot.push_message(103, "/more")
+        bot.wait_messages(103, count + 1)
+    sent = len(bot.messages(103))
+    pressed = len(bot.calls("answerCallbackQuery"))
+    bot.push_callback(103, bot.sent_message(more), labels["More answers"])
+    bot.wait_for(lambda: len(bot.calls("answerCallbackQuery")) > pressed, what="the notice")
+    assert bot.calls("answerCallbackQuery")[-1].params.get("text") == NO_MORE
+    time.sleep(0.5)
+    assert len(bot.messages(103)) == sent
 
 
 @pytest.mark.parametrize(

@@ -136,9 +136,13 @@ class Replies:
                 await message.edit_reply_markup(None)
             return
         if action == "more":
-            await query.answer()
             # The button has done its job: keep only the Source buttons on the older message.
-            await message.edit_reply_markup(self._keyboard(shown, more=False))
+            with contextlib.suppress(TelegramError):  # unchanged when pressed twice
+                await message.edit_reply_markup(self._keyboard(shown, more=False))
+            if not shown.paging.has_more:  # /more or another button showed them all: a notice, no message
+                await query.answer(NO_MORE)
+                return
+            await query.answer()
             await self.more(message, shown.paging)
         elif action == "src" and index_text.isdigit():
             index = int(index_text)
