@@ -13,7 +13,7 @@ from qa.answering.reader import Reader
 from qa.archive import Archive
 from qa.config import Settings
 from qa.ingest.selection import ALL_ARTICLES, FileSelection
-from qa.models import AnswerSet, Article, DocumentInfo, Feed, IndexReport, Mode, Passage, Skipped
+from qa.models import AnswerSet, Article, DocumentInfo, Feed, IndexReport, Mode, Passage, Skipped, TimeWindow
 from qa.runtime.embedding import Embedder, Progress
 from qa.store import DocumentOrder, Store
 
@@ -68,6 +68,10 @@ class Engine:
     ) -> list[Passage]:
         """The ``k`` best passages for a query (``Answerer.search``)."""
         return self.answerer.search(query, k, mode, since, until)
+
+    def searched_days(self, query: str, since: Day = None, until: Day = None) -> TimeWindow | None:
+        """The publication days a search keeps to (``Answerer.searched_days``)."""
+        return self.answerer.searched_days(query, since, until)
 
     def ask(
         self,

@@ -76,7 +76,13 @@ def test_search_filters_by_since_and_until(client: TestClient) -> None:
     body = client.get("/search", params={"q": "bridge", "since": "2005-03-01", "until": "2005-03-31"}).json()
     assert body["passages"]
     assert {p["article"]["published"][:7] for p in body["passages"]} == {"2005-03"}
+    assert (body["since"], body["until"]) == ("2005-03-01", "2005-03-31")  # the days searched, as /ask says
     assert error_of(client.get("/search", params={"q": "bridge", "since": "March"}), 422) == "invalid_request"
+    # Relative words limit a search too, and the reply says to which days (none here: it is 2026).
+    recent = client.get("/search", params={"q": "bridge closed recently"}).json()
+    assert recent["passages"] == [] and recent["since"] is not None and recent["until"] is not None
+    plain = client.get("/search", params={"q": "bridge"}).json()
+    assert plain["since"] is None and plain["until"] is None
 
 
 def test_documents_mark_duplicates(client: TestClient) -> None:

@@ -82,7 +82,13 @@ def build_api_router(
         """Ranked passages for a query, with scores and article metadata, from the articles
         published between ``since`` and ``until`` when given."""
         passages = engine.search(q, k=k, since=since, until=until)
-        return {"query": q, "passages": [p.to_dict() for p in passages]}
+        days = engine.searched_days(q, since, until)
+        return {
+            "query": q,
+            "passages": [p.to_dict() for p in passages],
+            "since": days.since.isoformat() if days and days.since else None,
+            "until": days.last_day.isoformat() if days and days.last_day else None,
+        }
 
     @router.get("/archive", response_model=schemas.ArchiveInfo, tags=["documents"])
     def archive() -> dict[str, Any]:

@@ -130,6 +130,8 @@ class SearchResponse(BaseModel):
 
     query: str
     passages: list[PassageOut]
+    since: date | None = Field(None, description="First publication day searched, when limited.")
+    until: date | None = Field(None, description="Last publication day searched, when limited.")
 
 
 class ArchiveInfo(BaseModel):

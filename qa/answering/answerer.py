@@ -106,6 +106,11 @@ class Answerer:
         windows = timefilter.windows(timed)
         return self.retriever.retrieve_in_turn(self.store, timed.plain, k, mode, windows, timed.text)
 
+    def searched_days(self, query: str, since: Day = None, until: Day = None) -> TimeWindow | None:
+        """The publication days ``search`` keeps to for a query (its relative time words and the
+        ``since``/``until`` days), None when unlimited."""
+        return self._time(self.validate_question(query), since, until, None).window
+
     def ask(
         self,
         question: str,
