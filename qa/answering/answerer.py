@@ -144,14 +144,16 @@ class Answerer:
             # Past the period's stories the question's dates are no keywords: "in 1987" named by every
             # other story of a 1987 archive would rank them above those on the question's topic.
             keywords = searched if turn == 0 else plain
-            passages, answers = self._answers((plain, keywords), k, mode, window, timed.newest_first, limit)
+            passages, answers, topical = self._answers(
+                (plain, keywords), k, mode, window, timed.newest_first, limit
+            )
             if answers:
                 break
         answers = copies.one_per_story(self.store, answers)
         if timed.period is not None:
             answers = periods.named_period_first(answers, timed.period)
         if timed.newest_first:
-            answers = timefilter.newest_first(answers, passages, timefilter.topical_articles(plain, passages))
+            answers = timefilter.newest_first(answers, topical)
         passages = quoted_first(passages, answers)
         repeats: list[Answer] = []
         if conversation is not None and searched != question:  # a follow-up: say only what is new
@@ -178,8 +180,9 @@ class Answerer:
         window: TimeWindow | None,
         newest: bool,
         limit: int,
-    ) -> tuple[list[Passage], list[Answer]]:
-        """Passages inside ``window`` and up to ``limit`` answers (``question``: plain, with keywords)."""
+    ) -> tuple[list[Passage], list[Answer], set[str]]:
+        """Passages inside ``window``, up to ``limit`` answers (``question``: plain, with keywords) and,
+        for a "latest" question, the articles on its topic."""
         reader = self.archive.reader
         if reader is not None:
             # "Latest": the newest stories on the topic may rank below the first few; a deeper pool is
@@ -189,17 +192,16 @@ class Answerer:
             passages, readings, terms = self.read(question[0], pool, mode, window, depth, question[1], newest)
             calibration, threshold = reader.config.calibration, self.abstain_threshold
             if not newest:
-                return passages, read_answers(passages, readings, calibration, threshold, limit, terms)
+                return passages, read_answers(passages, readings, calibration, threshold, limit, terms), set()
             every = read_answers(passages, readings, calibration, 0.0, limit, terms)  # scored once
             sure = [a for a in every if a.score >= threshold]
-            topical = timefilter.topical_articles(question[0], passages)
-            if not sure and not topical:  # no news on the topic in the archive
-                return passages, []
-            return passages, timefilter.with_every_topical(sure, every, topical)
+            # None on the topic (no news on it in the archive) and none sure: no answer
+            return passages, timefilter.with_every_topical(sure, every, terms.topical), set(terms.topical)
         picker = dataclasses.replace(self.picker, passages=k) if newest else self.picker
         found = self.retriever.retrieve(self.store, question[0], k, mode, window, question[1])
         evidence = self.evidence(question[0], found, picker)
-        return list(evidence.passages), pick_answers(evidence, self.abstain_threshold, limit, picker)
+        topical = timefilter.topical_articles(question[0], found.passages) if newest else set()
+        return list(evidence.passages), pick_answers(evidence, self.abstain_threshold, limit, picker), topical
 
     def read(
         self,
@@ -218,16 +220,15 @@ class Answerer:
         if reader is None:
             raise ConfigError("the reader is off (QA_READER=off)")
         found = self.retriever.retrieve(self.store, question, k, mode, window, keywords)
-        passages = found.passages
+        passages, topical = found.passages, frozenset[str]()
         if newest:
-            passages = timefilter.newest_topical_first(
-                passages, timefilter.topical_articles(question, passages)
-            )
+            topical = frozenset(timefilter.topical_articles(question, passages))
+            passages = timefilter.newest_topical_first(passages, topical)
         readings = reader.read(question, [p.text for p in passages[:depth]])
         return (
             passages,
             readings,
-            QuestionTerms(found.stems, found.idf, found.vector, found.unseen_names),
+            QuestionTerms(found.stems, found.idf, found.vector, found.unseen_names, topical),
         )
 
     def evidence(self, question: str, found: Retrieved, picker: PickerWeights) -> Evidence:

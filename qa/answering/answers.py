@@ -31,6 +31,9 @@ class QuestionTerms:
     idf: dict[str, float]
     vector: npt.NDArray[np.float32] | None
     unseen_names: Sequence[str] = ()
+    topical: frozenset[str] = (
+        frozenset()
+    )  # a "latest" question's articles on its topic (``topical_articles``)
 
 
 def span_key(passage: Passage, reading: Reading) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, timedelta
 
 from qa.answering.timephrases import TimeQuery, read_time
@@ -100,16 +100,12 @@ def on_topic(passages: Sequence[Passage], share: float = GOOD_SHARE) -> set[str]
     return {article for article, score in relevance.items() if score >= share * top}
 
 
-def newest_first(
-    answers: Sequence[Answer], passages: Sequence[Passage], topical: set[str] | None = None
-) -> list[Answer]:
-    """Answers from articles on the topic (``topical``; by default those with a passage retrieved
-    with at least half the best passage's score) newest article first, undated ones after them; then
-    the others, by score.
+def newest_first(answers: Sequence[Answer], topical: Collection[str]) -> list[Answer]:
+    """Answers from articles on the topic (``topical_articles``) newest article first, undated ones
+    after them; then the others, by score.
 
     The topic is judged by the passages: "what is the latest on the bridge?" asks for no fact that
     an answer sentence could match, so the answers' scores would keep the best-matching story first."""
-    topical = on_topic(passages) if topical is None else topical
     good = [a for a in answers if a.article.id in topical]
     rest = [a for a in answers if a.article.id not in topical]
     good.sort(key=lambda a: a.article.published or "", reverse=True)
@@ -128,7 +124,7 @@ def topical_articles(question: str, passages: Sequence[Passage]) -> set[str]:
     return {p.article.id for p in passages if topic <= set(stem_terms(p.text))}
 
 
-def newest_topical_first(passages: Sequence[Passage], topical: set[str]) -> list[Passage]:
+def newest_topical_first(passages: Sequence[Passage], topical: Collection[str]) -> list[Passage]:
     """``passages`` with the best passage of each ``topical`` article first, newest article first
     (undated ones after them), then the others in their order: what a "latest" question reads, so
     that the newest story on the topic is read though retrieval ranked it below the first few."""
@@ -141,7 +137,9 @@ def newest_topical_first(passages: Sequence[Passage], topical: set[str]) -> list
     return [*first, *(p for p in passages if id(p) not in chosen)]
 
 
-def with_every_topical(answers: Sequence[Answer], every: Sequence[Answer], topical: set[str]) -> list[Answer]:
+def with_every_topical(
+    answers: Sequence[Answer], every: Sequence[Answer], topical: Collection[str]
+) -> list[Answer]:
     """``answers``, and the best sentence of each ``topical`` article that has none among them,
     whatever its score: "what is the latest on the bridge?" asks for the newest story on a topic the
     archive holds, not for a fact the reader's span could match, so its readings seldom pass the
